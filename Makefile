@@ -1,0 +1,116 @@
+# incident-operator
+
+KUBE_VERSION ?= 1.37.0
+ETCD_VERSION ?= 3.6.16
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+IMG ?= ghcr.io/incidentops/incident-operator:v0.1.0
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+ENVTEST_DIR ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
+# kubectl from the machine when it has one, else the one hack/ builds.
+KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo $(ENVTEST_DIR)/kubectl)
+GO ?= go
+GOTEST_FLAGS ?= -count=1 -timeout=30m
+
+export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
+export KUBECTL
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs and the RBAC ClusterRole from markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when committed generated files are stale.
+	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+		echo "Generated files are stale; run 'make manifests generate' and commit:"; \
+		git status --porcelain -- api config; git --no-pager diff --stat -- api config; exit 1; \
+	fi
+
+.PHONY: fmt
+fmt: ## Run gofmt.
+	$(GO) fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: test
+test: envtest verify-generated vet test-unit test-integration test-e2e ## Everything a contributor needs before a change lands.
+
+.PHONY: test-unit
+test-unit: ## Unit tests of the pure packages.
+	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/...
+
+.PHONY: test-integration
+test-integration: envtest ## Controller tests against a real kube-apiserver and etcd.
+	$(GO) test $(GOTEST_FLAGS) ./controllers/...
+
+.PHONY: test-e2e
+test-e2e: envtest $(KUBECTL) ## End-to-end tests that drive kubectl and the operator binary.
+	$(GO) test $(GOTEST_FLAGS) ./test/...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager and the kubectl plugin into bin/.
+	$(GO) build -o $(LOCALBIN)/manager .
+
+.PHONY: run
+run: manifests generate ## Run the operator against the current kubeconfig.
+	$(GO) run . --metrics-bind-address=:8080 --health-probe-bind-address=:8081
+
+.PHONY: dev
+dev: envtest build ## Start a local control plane, the samples, a notification sink and the operator.
+	$(GO) build -o $(LOCALBIN)/notification-sink ./hack/notification-sink
+	KUBECTL=$(KUBECTL) ENVTEST_DIR=$(ENVTEST_DIR) LOCALBIN=$(LOCALBIN) hack/dev.sh
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the current cluster.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRDs, and with them every Incident, Asset and EscalationPolicy.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with config/default (image IMG).
+	rm -rf $(LOCALBIN)/deploy && mkdir -p $(LOCALBIN)/deploy && cp -r config $(LOCALBIN)/deploy/
+	sed -i 's#newName: .*#newName: $(firstword $(subst :, ,$(IMG)))#; s#newTag: .*#newTag: $(lastword $(subst :, ,$(IMG)))#' \
+		$(LOCALBIN)/deploy/config/manager/kustomization.yaml
+	$(KUBECTL) apply --server-side -k $(LOCALBIN)/deploy/config/default
+
+.PHONY: undeploy
+undeploy: ## Remove the operator deployed with config/default.
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
+##@ Tools
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd (and kubectl where missing) into bin/k8s/.
+	KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) hack/build-control-plane.sh >/dev/null
+
+$(ENVTEST_DIR)/kubectl:
+	KUBE_VERSION=$(KUBE_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) WITH_KUBECTL=1 hack/build-control-plane.sh >/dev/null
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

@@ -1,0 +1,53 @@
+package v1alpha1
+
+// Contact is a person or a team that can be told about an incident.
+type Contact struct {
+	// Name of the person or team, as people know them.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	Name string `json:"name"`
+
+	// Email address that notifications by e-mail are sent to.
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +optional
+	Email string `json:"email,omitempty"`
+
+	// Phone number, for people who are called rather than written to.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Phone string `json:"phone,omitempty"`
+}
+
+// SecretKeyReference names one key of a Secret in the same namespace as the
+// object that refers to it.
+type SecretKeyReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// Key within the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Key string `json:"key"`
+}
+
+// Condition types and reasons shared by every kind.
+const (
+	// ConditionReady summarises whether the object is fully reconciled and
+	// doing its job.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operator is still working
+	// towards the desired state; kstatus reads it as InProgress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a person to act; kstatus
+	// reads it as Failed.
+	ConditionStalled = "Stalled"
+
+	// ReasonSucceeded is the reason of a Ready condition that is True.
+	ReasonSucceeded = "Succeeded"
+)

@@ -1,0 +1,202 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ImpactMatch matches incidents on their impact flags. A flag that is set
+// must equal the incident's; a flag left out matches anything.
+type ImpactMatch struct {
+	// +optional
+	PersonalData *bool `json:"personalData,omitempty"`
+	// +optional
+	SpecialCategoryData *bool `json:"specialCategoryData,omitempty"`
+	// +optional
+	SocialCare *bool `json:"socialCare,omitempty"`
+	// +optional
+	ITRelated *bool `json:"itRelated,omitempty"`
+	// +optional
+	ServiceAffecting *bool `json:"serviceAffecting,omitempty"`
+	// +optional
+	BusinessCritical *bool `json:"businessCritical,omitempty"`
+	// +optional
+	SecurityBreach *bool `json:"securityBreach,omitempty"`
+}
+
+// PolicyMatch selects the incidents a policy applies to. Every field that is
+// set must match; a policy with an empty match applies to every incident.
+type PolicyMatch struct {
+	// Categories the incident must be one of.
+	// +kubebuilder:validation:MaxItems=15
+	// +listType=set
+	// +optional
+	Categories []IncidentCategory `json:"categories,omitempty"`
+
+	// Severities the incident must be one of.
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	Severities []Severity `json:"severities,omitempty"`
+
+	// Types the incident must be one of: Incident, Weakness.
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=set
+	// +optional
+	Types []IncidentType `json:"types,omitempty"`
+
+	// Impact flags the incident must have.
+	// +optional
+	Impact *ImpactMatch `json:"impact,omitempty"`
+
+	// Selector on the incident's labels.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+
+	// Expression is a CEL expression over the variable `incident` (the whole
+	// object: metadata, spec) that must evaluate to true, for example
+	// `incident.spec.impact.dataSubjects > 100`.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Expression string `json:"expression,omitempty"`
+}
+
+// WebhookReceiver delivers notifications as a JSON POST.
+type WebhookReceiver struct {
+	// URLSecretRef names the Secret key holding the URL. URLs often carry a
+	// token, so they are never written in the policy itself.
+	// +required
+	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
+
+	// Timeout of one delivery attempt. Defaults to 10s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// Receiver is a named destination for notifications.
+// +kubebuilder:validation:XValidation:rule="has(self.webhook)",message="a receiver needs a channel: set webhook"
+type Receiver struct {
+	// Name that escalation levels use to refer to the receiver.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// Webhook delivers to an HTTP endpoint.
+	// +optional
+	Webhook *WebhookReceiver `json:"webhook,omitempty"`
+}
+
+// NotifyTarget is one recipient of an escalation level.
+type NotifyTarget struct {
+	// Receiver is the name of one of the policy's receivers.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Receiver string `json:"receiver"`
+}
+
+// EscalationLevel is one step of the escalation chain.
+type EscalationLevel struct {
+	// Notify lists who is told when the level is reached.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +required
+	Notify []NotifyTarget `json:"notify"`
+}
+
+// Escalation is the chain of levels an incident climbs.
+type Escalation struct {
+	// Levels in order; level 0 is notified when the incident is routed.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +required
+	Levels []EscalationLevel `json:"levels"`
+}
+
+// EscalationPolicySpec says which incidents a policy applies to and who is
+// told about them.
+// +kubebuilder:validation:XValidation:rule="self.escalation.levels.all(l, l.notify.all(n, self.receivers.exists(r, r.name == n.receiver)))",message="every escalation.levels[].notify[].receiver must name one of spec.receivers",fieldPath=".escalation"
+type EscalationPolicySpec struct {
+	// Priority orders policies: higher is evaluated first, and policies of
+	// equal priority are evaluated by name.
+	// +kubebuilder:validation:Minimum=-1000
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=0
+	// +optional
+	Priority int32 `json:"priority"`
+
+	// Match selects the incidents the policy applies to.
+	// +optional
+	Match PolicyMatch `json:"match,omitempty"`
+
+	// Continue lets lower-priority policies match an incident this policy
+	// matched. Without it, evaluation stops at this policy.
+	// +optional
+	Continue bool `json:"continue,omitempty"`
+
+	// Receivers are the destinations the policy's escalation levels notify.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +required
+	Receivers []Receiver `json:"receivers"`
+
+	// Escalation is who is told, in order.
+	// +required
+	Escalation Escalation `json:"escalation"`
+}
+
+// EscalationPolicyStatus is the observed state of an EscalationPolicy.
+type EscalationPolicyStatus struct {
+	// ObservedGeneration is the generation of the spec last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// EscalationPolicy reasons.
+const (
+	ReasonInvalidExpression = "InvalidExpression"
+	ReasonSecretNotFound    = "SecretNotFound"
+)
+
+// EscalationPolicy decides which incidents in its namespace it applies to and
+// who is told about them, through which channel, in which order.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=escpol,categories=incidentops
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`
+// +kubebuilder:printcolumn:name="Continue",type=boolean,JSONPath=`.spec.continue`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EscalationPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec EscalationPolicySpec `json:"spec"`
+	// +optional
+	Status EscalationPolicyStatus `json:"status,omitempty"`
+}
+
+// EscalationPolicyList is a list of EscalationPolicies.
+//
+// +kubebuilder:object:root=true
+type EscalationPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []EscalationPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EscalationPolicy{}, &EscalationPolicyList{})
+}

@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/routing"
+)
+
+// IncidentReconciler routes each incident to its policies and delivers the
+// notifications they ask for.
+type IncidentReconciler struct {
+	client.Client
+	// SecretReader reads Secrets straight from the API server.
+	SecretReader client.Reader
+	Events       eventRecorder
+	Clock        clock.Clock
+	Expressions  *routing.ExpressionCache
+	Webhook      *notify.Webhook
+	Backoff      notify.Backoff
+	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
+	MaxConcurrentReconciles int
+	// DeliveryConcurrency bounds the parallel deliveries of one incident.
+	DeliveryConcurrency int
+}
+
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents/status,verbs=get;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	incident := &securityv1alpha1.Incident{}
+	if err := r.Get(ctx, req.NamespacedName, incident); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := incident.DeepCopy()
+	defer func() {
+		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, incident, before, incidentStatus))
+	}()
+
+	status := &incident.Status
+	status.ObservedGeneration = incident.Generation
+	if status.Phase == "" {
+		status.Phase = securityv1alpha1.PhasePending
+	}
+	if status.AwareAt == nil {
+		aware := incident.CreationTimestamp
+		if incident.Spec.AwareAt != nil {
+			aware = *incident.Spec.AwareAt
+		}
+		status.AwareAt = &aware
+	}
+
+	if !isRouted(incident) {
+		routed, err := r.route(ctx, incident)
+		if err != nil || !routed {
+			return ctrl.Result{}, err
+		}
+		// Record every delivery owed before sending any: after a crash the
+		// pending ones are sent again under the same idempotency keys.
+		if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = incident.DeepCopy()
+	}
+
+	retryIn := r.deliverDue(ctx, incident)
+	summariseDeliveries(incident)
+	return ctrl.Result{RequeueAfter: retryIn}, nil
+}
+
+func incidentStatus(i *securityv1alpha1.Incident) any { return i.Status }
+
+func (r *IncidentReconciler) now() metav1.Time {
+	return metav1.NewTime(r.Clock.Now().Truncate(time.Second))
+}
+
+// SetupWithManager registers the controller. Incidents are reconciled when
+// they change and, while still unrouted, when a policy in their namespace does.
+func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&securityv1alpha1.Incident{}).
+		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Named("incident").
+		Complete(r)
+}
+
+// unroutedIncidents maps a policy to the incidents of its namespace that no
+// policy has matched yet. Routed incidents keep the policies that routed them.
+func (r *IncidentReconciler) unroutedIncidents(ctx context.Context, policy client.Object) []reconcile.Request {
+	var incidents securityv1alpha1.IncidentList
+	if err := r.List(ctx, &incidents, client.InNamespace(policy.GetNamespace()),
+		client.MatchingFields{indexIncidentRouted: "false"}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing unrouted incidents", "namespace", policy.GetNamespace())
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(incidents.Items))
+	for i := range incidents.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&incidents.Items[i])})
+	}
+	return requests
+}

@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/routing"
+)
+
+// route matches the incident against the policies of its namespace. On a
+// match it pins the policies and records the first level's deliveries as
+// pending; without one the incident stays Unrouted until a policy appears.
+func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alpha1.Incident) (bool, error) {
+	var list securityv1alpha1.EscalationPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace)); err != nil {
+		return false, fmt.Errorf("listing escalation policies: %w", err)
+	}
+	policies := make([]routing.Policy, 0, len(list.Items))
+	byName := make(map[string]*securityv1alpha1.EscalationPolicy, len(list.Items))
+	for i := range list.Items {
+		p := &list.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		policies = append(policies, routing.Prepare(p, r.Expressions))
+		byName[p.Name] = p
+	}
+
+	decision := routing.Route(incident, policies)
+	for _, s := range decision.Skipped {
+		r.Events.warning(incident, EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
+	}
+
+	status := &incident.Status
+	generation := incident.Generation
+	if len(decision.Matched) == 0 {
+		message := fmt.Sprintf("no EscalationPolicy in namespace %s matches this incident; nobody has been told", incident.Namespace)
+		if status.Phase != securityv1alpha1.PhaseUnrouted {
+			r.Events.warning(incident, EventNoMatchingPolicy, "Route", "%s", message)
+			incidentsRouted.WithLabelValues("unmatched").Inc()
+		}
+		status.Phase = securityv1alpha1.PhaseUnrouted
+		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionFalse, securityv1alpha1.ReasonNoMatchingPolicy, message)
+		markStalled(&status.Conditions, generation, securityv1alpha1.ReasonNoMatchingPolicy, message)
+		return false, nil
+	}
+
+	now := r.now()
+	names := make([]string, 0, len(decision.Matched))
+	status.Policies = nil
+	for _, m := range decision.Matched {
+		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation})
+		names = append(names, m.Name)
+		status.Notifications = append(status.Notifications, levelDeliveries(incident, byName[m.Name], 0)...)
+	}
+	status.Phase = securityv1alpha1.PhaseOpen
+	status.RoutedAt = &now
+	message := "routed to " + strings.Join(names, ", ")
+	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionTrue, securityv1alpha1.ReasonMatched, message)
+	r.Events.normal(incident, EventRouted, "Route", "Routed to EscalationPolicy %s", strings.Join(names, ", "))
+	incidentsRouted.WithLabelValues("matched").Inc()
+	return true, nil
+}
+
+// levelDeliveries lists the pending deliveries of one escalation level,
+// skipping any the incident already records.
+func levelDeliveries(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, level int32) []securityv1alpha1.NotificationRecord {
+	if int(level) >= len(policy.Spec.Escalation.Levels) {
+		return nil
+	}
+	var out []securityv1alpha1.NotificationRecord
+	for _, target := range policy.Spec.Escalation.Levels[level].Notify {
+		key := notify.DeliveryKey(string(incident.UID), policy.Name, level, 0, target.Receiver)
+		if findDelivery(incident.Status.Notifications, key) != nil || findDelivery(out, key) != nil {
+			continue
+		}
+		out = append(out, securityv1alpha1.NotificationRecord{
+			Key:      key,
+			Policy:   policy.Name,
+			Level:    level,
+			Receiver: target.Receiver,
+			Channel:  channelOf(policy, target.Receiver),
+			State:    securityv1alpha1.DeliveryPending,
+		})
+	}
+	return out
+}
+
+func findDelivery(records []securityv1alpha1.NotificationRecord, key string) *securityv1alpha1.NotificationRecord {
+	for i := range records {
+		if records[i].Key == key {
+			return &records[i]
+		}
+	}
+	return nil
+}
+
+// Channel names, as recorded in status and metrics.
+const channelWebhook = "webhook"
+
+func channelOf(policy *securityv1alpha1.EscalationPolicy, receiver string) string {
+	for _, r := range policy.Spec.Receivers {
+		if r.Name == receiver && r.Webhook != nil {
+			return channelWebhook
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,28 @@
+package controllers
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	notificationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "incidentops_notifications_total",
+		Help: "Notification delivery attempts, by channel and result (delivered, failed).",
+	}, []string{"channel", "result"})
+
+	notificationDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "incidentops_notification_duration_seconds",
+		Help:    "Time taken by one notification delivery attempt, by channel.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"channel"})
+
+	incidentsRouted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "incidentops_incidents_routed_total",
+		Help: "Incidents routed, by result (matched, unmatched).",
+	}, []string{"result"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(notificationsTotal, notificationDuration, incidentsRouted)
+}

@@ -1,0 +1,57 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+// patchStatus writes obj's status if it differs from before's. The patch
+// carries before's resourceVersion, so a status computed from a stale read
+// fails with a conflict instead of overwriting a newer one; the reconcile is
+// then retried from a fresh read.
+func patchStatus[T client.Object](ctx context.Context, c client.Client, obj, before T, status func(T) any) error {
+	if equality.Semantic.DeepEqual(status(obj), status(before)) {
+		return nil
+	}
+	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// setCondition sets a condition, stamping the generation it was computed from.
+func setCondition(conditions *[]metav1.Condition, generation int64, conditionType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(conditions, metav1.Condition{
+		Type:               conditionType,
+		Status:             status,
+		ObservedGeneration: generation,
+		Reason:             reason,
+		Message:            message,
+	})
+}
+
+// markReady records a successful reconcile in the kstatus vocabulary.
+func markReady(conditions *[]metav1.Condition, generation int64, message string) {
+	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded, message)
+	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionReconciling)
+	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionStalled)
+}
+
+// markStalled records a state that needs a person to act: Ready=False and
+// Stalled=True, which kstatus reports as Failed.
+func markStalled(conditions *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conditions, generation, securityv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionReconciling)
+}
+
+// markReconciling records work still in progress: Ready=False and
+// Reconciling=True, which kstatus reports as InProgress.
+func markReconciling(conditions *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conditions, generation, securityv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionStalled)
+}

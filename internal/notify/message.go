@@ -1,0 +1,69 @@
+// Package notify delivers notifications about incidents to receivers. It
+// knows nothing of Kubernetes clients: the controller resolves receivers and
+// secrets and hands over a Message and a destination.
+package notify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+// DeliveryKey identifies one delivery: the same incident, policy, level,
+// repeat and receiver always give the same key, so every retry of a delivery
+// carries it and receivers can drop duplicates.
+func DeliveryKey(incidentUID, policy string, level, repeat int32, receiver string) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%s", incidentUID, policy, level, repeat, receiver))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Message is what a receiver is told.
+type Message struct {
+	// Key is the delivery's idempotency key.
+	Key      string          `json:"idempotencyKey"`
+	Incident IncidentSummary `json:"incident"`
+	Policy   string          `json:"policy"`
+	Level    int32           `json:"level"`
+	Receiver string          `json:"receiver"`
+}
+
+// IncidentSummary is the part of an incident that notifications carry.
+type IncidentSummary struct {
+	Namespace   string                            `json:"namespace"`
+	Name        string                            `json:"name"`
+	UID         string                            `json:"uid"`
+	Title       string                            `json:"title"`
+	Description string                            `json:"description,omitempty"`
+	Type        securityv1alpha1.IncidentType     `json:"type"`
+	Category    securityv1alpha1.IncidentCategory `json:"category"`
+	Severity    securityv1alpha1.Severity         `json:"severity"`
+	Reporter    securityv1alpha1.Reporter         `json:"reporter"`
+	Assets      []string                          `json:"assets,omitempty"`
+	Impact      securityv1alpha1.Impact           `json:"impact"`
+	AwareAt     *time.Time                        `json:"awareAt,omitempty"`
+}
+
+// Summarise extracts what notifications say about an incident.
+func Summarise(inc *securityv1alpha1.Incident) IncidentSummary {
+	s := IncidentSummary{
+		Namespace:   inc.Namespace,
+		Name:        inc.Name,
+		UID:         string(inc.UID),
+		Title:       inc.Spec.Title,
+		Description: inc.Spec.Description,
+		Type:        inc.Spec.Type,
+		Category:    inc.Spec.Category,
+		Severity:    inc.Spec.Severity,
+		Reporter:    inc.Spec.Reporter,
+		Assets:      inc.Spec.Assets,
+		Impact:      inc.Spec.Impact,
+	}
+	if inc.Status.AwareAt != nil {
+		t := inc.Status.AwareAt.UTC()
+		s.AwareAt = &t
+	}
+	return s
+}

@@ -1,0 +1,112 @@
+package routing
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+)
+
+// costLimit bounds the work one expression may do on one incident, so that a
+// pathological expression cannot stall routing for everyone else.
+const costLimit = 1_000_000
+
+// Expression is a compiled CEL match expression. It is safe for concurrent use.
+type Expression struct {
+	source  string
+	program cel.Program
+}
+
+var (
+	envOnce sync.Once
+	env     *cel.Env
+	envErr  error
+)
+
+func celEnv() (*cel.Env, error) {
+	envOnce.Do(func() {
+		env, envErr = cel.NewEnv(
+			cel.Variable("incident", cel.MapType(cel.StringType, cel.DynType)),
+		)
+	})
+	return env, envErr
+}
+
+// CompileExpression compiles a match expression over the variable
+// `incident`. The error is the compiler's own message, meant for people.
+func CompileExpression(source string) (*Expression, error) {
+	e, err := celEnv()
+	if err != nil {
+		return nil, err
+	}
+	ast, issues := e.Compile(source)
+	if issues != nil && issues.Err() != nil {
+		return nil, issues.Err()
+	}
+	if out := ast.OutputType(); !out.IsExactType(cel.BoolType) && !out.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("expression must evaluate to a bool, not %s", out)
+	}
+	program, err := e.Program(ast, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, err
+	}
+	return &Expression{source: source, program: program}, nil
+}
+
+// Matches evaluates the expression against an incident in its unstructured
+// form. A missing field or a result that is not a bool is an error.
+func (x *Expression) Matches(incident map[string]any) (bool, error) {
+	out, _, err := x.program.Eval(map[string]any{"incident": incident})
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(celtypes.Bool)
+	if !ok {
+		return false, fmt.Errorf("expression evaluated to %s, not a bool", out.Type().TypeName())
+	}
+	return bool(b), nil
+}
+
+// ExpressionCache holds one compiled expression per policy generation, so an
+// expression is compiled once however many incidents it is evaluated on.
+type ExpressionCache struct {
+	mu      sync.Mutex
+	entries map[k8stypes.NamespacedName]cachedExpression
+}
+
+type cachedExpression struct {
+	generation int64
+	source     string
+	expr       *Expression
+	err        error
+}
+
+// NewExpressionCache returns an empty cache.
+func NewExpressionCache() *ExpressionCache {
+	return &ExpressionCache{entries: map[k8stypes.NamespacedName]cachedExpression{}}
+}
+
+// Get returns the compiled expression of a policy at a generation, compiling
+// it on first use. A policy without an expression yields nil and no error.
+func (c *ExpressionCache) Get(policy k8stypes.NamespacedName, generation int64, source string) (*Expression, error) {
+	if source == "" {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[policy]; ok && e.generation == generation && e.source == source {
+		return e.expr, e.err
+	}
+	expr, err := CompileExpression(source)
+	c.entries[policy] = cachedExpression{generation: generation, source: source, expr: expr, err: err}
+	return expr, err
+}
+
+// Forget drops a deleted policy's expression.
+func (c *ExpressionCache) Forget(policy k8stypes.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, policy)
+}
