@@ -46,7 +46,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	before := incident.DeepCopy()
 	defer func() {
-		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, incident, before, incidentStatus))
+		retErr = errors.Join(retErr, r.patchStatus(ctx, incident, before))
 	}()
 
 	status := &incident.Status
@@ -69,7 +69,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		}
 		// Record every delivery owed before sending any: after a crash the
 		// pending ones are sent again under the same idempotency keys.
-		if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
+		if err := r.patchStatus(ctx, incident, before); err != nil {
 			return ctrl.Result{}, err
 		}
 		before = incident.DeepCopy()
@@ -81,6 +81,18 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 }
 
 func incidentStatus(i *securityv1alpha1.Incident) any { return i.Status }
+
+// patchStatus writes the incident's status and waits for the cache to show
+// it, so that the next reconcile never re-sends a delivery this one recorded.
+func (r *IncidentReconciler) patchStatus(ctx context.Context, incident, before *securityv1alpha1.Incident) error {
+	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
+		return err
+	}
+	if incident.ResourceVersion != before.ResourceVersion {
+		waitForCache(ctx, r.Client, incident, func() *securityv1alpha1.Incident { return &securityv1alpha1.Incident{} })
+	}
+	return nil
+}
 
 func (r *IncidentReconciler) now() metav1.Time {
 	return metav1.NewTime(r.Clock.Now().Truncate(time.Second))

@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -20,6 +22,30 @@ func patchStatus[T client.Object](ctx context.Context, c client.Client, obj, bef
 		return nil
 	}
 	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// cacheSyncTimeout bounds how long a reconcile waits for the cache to show
+// its own status write.
+const cacheSyncTimeout = 2 * time.Second
+
+// waitForCache waits until the cache holds obj at the resourceVersion the
+// last write returned. Without it, the reconcile that our own write's first
+// event queues could read the object as it was before a later write, and
+// repeat work that write recorded, such as a delivery. A foreign write in
+// between only makes this wait time out; the optimistic lock on status
+// patches still guards against acting on the older state.
+func waitForCache[T client.Object](ctx context.Context, cache client.Reader, obj T, empty func() T) {
+	ctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
+	defer cancel()
+	key := client.ObjectKeyFromObject(obj)
+	want := obj.GetResourceVersion()
+	_ = wait.PollUntilContextCancel(ctx, 5*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		current := empty()
+		if err := cache.Get(ctx, key, current); err != nil {
+			return false, nil
+		}
+		return current.GetResourceVersion() == want, nil
+	})
 }
 
 // setCondition sets a condition, stamping the generation it was computed from.

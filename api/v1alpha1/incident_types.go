@@ -78,8 +78,8 @@ type Reporter struct {
 }
 
 // Impact records what an incident touches. Policies match on these flags.
-// +kubebuilder:validation:XValidation:rule="!self.specialCategoryData || self.personalData",message="specialCategoryData is personal data: set personalData too",fieldPath=".personalData"
-// +kubebuilder:validation:XValidation:rule="!self.socialCare || self.personalData",message="social-care records are personal data: set personalData too",fieldPath=".personalData"
+// +kubebuilder:validation:XValidation:rule="!self.?specialCategoryData.orValue(false) || self.?personalData.orValue(false)",message="specialCategoryData is personal data: set personalData too",fieldPath=".personalData"
+// +kubebuilder:validation:XValidation:rule="!self.?socialCare.orValue(false) || self.?personalData.orValue(false)",message="social-care records are personal data: set personalData too",fieldPath=".personalData"
 type Impact struct {
 	// PersonalData is true when personal data of staff, service users or the
 	// public is involved.

@@ -1,0 +1,65 @@
+package controllers_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+func newAsset(ns, name string) *securityv1alpha1.Asset {
+	return &securityv1alpha1.Asset{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: securityv1alpha1.AssetSpec{
+			Type:  securityv1alpha1.AssetLaptop,
+			Owner: securityv1alpha1.Contact{Name: "Priya Shah", Email: "priya@example.org"},
+		},
+	}
+}
+
+func waitForOpenIncidents(t *testing.T, asset *securityv1alpha1.Asset, want int32) {
+	t.Helper()
+	eventually(t, 20*time.Second, func() error {
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(asset), asset); err != nil {
+			return err
+		}
+		if asset.Status.OpenIncidents != want {
+			return fmt.Errorf("openIncidents = %d, want %d", asset.Status.OpenIncidents, want)
+		}
+		return nil
+	})
+}
+
+func TestAssetCountsTheIncidentsThatNameIt(t *testing.T) {
+	ns := newNamespace(t)
+	laptop := newAsset(ns, "laptop-0142")
+	phone := newAsset(ns, "phone-77")
+	create(t, laptop)
+	create(t, phone)
+	waitForCondition(t, laptop, func() []metav1.Condition { return laptop.Status.Conditions }, securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+	if laptop.Status.State != securityv1alpha1.AssetInService || laptop.Status.OpenIncidents != 0 {
+		t.Errorf("new asset status = %+v, want InService with no incidents", laptop.Status)
+	}
+
+	lost := newIncident(ns, "lost-laptop", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityHigh)
+	lost.Spec.Assets = []string{"laptop-0142", "phone-77"}
+	malware := newIncident(ns, "malware", securityv1alpha1.CategoryMalware, securityv1alpha1.SeverityMedium)
+	malware.Spec.Assets = []string{"laptop-0142"}
+	create(t, lost)
+	create(t, malware)
+	waitForOpenIncidents(t, laptop, 2)
+	waitForOpenIncidents(t, phone, 1)
+
+	// An incident that stops naming an asset no longer counts for it.
+	update(t, lost, func(i *securityv1alpha1.Incident) { i.Spec.Assets = []string{"laptop-0142"} })
+	waitForOpenIncidents(t, phone, 0)
+
+	if err := k8sClient.Delete(t.Context(), malware); err != nil {
+		t.Fatal(err)
+	}
+	waitForOpenIncidents(t, laptop, 1)
+}

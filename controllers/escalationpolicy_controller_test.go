@@ -1,0 +1,96 @@
+package controllers_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+func policyConditions(p *securityv1alpha1.EscalationPolicy) func() []metav1.Condition {
+	return func() []metav1.Condition { return p.Status.Conditions }
+}
+
+func TestPolicyIsReadyWhenItsSecretsExist(t *testing.T) {
+	ns := newNamespace(t)
+	webhookSecret(t, ns, "hook", "http://127.0.0.1:1/")
+	policy := webhookPolicy(ns, "ok", 0, "hook", securityv1alpha1.PolicyMatch{Expression: `incident.spec.severity == "High"`})
+	create(t, policy)
+	waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded)
+	if policy.Status.ObservedGeneration != policy.Generation {
+		t.Errorf("observedGeneration = %d, want %d", policy.Status.ObservedGeneration, policy.Generation)
+	}
+}
+
+func TestPolicyWithInvalidExpressionIsNotReadyAndSkipped(t *testing.T) {
+	ns := newNamespace(t)
+	s := newSink(t)
+	webhookSecret(t, ns, "hook", s.URL)
+	broken := webhookPolicy(ns, "broken", 100, "hook", securityv1alpha1.PolicyMatch{Expression: `incident.spec.severity ==`})
+	create(t, broken)
+	c := waitForCondition(t, broken, policyConditions(broken), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonInvalidExpression)
+	if !strings.Contains(c.Message, "spec.match.expression") || !strings.Contains(c.Message, "Syntax error") {
+		t.Errorf("message %q should name the field and give the compiler's error", c.Message)
+	}
+	waitForCondition(t, broken, policyConditions(broken), securityv1alpha1.ConditionStalled, metav1.ConditionTrue, securityv1alpha1.ReasonInvalidExpression)
+
+	notBool := webhookPolicy(ns, "not-bool", 90, "hook", securityv1alpha1.PolicyMatch{Expression: `incident.metadata.name + "x"`})
+	create(t, notBool)
+	c = waitForCondition(t, notBool, policyConditions(notBool), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonInvalidExpression)
+	if !strings.Contains(c.Message, "bool") {
+		t.Errorf("message %q should say the expression must be a bool", c.Message)
+	}
+
+	// Incidents are still routed, past the broken policy, and people are told.
+	create(t, webhookPolicy(ns, "fallback", 0, "hook", securityv1alpha1.PolicyMatch{}))
+	inc := newIncident(ns, "virus", securityv1alpha1.CategoryMalware, securityv1alpha1.SeverityHigh)
+	create(t, inc)
+	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+	if got := policyNames(inc); !slices.Equal(got, []string{"fallback"}) {
+		t.Errorf("policies = %v, want [fallback]", got)
+	}
+	e := waitForEvent(t, ns, inc.Name, "PolicyNotEvaluated", "Warning")
+	if !strings.Contains(e.Note, "broken") {
+		t.Errorf("PolicyNotEvaluated note %q does not name the policy", e.Note)
+	}
+
+	// Fixing the expression makes the policy Ready again.
+	update(t, broken, func(p *securityv1alpha1.EscalationPolicy) {
+		p.Spec.Match.Expression = `incident.spec.severity == "Critical"`
+	})
+	waitForCondition(t, broken, policyConditions(broken), securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+	if broken.Status.ObservedGeneration != 2 {
+		t.Errorf("observedGeneration = %d, want 2", broken.Status.ObservedGeneration)
+	}
+}
+
+func TestPolicyWithMissingSecretIsNotReady(t *testing.T) {
+	ns := newNamespace(t)
+	policy := webhookPolicy(ns, "desk", 0, "service-desk-url", securityv1alpha1.PolicyMatch{})
+	create(t, policy)
+	c := waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonSecretNotFound)
+	if !strings.Contains(c.Message, ns+"/service-desk-url") || !strings.Contains(c.Message, `"hook"`) {
+		t.Errorf("message %q should name the secret and the receiver", c.Message)
+	}
+
+	// A Secret without the key is reported as such.
+	create(t, secretWithData(ns, "service-desk-url", map[string]string{"other": "x"}))
+	// A new generation, so the policy is looked at again now.
+	update(t, policy, func(p *securityv1alpha1.EscalationPolicy) { p.Spec.Priority = 1 })
+	eventually(t, 20*time.Second, func() error {
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(policy), policy); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(policy.Status.Conditions, securityv1alpha1.ConditionReady)
+		if c == nil || c.Reason != securityv1alpha1.ReasonSecretNotFound || !strings.Contains(c.Message, `no key "url"`) {
+			return errorf("Ready = %+v, want SecretNotFound saying the key is missing", c)
+		}
+		return nil
+	})
+}

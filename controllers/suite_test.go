@@ -1,0 +1,304 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+// k8sClient talks to the test API server directly, never through a cache,
+// so that assertions see what is stored.
+var k8sClient client.Client
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.Discard)))
+	env, err := testenv.New(true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting control plane:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(securityv1alpha1.AddToScheme(scheme))
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Backoff:                 notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
+		MaxConcurrentReconciles: 4,
+		DeliveryConcurrency:     4,
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	code := m.Run()
+	cancel()
+	<-done
+	return code
+}
+
+// eventually polls check until it succeeds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// newNamespace creates a namespace of the test's own, so that each test sees
+// only its own policies.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	name = strings.Trim(name, "-") + fmt.Sprintf("-%d", time.Now().UnixNano()%100000)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := k8sClient.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// sink is a webhook receiver on loopback that records what it is sent.
+type sink struct {
+	*httptest.Server
+	mu       sync.Mutex
+	received []delivery
+	// fail answers the nth request (from 1) with a status other than 200
+	// when it returns one.
+	fail func(n int) int
+}
+
+type delivery struct {
+	Path    string
+	Key     string
+	Message notify.Message
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg notify.Message
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.received = append(s.received, delivery{Path: r.URL.Path, Key: r.Header.Get(notify.IdempotencyKeyHeader), Message: msg})
+		n := len(s.received)
+		fail := s.fail
+		s.mu.Unlock()
+		if fail != nil {
+			if code := fail(n); code != 0 {
+				w.WriteHeader(code)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sink) deliveries() []delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]delivery(nil), s.received...)
+}
+
+// webhookSecret creates a Secret holding the sink's URL for a path.
+func webhookSecret(t *testing.T, ns, name, url string) {
+	t.Helper()
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		StringData: map[string]string{"url": url},
+	})
+}
+
+// webhookPolicy is a policy with one webhook receiver notified at level 0.
+func webhookPolicy(ns, name string, priority int32, secret string, match securityv1alpha1.PolicyMatch) *securityv1alpha1.EscalationPolicy {
+	return &securityv1alpha1.EscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: securityv1alpha1.EscalationPolicySpec{
+			Priority: priority,
+			Match:    match,
+			Receivers: []securityv1alpha1.Receiver{{
+				Name:    "hook",
+				Webhook: &securityv1alpha1.WebhookReceiver{URLSecretRef: securityv1alpha1.SecretKeyReference{Name: secret, Key: "url"}},
+			}},
+			Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{
+				Notify: []securityv1alpha1.NotifyTarget{{Receiver: "hook"}},
+			}}},
+		},
+	}
+}
+
+func newIncident(ns, name string, category securityv1alpha1.IncidentCategory, severity securityv1alpha1.Severity) *securityv1alpha1.Incident {
+	return &securityv1alpha1.Incident{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: securityv1alpha1.IncidentSpec{
+			Title:    "Test incident " + name,
+			Category: category,
+			Severity: severity,
+			Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Priya Shah", Email: "priya@example.org"}},
+		},
+	}
+}
+
+func getIncident(t *testing.T, ns, name string) *securityv1alpha1.Incident {
+	t.Helper()
+	inc := &securityv1alpha1.Incident{}
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, inc); err != nil {
+		t.Fatal(err)
+	}
+	return inc
+}
+
+// waitForCondition waits until an object's condition has the status and reason.
+func waitForCondition(t *testing.T, obj client.Object, conditions func() []metav1.Condition, condType string, status metav1.ConditionStatus, reason string) *metav1.Condition {
+	t.Helper()
+	var found *metav1.Condition
+	eventually(t, 20*time.Second, func() error {
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(conditions(), condType)
+		if c == nil {
+			return fmt.Errorf("%s has no %s condition yet", obj.GetName(), condType)
+		}
+		if c.Status != status || (reason != "" && c.Reason != reason) {
+			return fmt.Errorf("%s condition %s is %s/%s (%s), want %s/%s", obj.GetName(), condType, c.Status, c.Reason, c.Message, status, reason)
+		}
+		found = c
+		return nil
+	})
+	return found
+}
+
+// eventsFor lists the events/v1 Events about an object with a reason.
+func eventsFor(t *testing.T, ns, name, reason string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func waitForEvent(t *testing.T, ns, name, reason, eventType string) eventsv1.Event {
+	t.Helper()
+	var found eventsv1.Event
+	eventually(t, 20*time.Second, func() error {
+		for _, e := range eventsFor(t, ns, name, reason) {
+			if e.Type == eventType {
+				found = e
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event %s about %s", eventType, reason, name)
+	})
+	return found
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func secretWithData(ns, name string, data map[string]string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+}
+
+// update applies mutate to the latest stored object and writes it, retrying
+// when the operator's status writes got in between.
+func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return k8sClient.Update(context.Background(), obj)
+	})
+	if err != nil {
+		t.Fatalf("updating %s: %v", obj.GetName(), err)
+	}
+}
