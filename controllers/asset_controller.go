@@ -45,7 +45,7 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 
 	status := &asset.Status
 	status.ObservedGeneration = asset.Generation
-	status.OpenIncidents = open
+	status.OpenIncidents = &open
 	if status.State == "" {
 		status.State = securityv1alpha1.AssetInService
 	}

@@ -27,8 +27,8 @@ func waitForOpenIncidents(t *testing.T, asset *securityv1alpha1.Asset, want int3
 		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(asset), asset); err != nil {
 			return err
 		}
-		if asset.Status.OpenIncidents != want {
-			return fmt.Errorf("openIncidents = %d, want %d", asset.Status.OpenIncidents, want)
+		if got := asset.Status.OpenIncidents; got == nil || *got != want {
+			return fmt.Errorf("openIncidents = %v, want %d", got, want)
 		}
 		return nil
 	})
@@ -41,7 +41,7 @@ func TestAssetCountsTheIncidentsThatNameIt(t *testing.T) {
 	create(t, laptop)
 	create(t, phone)
 	waitForCondition(t, laptop, func() []metav1.Condition { return laptop.Status.Conditions }, securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
-	if laptop.Status.State != securityv1alpha1.AssetInService || laptop.Status.OpenIncidents != 0 {
+	if laptop.Status.State != securityv1alpha1.AssetInService || laptop.Status.OpenIncidents == nil || *laptop.Status.OpenIncidents != 0 {
 		t.Errorf("new asset status = %+v, want InService with no incidents", laptop.Status)
 	}
 

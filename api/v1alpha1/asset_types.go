@@ -135,7 +135,7 @@ type AssetStatus struct {
 
 	// OpenIncidents is the number of unresolved incidents that name the asset.
 	// +optional
-	OpenIncidents int32 `json:"openIncidents"`
+	OpenIncidents *int32 `json:"openIncidents,omitempty"`
 
 	// Conditions: Ready.
 	// +listType=map

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make dev`: a local control plane with the CRDs and samples, a notification
+# sink that prints what it receives, and the operator running against both.
+# Ctrl-C stops everything.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCALBIN="${LOCALBIN:-$ROOT/bin}"
+KUBECTL="${KUBECTL:-kubectl}"
+SINK_ADDR="${SINK_ADDR:-127.0.0.1:18089}"
+DEV_DIR="$LOCALBIN/dev"
+export KUBECONFIG="$DEV_DIR/kubeconfig"
+export KUBEBUILDER_ASSETS="${ENVTEST_DIR:-$LOCALBIN/k8s/1.37.0}"
+
+log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
+
+mkdir -p "$DEV_DIR"
+rm -f "$KUBECONFIG"
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  log "stopping"
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+( cd "$ROOT" && go build -o "$LOCALBIN/devcluster" ./hack/devcluster )
+log "starting etcd and kube-apiserver"
+"$LOCALBIN/devcluster" --write-kubeconfig "$KUBECONFIG" &
+pids+=($!)
+for _ in $(seq 1 120); do
+  [[ -s "$KUBECONFIG" ]] && "$KUBECTL" get --raw /readyz >/dev/null 2>&1 && break
+  kill -0 "${pids[0]}" 2>/dev/null || { log "the control plane did not start"; exit 1; }
+  sleep 0.5
+done
+
+log "installing the CRDs"
+"$KUBECTL" apply --server-side -k "$ROOT/config/crd" >/dev/null
+"$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
+
+log "starting the notification sink on http://$SINK_ADDR"
+"$LOCALBIN/notification-sink" --listen "$SINK_ADDR" &
+pids+=($!)
+
+log "pointing the sample receivers at the sink and applying the samples"
+for secret in internal-audit-webhook service-desk-webhook line-managers-webhook; do
+  "$KUBECTL" create secret generic "$secret" --from-literal=url="http://$SINK_ADDR/$secret" \
+    --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+done
+"$KUBECTL" apply -k "$ROOT/config/samples"
+
+log "starting the operator"
+"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18080 --health-probe-bind-address=127.0.0.1:18081 \
+  --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
+pids+=($!)
+
+cat >&2 <<MSG
+
+  The operator is running (log: $DEV_DIR/operator.log). In another terminal:
+
+    export KUBECONFIG=$KUBECONFIG
+    kubectl get incidents
+    kubectl get incidentops -o wide
+
+  Notifications the sink receives are printed below. Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}" || true
+log "a component exited; see $DEV_DIR/operator.log"

@@ -1,0 +1,63 @@
+// Package sink is a notification receiver for local development, end-to-end
+// tests and benchmarks: it accepts webhook deliveries, records them with the
+// time they arrived, and can print each one for a person to read.
+package sink
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/incidentops/incident-operator/internal/notify"
+)
+
+// Delivery is one webhook request the sink accepted.
+type Delivery struct {
+	At      time.Time
+	Path    string
+	Key     string
+	Message notify.Message
+}
+
+// Sink is an http.Handler that records deliveries.
+type Sink struct {
+	// Out, when set, gets one line per delivery.
+	Out io.Writer
+
+	mu         sync.Mutex
+	deliveries []Delivery
+}
+
+// ServeHTTP accepts a JSON notification.
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST a notification", http.StatusMethodNotAllowed)
+		return
+	}
+	var msg notify.Message
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&msg); err != nil {
+		http.Error(w, "body is not a notification: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	d := Delivery{At: time.Now(), Path: r.URL.Path, Key: r.Header.Get(notify.IdempotencyKeyHeader), Message: msg}
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	if s.Out != nil {
+		inc := msg.Incident
+		fmt.Fprintf(s.Out, "%s  %-22s %s/%s  %s %s  policy=%s level=%d  %q  key=%s\n",
+			d.At.Format("15:04:05.000"), "→ "+msg.Receiver, inc.Namespace, inc.Name,
+			inc.Severity, inc.Category, msg.Policy, msg.Level, inc.Title, d.Key)
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// Deliveries returns a copy of what the sink has accepted so far.
+func (s *Sink) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries...)
+}
