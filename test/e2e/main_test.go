@@ -1,0 +1,143 @@
+// Package e2e drives the operator as users do: the operator binary runs as
+// its own process against a real control plane, and every step goes through
+// the real kubectl.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentops/incident-operator/internal/sink"
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+var (
+	kubeconfig   string
+	notification *sink.Sink
+	sinkURL      string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	env, err := testenv.New(false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := env.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting control plane:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	dir, err := os.MkdirTemp("", "incident-operator-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := testenv.WriteAdminKubeconfig(env, kubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	notification = &sink.Sink{}
+	srv := httptest.NewServer(notification)
+	defer srv.Close()
+	sinkURL = srv.URL
+
+	// Install the CRDs as a user would, then start the operator binary.
+	if out, err := kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "crd")); err != nil {
+		fmt.Fprintln(os.Stderr, "installing CRDs:", out, err)
+		return 1
+	}
+	if out, err := kubectl("wait", "--for=condition=established", "--timeout=60s", "crd", "--all"); err != nil {
+		fmt.Fprintln(os.Stderr, "waiting for CRDs:", out, err)
+		return 1
+	}
+	manager := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", manager, ".")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the operator:", string(out), err)
+		return 1
+	}
+	var operatorLog bytes.Buffer
+	operator := exec.Command(manager, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	operator.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	operator.Stdout, operator.Stderr = &operatorLog, &operatorLog
+	if err := operator.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the operator:", err)
+		return 1
+	}
+	code := m.Run()
+	_ = operator.Process.Signal(os.Interrupt)
+	_ = operator.Wait()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "operator log:")
+		_, _ = io.Copy(os.Stderr, &operatorLog)
+	}
+	return code
+}
+
+// kubectl runs the real kubectl against the test cluster.
+func kubectl(args ...string) (string, error) { return kubectlStdin("", args...) }
+
+// kubectlStdin runs kubectl with stdin; the output on failure includes stderr.
+func kubectlStdin(stdin string, args ...string) (string, error) {
+	bin := os.Getenv("KUBECTL")
+	if bin == "" {
+		bin = "kubectl"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return stdout.String(), nil
+}
+
+func mustKubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := kubectl(args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
+}
+
+// table parses kubectl's column output into rows keyed by the first column.
+func table(t *testing.T, out string) (header []string, rows map[string][]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 {
+		t.Fatalf("no output")
+	}
+	header = strings.Fields(lines[0])
+	rows = map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) > 0 {
+			rows[f[0]] = f
+		}
+	}
+	return header, rows
+}

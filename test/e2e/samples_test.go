@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+func TestSamplesAreRoutedAndNotified(t *testing.T) {
+	const ns = "council"
+	mustKubectl(t, "create", "namespace", ns)
+	for _, secret := range []string{"internal-audit-webhook", "service-desk-webhook", "line-managers-webhook"} {
+		mustKubectl(t, "-n", ns, "create", "secret", "generic", secret, "--from-literal=url="+sinkURL+"/"+secret)
+	}
+	mustKubectl(t, "-n", ns, "apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "incidents", "--all")
+	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "escalationpolicies", "--all")
+	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "assets", "--all")
+
+	header, rows := table(t, mustKubectl(t, "-n", ns, "get", "incidents"))
+	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "AGE"}; !slices.Equal(header, want) {
+		t.Errorf("kubectl get incidents columns = %v, want %v", header, want)
+	}
+	want := map[string][]string{
+		"lost-laptop-fin-0142":    {"Loss", "High", "Open", "personal-data-breach"},
+		"letter-wrong-recipient":  {"UnauthorisedDisclosure", "Medium", "Open", "personal-data-breach"},
+		"password-on-sticky-note": {"PasswordExposure", "Low", "Open", "line-managers"},
+	}
+	for name, cols := range want {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("kubectl get incidents has no row %s", name)
+			continue
+		}
+		if got := row[1:5]; !slices.Equal(got, cols) {
+			t.Errorf("%s: columns %v, want %v", name, got, cols)
+		}
+	}
+
+	wide := mustKubectl(t, "-n", ns, "get", "incidents", "-o", "wide")
+	for _, column := range []string{"TITLE", "REPORTER", "TYPE", "NOTIFIED", "PERSONAL-DATA"} {
+		if !strings.Contains(strings.SplitN(wide, "\n", 2)[0], column) {
+			t.Errorf("kubectl get incidents -o wide lacks column %s:\n%s", column, wide)
+		}
+	}
+	if !strings.Contains(wide, "Finance laptop left on a train") {
+		t.Errorf("-o wide does not show the title:\n%s", wide)
+	}
+
+	// Which policies routed each incident, with continue honoured.
+	routed := mustKubectl(t, "-n", ns, "get", "incident", "lost-laptop-fin-0142", "-o", "jsonpath={.status.policies[*].name}")
+	if routed != "personal-data-breach it-service-desk" {
+		t.Errorf("lost laptop routed to %q, want personal-data-breach then it-service-desk", routed)
+	}
+
+	// Five deliveries: two for the laptop, two for the letter, one for the note.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(notification.Deliveries()) < 5 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	byPath := map[string]int{}
+	for _, d := range notification.Deliveries() {
+		byPath[d.Path]++
+	}
+	if want := map[string]int{"/internal-audit-webhook": 2, "/service-desk-webhook": 1, "/line-managers-webhook": 2}; !mapsEqual(byPath, want) {
+		t.Errorf("deliveries by receiver = %v, want %v", byPath, want)
+	}
+
+	// One category lists all three kinds; the short names work.
+	all := mustKubectl(t, "-n", ns, "get", "incidentops")
+	for _, kind := range []string{"asset.security.incidentops.io/laptop-fin-0142", "escalationpolicy.security.incidentops.io/it-service-desk", "incident.security.incidentops.io/lost-laptop-fin-0142"} {
+		if !strings.Contains(all, kind) {
+			t.Errorf("kubectl get incidentops lacks %s:\n%s", kind, all)
+		}
+	}
+	for _, short := range []string{"inc", "escpol", "ast"} {
+		mustKubectl(t, "-n", ns, "get", short)
+	}
+	// The owner column holds spaces, so read the asset's columns by name.
+	_, assets := table(t, mustKubectl(t, "-n", ns, "get", "assets", "-o", "custom-columns=NAME:.metadata.name,STATE:.status.state,OPEN:.status.openIncidents"))
+	if row := assets["laptop-fin-0142"]; !slices.Equal(row, []string{"laptop-fin-0142", "InService", "1"}) {
+		t.Errorf("laptop = %v, want InService with 1 open incident", row)
+	}
+	if header := strings.Fields(strings.SplitN(mustKubectl(t, "-n", ns, "get", "assets"), "\n", 2)[0]); !slices.Equal(header, []string{"NAME", "TYPE", "OWNER", "STATE", "OPEN", "AGE"}) {
+		t.Errorf("kubectl get assets columns = %v", header)
+	}
+
+	// Events are there for people to read.
+	events := mustKubectl(t, "-n", ns, "events", "--for", "incident/lost-laptop-fin-0142")
+	for _, reason := range []string{"Routed", "NotificationSent"} {
+		if !strings.Contains(events, reason) {
+			t.Errorf("kubectl events lacks %s:\n%s", reason, events)
+		}
+	}
+}
+
+func TestKubectlApplyOfAnInvalidIncidentNamesTheField(t *testing.T) {
+	bad := `apiVersion: security.incidentops.io/v1alpha1
+kind: Incident
+metadata:
+  name: bad
+  namespace: default
+spec:
+  title: Sticky note
+  category: PasswordExposure
+  severity: Urgent
+  reporter:
+    name: Alex Byrne
+`
+	out, err := kubectlStdin(bad, "apply", "-f", "-")
+	if err == nil {
+		t.Fatalf("kubectl apply accepted an invalid incident:\n%s", out)
+	}
+	for _, want := range []string{"spec.severity", `"Urgent"`, `"Low", "Medium", "High", "Critical"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl said %q; want it to contain %s", out, want)
+		}
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
