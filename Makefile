@@ -68,7 +68,7 @@ test-e2e: envtest $(KUBECTL) ## End-to-end tests that drive kubectl and the oper
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the kubectl plugin into bin/.
+build: ## Build the operator into bin/manager..
 	$(GO) build -o $(LOCALBIN)/manager .
 
 .PHONY: run
