@@ -62,6 +62,15 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 
+	for i := range policy.Spec.Receivers {
+		receiver := &policy.Spec.Receivers[i]
+		if _, err := receiverRenderer(receiver); err != nil {
+			markStalled(conditions, generation, securityv1alpha1.ReasonInvalidTemplate,
+				fmt.Sprintf("spec.receivers[%d] (%s): %v", i, receiver.Name, err))
+			return ctrl.Result{}, reconcile.TerminalError(err)
+		}
+	}
+
 	missing, err := r.missingSecrets(ctx, policy)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -80,18 +89,17 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // as people would write them: secret "name" key "key".
 func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy) ([]string, error) {
 	var missing []string
-	for _, receiver := range policy.Spec.Receivers {
-		if receiver.Webhook == nil {
-			continue
-		}
-		ref := receiver.Webhook.URLSecretRef
-		_, err := readSecretKey(ctx, r.SecretReader, policy.Namespace, ref)
-		switch {
-		case err == nil:
-		case isSecretMissing(err):
-			missing = append(missing, fmt.Sprintf("receiver %q: %v", receiver.Name, err))
-		default:
-			return nil, err
+	for i := range policy.Spec.Receivers {
+		receiver := &policy.Spec.Receivers[i]
+		for _, ref := range receiverSecrets(receiver) {
+			_, err := readSecretKey(ctx, r.SecretReader, policy.Namespace, ref)
+			switch {
+			case err == nil:
+			case isSecretMissing(err):
+				missing = append(missing, fmt.Sprintf("receiver %q: %v", receiver.Name, err))
+			default:
+				return nil, err
+			}
 		}
 	}
 	return missing, nil

@@ -55,9 +55,15 @@ func TestPolicyWithInvalidExpressionIsNotReadyAndSkipped(t *testing.T) {
 	if got := policyNames(inc); !slices.Equal(got, []string{"fallback"}) {
 		t.Errorf("policies = %v, want [fallback]", got)
 	}
-	e := waitForEvent(t, ns, inc.Name, "PolicyNotEvaluated", "Warning")
-	if !strings.Contains(e.Note, "broken") {
-		t.Errorf("PolicyNotEvaluated note %q does not name the policy", e.Note)
+	for _, name := range []string{"broken", "not-bool"} {
+		eventually(t, 20*time.Second, func() error {
+			for _, e := range eventsFor(t, ns, inc.Name, "PolicyNotEvaluated") {
+				if e.Type == "Warning" && strings.Contains(e.Note, "EscalationPolicy "+name+" ") {
+					return nil
+				}
+			}
+			return errorf("no PolicyNotEvaluated event names policy %s", name)
+		})
 	}
 
 	// Fixing the expression makes the policy Ready again.

@@ -27,3 +27,10 @@ func (e eventRecorder) normal(obj runtime.Object, reason, action, format string,
 func (e eventRecorder) warning(obj runtime.Object, reason, action, format string, args ...any) {
 	e.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, action, format, args...)
 }
+
+// warningRelated is a Warning about obj that concerns another object too.
+// The related object is part of what makes events distinct: events/v1
+// folds events that differ only in their note into one series.
+func (e eventRecorder) warningRelated(obj, related runtime.Object, reason, action, format string, args ...any) {
+	e.recorder.Eventf(obj, related, corev1.EventTypeWarning, reason, action, format, args...)
+}

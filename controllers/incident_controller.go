@@ -27,7 +27,7 @@ type IncidentReconciler struct {
 	Events       eventRecorder
 	Clock        clock.Clock
 	Expressions  *routing.ExpressionCache
-	Webhook      *notify.Webhook
+	HTTP         *notify.HTTP
 	Backoff      notify.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int

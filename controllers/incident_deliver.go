@@ -80,22 +80,14 @@ func (r *IncidentReconciler) send(ctx context.Context, incident *securityv1alpha
 			receiver = &policy.Spec.Receivers[i]
 		}
 	}
-	if receiver == nil || receiver.Webhook == nil {
-		return fmt.Errorf("EscalationPolicy %s has no webhook receiver %q", rec.Policy, rec.Receiver)
-	}
-	url, err := readSecretKey(ctx, r.SecretReader, incident.Namespace, receiver.Webhook.URLSecretRef)
-	if err != nil {
-		return err
-	}
-	var timeout time.Duration
-	if receiver.Webhook.Timeout != nil {
-		timeout = receiver.Webhook.Timeout.Duration
+	if receiver == nil {
+		return fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)
 	}
 	msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver}
 
 	start := time.Now()
-	err = r.Webhook.Send(ctx, url, timeout, msg)
-	notificationDuration.WithLabelValues(channelWebhook).Observe(time.Since(start).Seconds())
+	err := r.sendTo(ctx, incident.Namespace, receiver, msg)
+	notificationDuration.WithLabelValues(rec.Channel).Observe(time.Since(start).Seconds())
 	return err
 }
 

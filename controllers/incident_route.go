@@ -34,7 +34,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 
 	decision := routing.Route(incident, policies)
 	for _, s := range decision.Skipped {
-		r.Events.warning(incident, EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
+		r.Events.warningRelated(incident, byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
 	}
 
 	status := &incident.Status
@@ -101,13 +101,10 @@ func findDelivery(records []securityv1alpha1.NotificationRecord, key string) *se
 	return nil
 }
 
-// Channel names, as recorded in status and metrics.
-const channelWebhook = "webhook"
-
 func channelOf(policy *securityv1alpha1.EscalationPolicy, receiver string) string {
-	for _, r := range policy.Spec.Receivers {
-		if r.Name == receiver && r.Webhook != nil {
-			return channelWebhook
+	for i := range policy.Spec.Receivers {
+		if policy.Spec.Receivers[i].Name == receiver {
+			return receiverChannel(&policy.Spec.Receivers[i])
 		}
 	}
 	return "unknown"

@@ -15,7 +15,7 @@ import (
 type Options struct {
 	// Clock drives every timestamp and retry; tests inject a fake one.
 	Clock clock.Clock
-	// HTTPClient sends webhook notifications.
+	// HTTPClient sends webhook, chat and PagerDuty notifications.
 	HTTPClient *http.Client
 	// Backoff is the retry schedule of failing deliveries.
 	Backoff notify.Backoff
@@ -55,7 +55,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator")},
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
-		Webhook:                 &notify.Webhook{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
+		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,

@@ -115,7 +115,15 @@ func TestAPIServerRejectsInvalidObjects(t *testing.T) {
 				p.Spec.Receivers[0].Webhook = nil
 				return p
 			}(),
-			want: []string{"spec.receivers[0]", "a receiver needs a channel"},
+			want: []string{"spec.receivers[0]", "a receiver needs exactly one channel"},
+		},
+		"policy receiver with two channels": {
+			obj: func() client.Object {
+				p := webhookPolicy(ns, "two-channels", 0, "hook", securityv1alpha1.PolicyMatch{})
+				p.Spec.Receivers[0].Slack = &securityv1alpha1.ChatReceiver{URLSecretRef: securityv1alpha1.SecretKeyReference{Name: "s", Key: "url"}}
+				return p
+			}(),
+			want: []string{"spec.receivers[0]", "exactly one channel"},
 		},
 		"policy with no escalation levels": {
 			obj: func() client.Object {

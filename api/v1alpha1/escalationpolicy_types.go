@@ -60,10 +60,30 @@ type PolicyMatch struct {
 	Expression string `json:"expression,omitempty"`
 }
 
-// WebhookReceiver delivers notifications as a JSON POST.
+// WebhookReceiver delivers notifications as a JSON POST with an
+// Idempotency-Key header.
 type WebhookReceiver struct {
 	// URLSecretRef names the Secret key holding the URL. URLs often carry a
 	// token, so they are never written in the policy itself.
+	// +required
+	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
+
+	// SigningSecretRef names the Secret key holding an HMAC key. When set,
+	// each request carries X-Incidentops-Signature: t=<unix seconds>,v1=<hex
+	// HMAC-SHA256 over "<unix seconds>.<body>">, so the receiver can verify
+	// the sender and reject replays.
+	// +optional
+	SigningSecretRef *SecretKeyReference `json:"signingSecretRef,omitempty"`
+
+	// Timeout of one delivery attempt. Defaults to 10s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// ChatReceiver posts to a chat webhook: a Slack incoming webhook, or a
+// Microsoft Teams workflow ("When a Teams webhook request is received").
+type ChatReceiver struct {
+	// URLSecretRef names the Secret key holding the webhook URL.
 	// +required
 	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
 
@@ -72,8 +92,46 @@ type WebhookReceiver struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
-// Receiver is a named destination for notifications.
-// +kubebuilder:validation:XValidation:rule="has(self.webhook)",message="a receiver needs a channel: set webhook"
+// PagerDutyReceiver raises an alert through the PagerDuty Events API v2.
+// All notifications about one incident share one dedup_key, so they attach
+// to a single alert.
+type PagerDutyReceiver struct {
+	// RoutingKeySecretRef names the Secret key holding the integration's
+	// routing key.
+	// +required
+	RoutingKeySecretRef SecretKeyReference `json:"routingKeySecretRef"`
+
+	// URL of the Events API. Defaults to https://events.pagerduty.com/v2/enqueue.
+	// +kubebuilder:validation:Pattern=`^https?://`
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// Timeout of one delivery attempt. Defaults to 10s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// MessageTemplate overrides the text of a receiver's notifications. Each
+// part is a Go text/template over the notification: .Incident (namespace,
+// name, title, description, type, category, severity, reporter, assets,
+// impact, awareAt), .Policy, .Level, .Receiver and .Key; the functions
+// join and impacts are available.
+type MessageTemplate struct {
+	// Title is one line: a chat header, an alert summary, a mail subject.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Title string `json:"title,omitempty"`
+
+	// Body is the message text.
+	// +kubebuilder:validation:MaxLength=16384
+	// +optional
+	Body string `json:"body,omitempty"`
+}
+
+// Receiver is a named destination for notifications, reached through
+// exactly one channel.
+// +kubebuilder:validation:XValidation:rule="[has(self.webhook), has(self.slack), has(self.teams), has(self.pagerDuty)].filter(c, c).size() == 1",message="a receiver needs exactly one channel: webhook, slack, teams or pagerDuty"
 type Receiver struct {
 	// Name that escalation levels use to refer to the receiver.
 	// +kubebuilder:validation:MinLength=1
@@ -85,6 +143,23 @@ type Receiver struct {
 	// Webhook delivers to an HTTP endpoint.
 	// +optional
 	Webhook *WebhookReceiver `json:"webhook,omitempty"`
+
+	// Slack posts a Block Kit message to an incoming webhook.
+	// +optional
+	Slack *ChatReceiver `json:"slack,omitempty"`
+
+	// Teams posts an Adaptive Card to a Microsoft Teams workflow webhook.
+	// +optional
+	Teams *ChatReceiver `json:"teams,omitempty"`
+
+	// PagerDuty raises an alert through the Events API v2.
+	// +optional
+	PagerDuty *PagerDutyReceiver `json:"pagerDuty,omitempty"`
+
+	// Template overrides the default text of this receiver's notifications.
+	// Webhooks carry structured JSON and ignore it.
+	// +optional
+	Template *MessageTemplate `json:"template,omitempty"`
 }
 
 // NotifyTarget is one recipient of an escalation level.
@@ -165,6 +240,7 @@ type EscalationPolicyStatus struct {
 const (
 	ReasonInvalidExpression = "InvalidExpression"
 	ReasonSecretNotFound    = "SecretNotFound"
+	ReasonInvalidTemplate   = "InvalidTemplate"
 )
 
 // EscalationPolicy decides which incidents in its namespace it applies to and

@@ -63,7 +63,7 @@ func TestWebhookSendsTheMessageWithItsKey(t *testing.T) {
 	defer srv.Close()
 
 	msg := Message{Key: "k1", Policy: "audit", Receiver: "desk", Incident: IncidentSummary{Name: "lost-laptop", Title: "Laptop lost"}}
-	if err := (&Webhook{}).Send(context.Background(), srv.URL, time.Second, msg); err != nil {
+	if err := (&HTTP{}).SendWebhook(context.Background(), WebhookTarget{URL: srv.URL, Timeout: time.Second}, msg, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if gotKey != "k1" || gotType != "application/json" {
@@ -98,7 +98,7 @@ func TestWebhookErrorsNeverContainTheURL(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := (&Webhook{}).Send(context.Background(), tc.url, tc.timeout, Message{Key: "k"})
+			err := (&HTTP{}).SendWebhook(context.Background(), WebhookTarget{URL: tc.url, Timeout: tc.timeout}, Message{Key: "k"}, time.Now())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -114,7 +114,7 @@ func TestWebhookNon2xxIsAFailure(t *testing.T) {
 		http.Error(w, "down for maintenance", http.StatusBadGateway)
 	}))
 	defer srv.Close()
-	err := (&Webhook{}).Send(context.Background(), srv.URL, time.Second, Message{Key: "k"})
+	err := (&HTTP{}).SendWebhook(context.Background(), WebhookTarget{URL: srv.URL, Timeout: time.Second}, Message{Key: "k"}, time.Now())
 	if err == nil || err.Error() != "receiver answered 502 Bad Gateway" {
 		t.Fatalf("got %v, want the receiver's status", err)
 	}

@@ -1,81 +1,55 @@
 package notify
 
 import (
-	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
+	"strconv"
 	"time"
 )
 
-// DefaultTimeout bounds one delivery attempt when the receiver sets none.
-const DefaultTimeout = 10 * time.Second
+const (
+	// IdempotencyKeyHeader carries the delivery key on every webhook request.
+	IdempotencyKeyHeader = "Idempotency-Key"
+	// SignatureHeader carries the HMAC-SHA256 signature of a webhook request
+	// as "t=<unix seconds>,v1=<hex>", over "<unix seconds>.<body>".
+	SignatureHeader = "X-Incidentops-Signature"
+)
 
-// IdempotencyKeyHeader carries the delivery key on every webhook request.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
-// Webhook delivers a Message as a JSON POST.
-type Webhook struct {
-	Client    *http.Client
-	UserAgent string
+// WebhookTarget is where and how a webhook delivery is made.
+type WebhookTarget struct {
+	URL     string
+	Timeout time.Duration
+	// SigningKey, when set, signs the request so the receiver can verify
+	// that the operator sent it.
+	SigningKey []byte
 }
 
-// Send posts the message to url. Any response other than 2xx is an error.
-// Errors never contain the URL, which often carries a token.
-func (w *Webhook) Send(ctx context.Context, target string, timeout time.Duration, msg Message) error {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
+// SendWebhook posts the message as JSON with its idempotency key and, when
+// the target has a signing key, a signature; now is the signature's time.
+func (h *HTTP) SendWebhook(ctx context.Context, target WebhookTarget, msg Message, now time.Time) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("encoding message: %w", err)
 	}
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("webhook URL is not an absolute http(s) URL")
+	header := http.Header{}
+	header.Set(IdempotencyKeyHeader, msg.Key)
+	if len(target.SigningKey) > 0 {
+		header.Set(SignatureHeader, Sign(target.SigningKey, now, body))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return errors.New("webhook URL is not valid")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(IdempotencyKeyHeader, msg.Key)
-	if w.UserAgent != "" {
-		req.Header.Set("User-Agent", w.UserAgent)
-	}
-
-	client := w.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return redactURL(err)
-	}
-	defer resp.Body.Close()
-	// Drain a little so the connection can be reused, never the whole body.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("receiver answered %s", resp.Status)
-	}
-	return nil
+	return h.post(ctx, target.URL, target.Timeout, body, header)
 }
 
-// redactURL strips the request URL from a transport error.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return errors.New("timed out waiting for the receiver")
-		}
-		return fmt.Errorf("%s request failed: %w", ue.Op, ue.Err)
-	}
-	return err
+// Sign computes the signature header value for a body sent at a time.
+func Sign(key []byte, at time.Time, body []byte) string {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(ts))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }

@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/notify"
+)
+
+// Channel names, as recorded in status and metrics.
+const (
+	channelWebhook   = "webhook"
+	channelSlack     = "slack"
+	channelTeams     = "teams"
+	channelPagerDuty = "pagerduty"
+)
+
+// receiverChannel names the channel a receiver uses.
+func receiverChannel(r *securityv1alpha1.Receiver) string {
+	switch {
+	case r.Webhook != nil:
+		return channelWebhook
+	case r.Slack != nil:
+		return channelSlack
+	case r.Teams != nil:
+		return channelTeams
+	case r.PagerDuty != nil:
+		return channelPagerDuty
+	}
+	return "unknown"
+}
+
+// receiverSecrets lists the Secret keys a receiver needs.
+func receiverSecrets(r *securityv1alpha1.Receiver) []securityv1alpha1.SecretKeyReference {
+	switch {
+	case r.Webhook != nil:
+		refs := []securityv1alpha1.SecretKeyReference{r.Webhook.URLSecretRef}
+		if r.Webhook.SigningSecretRef != nil {
+			refs = append(refs, *r.Webhook.SigningSecretRef)
+		}
+		return refs
+	case r.Slack != nil:
+		return []securityv1alpha1.SecretKeyReference{r.Slack.URLSecretRef}
+	case r.Teams != nil:
+		return []securityv1alpha1.SecretKeyReference{r.Teams.URLSecretRef}
+	case r.PagerDuty != nil:
+		return []securityv1alpha1.SecretKeyReference{r.PagerDuty.RoutingKeySecretRef}
+	}
+	return nil
+}
+
+// receiverRenderer parses the receiver's template, or the default one.
+func receiverRenderer(r *securityv1alpha1.Receiver) (*notify.Renderer, error) {
+	var t notify.Template
+	if r.Template != nil {
+		t = notify.Template{Title: r.Template.Title, Body: r.Template.Body}
+	}
+	return notify.NewRenderer(t)
+}
+
+func timeoutOf(d *metav1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
+}
+
+// sendTo makes one delivery attempt through the receiver's channel.
+func (r *IncidentReconciler) sendTo(ctx context.Context, namespace string, receiver *securityv1alpha1.Receiver, msg notify.Message) error {
+	secret := func(ref securityv1alpha1.SecretKeyReference) (string, error) {
+		return readSecretKey(ctx, r.SecretReader, namespace, ref)
+	}
+	switch {
+	case receiver.Webhook != nil:
+		url, err := secret(receiver.Webhook.URLSecretRef)
+		if err != nil {
+			return err
+		}
+		target := notify.WebhookTarget{URL: url, Timeout: timeoutOf(receiver.Webhook.Timeout)}
+		if ref := receiver.Webhook.SigningSecretRef; ref != nil {
+			key, err := secret(*ref)
+			if err != nil {
+				return err
+			}
+			target.SigningKey = []byte(key)
+		}
+		return r.HTTP.SendWebhook(ctx, target, msg, r.Clock.Now())
+
+	case receiver.Slack != nil, receiver.Teams != nil:
+		chat, build := receiver.Slack, notify.SlackMessage
+		if receiver.Teams != nil {
+			chat, build = receiver.Teams, notify.TeamsMessage
+		}
+		url, err := secret(chat.URLSecretRef)
+		if err != nil {
+			return err
+		}
+		renderer, err := receiverRenderer(receiver)
+		if err != nil {
+			return err
+		}
+		body, err := build(renderer, msg)
+		if err != nil {
+			return err
+		}
+		return r.HTTP.SendChat(ctx, notify.ChatTarget{URL: url, Timeout: timeoutOf(chat.Timeout)}, body)
+
+	case receiver.PagerDuty != nil:
+		key, err := secret(receiver.PagerDuty.RoutingKeySecretRef)
+		if err != nil {
+			return err
+		}
+		renderer, err := receiverRenderer(receiver)
+		if err != nil {
+			return err
+		}
+		event, err := notify.PagerDutyEvent(renderer, msg, key, notify.PagerDutyTrigger)
+		if err != nil {
+			return err
+		}
+		target := notify.PagerDutyTarget{URL: receiver.PagerDuty.URL, RoutingKey: key, Timeout: timeoutOf(receiver.PagerDuty.Timeout)}
+		return r.HTTP.SendPagerDuty(ctx, target, event)
+	}
+	return fmt.Errorf("receiver %q has no channel", receiver.Name)
+}
