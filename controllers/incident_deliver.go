@@ -109,7 +109,7 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 	next := metav1.NewTime(now.Add(r.Backoff.Delay(rec.Attempts, nil)))
 	rec.State = securityv1alpha1.DeliveryFailed
 	rec.NextAttemptAt = &next
-	rec.LastError = truncate(err.Error(), maxErrorLength)
+	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)
 	notificationsTotal.WithLabelValues(rec.Channel, "failed").Inc()
 	r.Events.warning(incident, EventNotificationFailed, "Notify", "Notifying %s failed (attempt %d, next at %s): %s",
 		rec.Receiver, rec.Attempts, next.UTC().Format(time.RFC3339), rec.LastError)
@@ -162,11 +162,4 @@ func summariseDeliveries(incident *securityv1alpha1.Incident) {
 		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonDelivering, message)
 		markReconciling(&status.Conditions, generation, securityv1alpha1.ReasonDelivering, message)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

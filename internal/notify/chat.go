@@ -53,9 +53,9 @@ func SlackMessage(r *Renderer, msg Message) ([]byte, error) {
 	return json.Marshal(map[string]any{
 		"text": title, // shown in notifications and by clients without blocks
 		"blocks": []block{
-			{Type: "header", Text: &text{Type: "plain_text", Text: truncate(title, 150)}},
+			{Type: "header", Text: &text{Type: "plain_text", Text: Truncate(title, 150)}},
 			{Type: "section", Fields: fields},
-			{Type: "section", Text: &text{Type: "mrkdwn", Text: truncate(body, 3000)}},
+			{Type: "section", Text: &text{Type: "mrkdwn", Text: Truncate(body, 3000)}},
 			{Type: "context", Elements: []text{{Type: "mrkdwn", Text: fmt.Sprintf("policy %s · level %d · key %s", msg.Policy, msg.Level, msg.Key)}}},
 		},
 	})
@@ -96,7 +96,8 @@ func (h *HTTP) SendChat(ctx context.Context, target ChatTarget, body []byte) err
 	return h.post(ctx, target.URL, target.Timeout, body, http.Header{})
 }
 
-func truncate(s string, n int) string {
+// Truncate shortens s to at most n runes, marking the cut with an ellipsis.
+func Truncate(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -42,7 +42,7 @@ func PagerDutyEvent(r *Renderer, msg Message, routingKey, action string) ([]byte
 	}
 	if action == PagerDutyTrigger {
 		event["payload"] = map[string]any{
-			"summary":   truncate(title, 1024),
+			"summary":   Truncate(title, 1024),
 			"source":    "incident-operator/" + inc.Namespace,
 			"severity":  pagerDutySeverity(inc.Severity),
 			"component": inc.Name,
