@@ -59,7 +59,7 @@ func TestIncidentIsRoutedAndNotified(t *testing.T) {
 		t.Errorf("notification record = %+v, want delivered once by webhook", rec)
 	}
 
-	got := s.deliveries()
+	got := s.Deliveries()
 	if len(got) != 1 {
 		t.Fatalf("sink received %d deliveries, want 1", len(got))
 	}
@@ -97,7 +97,7 @@ func TestIncidentWithoutMatchingPolicyIsUnroutedUntilOneAppears(t *testing.T) {
 	}
 	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionStalled, metav1.ConditionTrue, securityv1alpha1.ReasonNoMatchingPolicy)
 	waitForEvent(t, ns, inc.Name, "NoMatchingPolicy", "Warning")
-	if n := len(s.deliveries()); n != 0 {
+	if n := len(s.Deliveries()); n != 0 {
 		t.Fatalf("sink received %d deliveries for an unrouted incident", n)
 	}
 
@@ -107,7 +107,7 @@ func TestIncidentWithoutMatchingPolicyIsUnroutedUntilOneAppears(t *testing.T) {
 	if got := policyNames(inc); !slices.Equal(got, []string{"catch-all"}) {
 		t.Errorf("policies = %v, want [catch-all]", got)
 	}
-	if n := len(s.deliveries()); n != 1 {
+	if n := len(s.Deliveries()); n != 1 {
 		t.Errorf("sink received %d deliveries, want 1", n)
 	}
 }
@@ -131,7 +131,7 @@ func TestPoliciesAreEvaluatedByPriorityThenNameAndStopUnlessContinue(t *testing.
 	if got, want := policyNames(inc), []string{"internal-audit", "desk-a"}; !slices.Equal(got, want) {
 		t.Errorf("policies = %v, want %v (priority order, name tie-break, stop without continue)", got, want)
 	}
-	if n := len(s.deliveries()); n != 2 {
+	if n := len(s.Deliveries()); n != 2 {
 		t.Errorf("sink received %d deliveries, want 2", n)
 	}
 }
@@ -168,7 +168,7 @@ func TestPolicyChangeDoesNotRerouteRoutedIncidents(t *testing.T) {
 	if got := first.Status.Policies; len(got) != 1 || got[0].Generation != 1 {
 		t.Errorf("routed incident policies = %+v, want it to keep generation 1", got)
 	}
-	if n := len(s.deliveries()); n != 2 {
+	if n := len(s.Deliveries()); n != 2 {
 		t.Errorf("sink received %d deliveries, want one per incident", n)
 	}
 }
@@ -178,7 +178,7 @@ func TestFailingWebhookIsRetriedWithTheSameKeyUntilDelivered(t *testing.T) {
 	s := newSink(t)
 	var down atomic.Bool
 	down.Store(true)
-	s.fail = func(int) int {
+	s.Fail = func(int) int {
 		if down.Load() {
 			return http.StatusServiceUnavailable
 		}
@@ -203,7 +203,7 @@ func TestFailingWebhookIsRetriedWithTheSameKeyUntilDelivered(t *testing.T) {
 		t.Errorf("NotificationFailed event note %q does not say why", failedEvent.Note)
 	}
 	eventually(t, 20*time.Second, func() error {
-		if n := len(s.deliveries()); n < 2 {
+		if n := len(s.Deliveries()); n < 2 {
 			return fmt.Errorf("receiver has seen %d attempts, want a retry", n)
 		}
 		return nil
@@ -212,7 +212,7 @@ func TestFailingWebhookIsRetriedWithTheSameKeyUntilDelivered(t *testing.T) {
 	down.Store(false)
 	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionNotified, metav1.ConditionTrue, securityv1alpha1.ReasonDelivered)
 	rec := inc.Status.Notifications[0]
-	got := s.deliveries()
+	got := s.Deliveries()
 	if rec.State != securityv1alpha1.DeliveryDelivered || rec.LastError != "" || int(rec.Attempts) != len(got) {
 		t.Errorf("record = %+v after %d requests, want delivered with every attempt counted", rec, len(got))
 	}
@@ -243,7 +243,7 @@ func TestPolicyWithMissingSecretStillRoutesAndDeliversOnceTheSecretExists(t *tes
 
 	webhookSecret(t, ns, "not-yet", s.URL)
 	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionNotified, metav1.ConditionTrue, "")
-	if n := len(s.deliveries()); n != 1 {
+	if n := len(s.Deliveries()); n != 1 {
 		t.Errorf("sink received %d deliveries, want 1", n)
 	}
 }

@@ -2,14 +2,11 @@ package controllers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +27,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/sink"
 	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
@@ -134,51 +132,17 @@ func create(t *testing.T, obj client.Object) {
 	}
 }
 
-// sink is a webhook receiver on loopback that records what it is sent.
-type sink struct {
-	*httptest.Server
-	mu       sync.Mutex
-	received []delivery
-	// fail answers the nth request (from 1) with a status other than 200
-	// when it returns one.
-	fail func(n int) int
+// testSink is the project's notification sink served on loopback.
+type testSink struct {
+	*sink.Sink
+	URL string
 }
 
-type delivery struct {
-	Path    string
-	Key     string
-	Message notify.Message
-}
-
-func newSink(t *testing.T) *sink {
-	s := &sink{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var msg notify.Message
-		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		s.received = append(s.received, delivery{Path: r.URL.Path, Key: r.Header.Get(notify.IdempotencyKeyHeader), Message: msg})
-		n := len(s.received)
-		fail := s.fail
-		s.mu.Unlock()
-		if fail != nil {
-			if code := fail(n); code != 0 {
-				w.WriteHeader(code)
-				return
-			}
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *sink) deliveries() []delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]delivery(nil), s.received...)
+func newSink(t *testing.T) *testSink {
+	s := &sink.Sink{}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &testSink{Sink: s, URL: srv.URL}
 }
 
 // webhookSecret creates a Secret holding the sink's URL for a path.

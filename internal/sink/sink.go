@@ -26,6 +26,10 @@ type Delivery struct {
 type Sink struct {
 	// Out, when set, gets one line per delivery.
 	Out io.Writer
+	// Fail, when set, is asked about the nth request (from 1) after it is
+	// recorded; a non-zero answer is sent as the status instead of 202, so
+	// tests can play a receiver that is down.
+	Fail func(n int) int
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -45,6 +49,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := Delivery{At: time.Now(), Path: r.URL.Path, Key: r.Header.Get(notify.IdempotencyKeyHeader), Message: msg}
 	s.mu.Lock()
 	s.deliveries = append(s.deliveries, d)
+	n, fail := len(s.deliveries), s.Fail
 	if s.Out != nil {
 		inc := msg.Incident
 		fmt.Fprintf(s.Out, "%s  %-22s %s/%s  %s %s  policy=%s level=%d  %q  key=%s\n",
@@ -52,6 +57,12 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			inc.Severity, inc.Category, msg.Policy, msg.Level, inc.Title, d.Key)
 	}
 	s.mu.Unlock()
+	if fail != nil {
+		if code := fail(n); code != 0 {
+			w.WriteHeader(code)
+			return
+		}
+	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
