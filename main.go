@@ -2,9 +2,16 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -17,7 +24,57 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/notify"
 )
+
+// smtpFlags are the operator-wide settings of the email channel.
+type smtpFlags struct {
+	address, from, security, credentialsSecret, caFile string
+	timeout                                           time.Duration
+}
+
+func (f *smtpFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.address, "smtp-address", "", "host:port of the SMTP submission server for email receivers; empty disables email.")
+	fs.StringVar(&f.from, "smtp-from", "", "Sender of notification mail, such as \"Incidents <incidents@example.org>\".")
+	fs.StringVar(&f.security, "smtp-security", "starttls", "starttls (port 587), tls (implicit TLS, port 465) or none (a relay on loopback; never sends credentials).")
+	fs.StringVar(&f.credentialsSecret, "smtp-credentials-secret", "", "namespace/name of a Secret with keys username and password for SMTP AUTH; read at each send.")
+	fs.StringVar(&f.caFile, "smtp-ca-file", "", "PEM file of CA certificates that verify the SMTP server, instead of the system pool.")
+	fs.DurationVar(&f.timeout, "smtp-timeout", 30*time.Second, "Bound on one SMTP delivery: connect, hand over, quit.")
+}
+
+// options validates the flags; nil means email is off.
+func (f *smtpFlags) options() (*controllers.MailOptions, error) {
+	if f.address == "" {
+		return nil, nil
+	}
+	if f.from == "" {
+		return nil, errors.New("--smtp-from is required with --smtp-address")
+	}
+	security, err := notify.ParseMailSecurity(f.security)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-security: %w", err)
+	}
+	opts := &controllers.MailOptions{Server: notify.MailServer{Addr: f.address, From: f.from, Security: security, Timeout: f.timeout}}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--smtp-ca-file: %s holds no PEM certificate", f.caFile)
+		}
+		opts.Server.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	if f.credentialsSecret != "" {
+		namespace, name, ok := strings.Cut(f.credentialsSecret, "/")
+		if !ok || namespace == "" || name == "" {
+			return nil, fmt.Errorf("--smtp-credentials-secret=%s: want namespace/name", f.credentialsSecret)
+		}
+		opts.CredentialsSecret = &types.NamespacedName{Namespace: namespace, Name: name}
+	}
+	return opts, nil
+}
 
 func main() {
 	var (
@@ -36,11 +93,18 @@ func main() {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Incidents worked on at once.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
+	var smtp smtpFlags
+	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	mail, err := smtp.options()
+	if err != nil {
+		log.Error(err, "Invalid SMTP settings")
+		os.Exit(2)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -80,6 +144,7 @@ func main() {
 		MaxConcurrentReconciles: maxConcurrent,
 		DeliveryConcurrency:     deliveryConcurrency,
 		UserAgent:               "incident-operator",
+		Mail:                    mail,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
@@ -87,7 +152,7 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("Starting manager", "watchNamespaces", watchNamespaces, "leaderElect", leaderElect)
+	log.Info("Starting manager", "watchNamespaces", watchNamespaces, "leaderElect", leaderElect, "smtpAddress", smtp.address)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Running manager")
 		os.Exit(1)

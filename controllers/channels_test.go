@@ -12,6 +12,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/sink"
 )
 
 // recorder is a loopback HTTP receiver that keeps each request.
@@ -106,5 +107,76 @@ func TestPolicyWithATemplateThatDoesNotParseIsNotReady(t *testing.T) {
 	c := waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonInvalidTemplate)
 	if !strings.Contains(c.Message, "desk-chat") || !strings.Contains(c.Message, "body template") {
 		t.Errorf("message %q should name the receiver and the template", c.Message)
+	}
+}
+
+// mailsAbout returns the mails the mailbox got about one incident.
+func mailsAbout(uid string) []sink.Mail {
+	var out []sink.Mail
+	for _, m := range mailbox.Mails() {
+		if m.Header.Get("References") == notify.ThreadID(uid) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestEmailIsSentOverTLSAsOneThreadPerIncident(t *testing.T) {
+	ns := newNamespace(t)
+	policy := &securityv1alpha1.EscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "personal-data"},
+		Spec: securityv1alpha1.EscalationPolicySpec{
+			Receivers: []securityv1alpha1.Receiver{
+				{Name: "internal-audit", Email: &securityv1alpha1.EmailReceiver{To: []string{"audit@council.example"}, Cc: []string{"records@council.example"}}},
+				{Name: "dpo", Email: &securityv1alpha1.EmailReceiver{To: []string{"dpo@council.example"}},
+					Template: &securityv1alpha1.MessageTemplate{Title: "Data protection: {{.Incident.Title}}"}},
+			},
+			Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{Notify: []securityv1alpha1.NotifyTarget{
+				{Receiver: "internal-audit"}, {Receiver: "dpo"},
+			}}}},
+		},
+	}
+	create(t, policy)
+	waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+
+	inc := newIncident(ns, "letter-to-wrong-address", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	inc.Spec.Impact.PersonalData = true
+	create(t, inc)
+	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionNotified, metav1.ConditionTrue, securityv1alpha1.ReasonDelivered)
+
+	keys := map[string]string{}
+	for _, rec := range inc.Status.Notifications {
+		if rec.Channel != "email" {
+			t.Errorf("receiver %s has channel %q, want email", rec.Receiver, rec.Channel)
+		}
+		keys[rec.Receiver] = rec.Key
+	}
+	mails := mailsAbout(string(inc.UID))
+	if len(mails) != 2 {
+		t.Fatalf("mailbox has %d mails about the incident, want 2", len(mails))
+	}
+	byTo := map[string]sink.Mail{}
+	for _, m := range mails {
+		if !m.TLS || m.User != mailbox.Username {
+			t.Errorf("mail to %v: TLS=%v user=%q, want STARTTLS and the operator's login", m.To, m.TLS, m.User)
+		}
+		if m.From != "incidents@council.example" || m.Header.Get("In-Reply-To") != notify.ThreadID(string(inc.UID)) {
+			t.Errorf("mail to %v: envelope from %q, In-Reply-To %q", m.To, m.From, m.Header.Get("In-Reply-To"))
+		}
+		byTo[strings.Join(m.To, ",")] = m
+	}
+	audit, dpo := byTo["audit@council.example,records@council.example"], byTo["dpo@council.example"]
+	if audit.Header.Get("Message-Id") != notify.MessageID(keys["internal-audit"]) || dpo.Header.Get("Message-Id") != notify.MessageID(keys["dpo"]) {
+		t.Errorf("Message-IDs %q and %q do not derive from the delivery keys %v",
+			audit.Header.Get("Message-Id"), dpo.Header.Get("Message-Id"), keys)
+	}
+	if got := audit.Header.Get("Subject"); got != "[High] Test incident letter-to-wrong-address" {
+		t.Errorf("default subject = %q", got)
+	}
+	if got := dpo.Header.Get("Subject"); got != "Data protection: Test incident letter-to-wrong-address" {
+		t.Errorf("templated subject = %q", got)
+	}
+	if !strings.Contains(audit.Text, "Impact: personal data") || !strings.Contains(audit.HTML, "<td>UnauthorisedDisclosure</td>") {
+		t.Errorf("mail body lacks the incident's facts:\n%s\n%s", audit.Text, audit.HTML)
 	}
 }

@@ -32,6 +32,10 @@ type EscalationPolicyReconciler struct {
 	// SecretReader reads Secrets straight from the API server.
 	SecretReader client.Reader
 	Expressions  *routing.ExpressionCache
+	Renderers    *rendererCache
+	// MailConfigured is true when the operator has an SMTP server, so that
+	// email receivers can be used.
+	MailConfigured bool
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
@@ -43,6 +47,7 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Get(ctx, req.NamespacedName, policy); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Expressions.Forget(req.NamespacedName)
+			r.Renderers.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -64,10 +69,16 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	for i := range policy.Spec.Receivers {
 		receiver := &policy.Spec.Receivers[i]
-		if _, err := receiverRenderer(receiver); err != nil {
+		if _, err := r.Renderers.get(policy, receiver); err != nil {
 			markStalled(conditions, generation, securityv1alpha1.ReasonInvalidTemplate,
 				fmt.Sprintf("spec.receivers[%d] (%s): %v", i, receiver.Name, err))
 			return ctrl.Result{}, reconcile.TerminalError(err)
+		}
+		if receiver.Email != nil && !r.MailConfigured {
+			markStalled(conditions, generation, securityv1alpha1.ReasonChannelNotConfigured,
+				fmt.Sprintf("spec.receivers[%d] (%s): %v", i, receiver.Name, errNoMailServer))
+			// A restart with SMTP settings re-reconciles every policy.
+			return ctrl.Result{}, reconcile.TerminalError(errNoMailServer)
 		}
 	}
 

@@ -13,6 +13,8 @@ const (
 	EventPolicyNotEvaluated = "PolicyNotEvaluated"
 	EventNotificationSent   = "NotificationSent"
 	EventNotificationFailed = "NotificationFailed"
+	// EventNotificationAbandoned: a notification used up its attempts.
+	EventNotificationAbandoned = "NotificationAbandoned"
 )
 
 // eventRecorder emits events/v1 Events about one object.

@@ -28,7 +28,11 @@ type IncidentReconciler struct {
 	Clock        clock.Clock
 	Expressions  *routing.ExpressionCache
 	HTTP         *notify.HTTP
-	Backoff      notify.Backoff
+	// Mailer sends e-mail; nil when the operator has no SMTP server.
+	Mailer *notify.Mailer
+	// Renderers holds each receiver's parsed template.
+	Renderers *rendererCache
+	Backoff   notify.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.

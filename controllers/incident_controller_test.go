@@ -285,3 +285,84 @@ func TestMatchingOnImpactSelectorAndExpression(t *testing.T) {
 		}
 	}
 }
+
+func TestReceiverThatKeepsFailingIsAbandonedAndTheFallbackIsTold(t *testing.T) {
+	ns := newNamespace(t)
+	down := newSink(t)
+	down.Fail = func(int) int { return http.StatusBadGateway }
+	create(t, secretWithData(ns, "hooks", map[string]string{"desk": down.URL + "/desk", "audit": down.URL + "/audit"}))
+	ref := func(key string) securityv1alpha1.SecretKeyReference {
+		return securityv1alpha1.SecretKeyReference{Name: "hooks", Key: key}
+	}
+	policy := &securityv1alpha1.EscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "with-fallback"},
+		Spec: securityv1alpha1.EscalationPolicySpec{
+			Receivers: []securityv1alpha1.Receiver{
+				{Name: "service-desk", Webhook: &securityv1alpha1.WebhookReceiver{URLSecretRef: ref("desk")}},
+				{Name: "internal-audit", Webhook: &securityv1alpha1.WebhookReceiver{URLSecretRef: ref("audit")}},
+				{Name: "security-mailbox", Email: &securityv1alpha1.EmailReceiver{To: []string{"security@council.example"}}},
+			},
+			Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{Notify: []securityv1alpha1.NotifyTarget{
+				{Receiver: "service-desk"}, {Receiver: "internal-audit"},
+			}}}},
+			Delivery: &securityv1alpha1.Delivery{MaxAttempts: 3, FallbackReceiver: "security-mailbox"},
+		},
+	}
+	create(t, policy)
+	inc := newIncident(ns, "server-down", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityHigh)
+	create(t, inc)
+
+	c := waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotificationAbandoned)
+	if !strings.Contains(c.Message, "gave up on receiver") || !strings.Contains(c.Message, "502 Bad Gateway") {
+		t.Errorf("Notified message %q should name the receiver and its last answer", c.Message)
+	}
+	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionStalled, metav1.ConditionTrue, securityv1alpha1.ReasonNotificationAbandoned)
+
+	records := map[string]securityv1alpha1.NotificationRecord{}
+	for _, rec := range inc.Status.Notifications {
+		records[rec.Receiver+"/"+rec.FallbackFor] = rec
+	}
+	if len(records) != 4 {
+		t.Fatalf("want 2 abandoned and 2 fallback records, got %+v", inc.Status.Notifications)
+	}
+	for _, name := range []string{"service-desk", "internal-audit"} {
+		abandoned := records[name+"/"]
+		if abandoned.State != securityv1alpha1.DeliveryAbandoned || abandoned.Attempts != 3 || abandoned.NextAttemptAt != nil {
+			t.Errorf("%s record = %+v, want Abandoned after 3 attempts with no retry due", name, abandoned)
+		}
+		fallback, ok := records["security-mailbox/"+abandoned.Key]
+		if !ok || fallback.State != securityv1alpha1.DeliveryDelivered || fallback.Channel != "email" {
+			t.Errorf("fallback for %s = %+v, want a delivered email", name, fallback)
+		}
+	}
+	if n := len(down.Deliveries()); n != 6 {
+		t.Errorf("the failing receiver got %d requests, want 3 for each of 2 deliveries", n)
+	}
+
+	mails := mailsAbout(string(inc.UID))
+	if len(mails) != 2 {
+		t.Fatalf("security mailbox got %d mails, want one for each abandoned receiver", len(mails))
+	}
+	for _, m := range mails {
+		if !strings.Contains(m.Text, "could not be notified") {
+			t.Errorf("fallback mail does not say why it came:\n%s", m.Text)
+		}
+	}
+
+	// One Warning per abandoned receiver: events about different receivers
+	// are not folded into one series.
+	eventually(t, 20*time.Second, func() error {
+		notes := map[string]bool{}
+		for _, e := range eventsFor(t, ns, inc.Name, "NotificationAbandoned") {
+			for _, name := range []string{"service-desk", "internal-audit"} {
+				if strings.Contains(e.Note, "Gave up notifying "+name+" after 3 attempts; telling fallback receiver security-mailbox") {
+					notes[name] = true
+				}
+			}
+		}
+		if len(notes) != 2 {
+			return fmt.Errorf("NotificationAbandoned events name %v, want both receivers", notes)
+		}
+		return nil
+	})
+}

@@ -19,8 +19,10 @@ import (
 const maxErrorLength = 256
 
 // deliverDue sends every delivery that is pending or whose retry is due, in
-// parallel up to DeliveryConcurrency, and records each outcome. It returns
-// how long until the next retry is due, or zero when none is.
+// parallel up to DeliveryConcurrency, and records each outcome. A delivery
+// that has used up its policy's attempts is abandoned, and the policy's
+// fallback receiver, if any, is owed a delivery in its place. It returns how
+// long until the next retry is due, or zero when none is.
 func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident) time.Duration {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
@@ -28,10 +30,7 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 	var due []int
 	for i := range records {
 		rec := &records[i]
-		if rec.State == securityv1alpha1.DeliveryDelivered {
-			continue
-		}
-		if rec.NextAttemptAt != nil && rec.NextAttemptAt.Time.After(now) {
+		if isSettled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.Time.After(now)) {
 			continue
 		}
 		if _, ok := policies[rec.Policy]; !ok {
@@ -40,21 +39,72 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 		due = append(due, i)
 	}
 
-	message := notify.Summarise(incident)
+	summary := notify.Summarise(incident)
 	sem := make(chan struct{}, max(r.DeliveryConcurrency, 1))
 	var wg sync.WaitGroup
 	for _, i := range due {
 		rec := &records[i]
 		policy := policies[rec.Policy]
+		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver}
+		if original := findDelivery(records, rec.FallbackFor); original != nil {
+			msg.FallbackFor = original.Receiver
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			err := r.send(ctx, incident, policy, rec, message)
-			r.recordAttempt(incident, rec, err)
+			err := r.send(ctx, policy, rec, msg)
+			r.recordAttempt(incident, policy, rec, err)
 		})
 	}
 	wg.Wait()
-	return nextRetry(records, r.Clock.Now())
+
+	// Fallback intents are appended only now: the sends above hold
+	// pointers into the slice.
+	for _, i := range due {
+		if fallback := fallbackDelivery(incident, policies[records[i].Policy], &records[i]); fallback != nil {
+			incident.Status.Notifications = append(incident.Status.Notifications, *fallback)
+		}
+	}
+	return nextRetry(incident.Status.Notifications, r.Clock.Now())
+}
+
+// isSettled is true for a delivery that needs no more attempts.
+func isSettled(rec *securityv1alpha1.NotificationRecord) bool {
+	return rec.State == securityv1alpha1.DeliveryDelivered || rec.State == securityv1alpha1.DeliveryAbandoned
+}
+
+// maxAttempts is how often the policy lets one delivery be tried.
+func maxAttempts(policy *securityv1alpha1.EscalationPolicy) int32 {
+	if policy != nil && policy.Spec.Delivery != nil && policy.Spec.Delivery.MaxAttempts > 0 {
+		return policy.Spec.Delivery.MaxAttempts
+	}
+	return securityv1alpha1.DefaultMaxAttempts
+}
+
+// fallbackDelivery is the delivery owed to the policy's fallback receiver
+// for an abandoned one, or nil when none is owed. A fallback delivery that
+// fails is not itself replaced.
+func fallbackDelivery(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) *securityv1alpha1.NotificationRecord {
+	if rec.State != securityv1alpha1.DeliveryAbandoned || rec.FallbackFor != "" || policy == nil || policy.Spec.Delivery == nil {
+		return nil
+	}
+	fallback := policy.Spec.Delivery.FallbackReceiver
+	if fallback == "" || fallback == rec.Receiver {
+		return nil
+	}
+	key := notify.DeliveryKey(string(incident.UID), rec.Policy, rec.Level, 0, fallback+"\x00fallback-for\x00"+rec.Receiver)
+	if findDelivery(incident.Status.Notifications, key) != nil {
+		return nil
+	}
+	return &securityv1alpha1.NotificationRecord{
+		Key:         key,
+		Policy:      rec.Policy,
+		Level:       rec.Level,
+		Receiver:    fallback,
+		Channel:     channelOf(policy, fallback),
+		State:       securityv1alpha1.DeliveryPending,
+		FallbackFor: rec.Key,
+	}
 }
 
 // currentPolicy returns the policy from the cache, or nil when it is gone.
@@ -70,7 +120,7 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace, name 
 }
 
 // send makes one delivery attempt.
-func (r *IncidentReconciler) send(ctx context.Context, incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, summary notify.IncidentSummary) error {
+func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, msg notify.Message) error {
 	if policy == nil {
 		return fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)
 	}
@@ -83,43 +133,71 @@ func (r *IncidentReconciler) send(ctx context.Context, incident *securityv1alpha
 	if receiver == nil {
 		return fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)
 	}
-	msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver}
-
 	start := time.Now()
-	err := r.sendTo(ctx, incident.Namespace, receiver, msg)
+	err := r.sendTo(ctx, policy, receiver, msg)
 	notificationDuration.WithLabelValues(rec.Channel).Observe(time.Since(start).Seconds())
 	return err
 }
 
+// notifyAction is the events/v1 action of a delivery's events. It names the
+// receiver, because events/v1 folds events that differ only in their note
+// into one series, which would hide one receiver's outcome behind another's.
+func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
+	return notify.Truncate("Notify "+rec.Policy+"/"+rec.Receiver, 128)
+}
+
 // recordAttempt writes the outcome of an attempt into its record and tells
 // people about it.
-func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, rec *securityv1alpha1.NotificationRecord, err error) {
+func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error) {
 	now := r.now()
 	rec.Attempts++
 	rec.LastAttemptAt = &now
+	action := notifyAction(rec)
 	if err == nil {
 		rec.State = securityv1alpha1.DeliveryDelivered
 		rec.DeliveredAt = &now
 		rec.NextAttemptAt = nil
 		rec.LastError = ""
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()
-		r.Events.normal(incident, EventNotificationSent, "Notify", "Notified %s (%s, level %d of %s)", rec.Receiver, rec.Channel, rec.Level, rec.Policy)
+		r.Events.normal(incident, EventNotificationSent, action, "Notified %s (%s, level %d of %s)", rec.Receiver, rec.Channel, rec.Level, rec.Policy)
 		return
 	}
-	next := metav1.NewTime(now.Add(r.Backoff.Delay(rec.Attempts, nil)))
+	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)
+	if limit := maxAttempts(policy); rec.Attempts >= limit {
+		rec.State = securityv1alpha1.DeliveryAbandoned
+		rec.NextAttemptAt = nil
+		notificationsTotal.WithLabelValues(rec.Channel, "abandoned").Inc()
+		fallback := ""
+		if policy != nil && policy.Spec.Delivery != nil && policy.Spec.Delivery.FallbackReceiver != "" && rec.FallbackFor == "" &&
+			policy.Spec.Delivery.FallbackReceiver != rec.Receiver {
+			fallback = "; telling fallback receiver " + policy.Spec.Delivery.FallbackReceiver + " instead"
+		}
+		r.Events.warning(incident, EventNotificationAbandoned, action, "Gave up notifying %s after %d attempts%s: %s",
+			rec.Receiver, rec.Attempts, fallback, rec.LastError)
+		return
+	}
+	// Status keeps whole seconds; rounding up keeps a retry from ever
+	// coming sooner than the backoff asks.
+	next := metav1.NewTime(ceilSecond(r.Clock.Now().Add(r.Backoff.Delay(rec.Attempts, nil))))
 	rec.State = securityv1alpha1.DeliveryFailed
 	rec.NextAttemptAt = &next
-	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)
 	notificationsTotal.WithLabelValues(rec.Channel, "failed").Inc()
-	r.Events.warning(incident, EventNotificationFailed, "Notify", "Notifying %s failed (attempt %d, next at %s): %s",
+	r.Events.warning(incident, EventNotificationFailed, action, "Notifying %s failed (attempt %d, next at %s): %s",
 		rec.Receiver, rec.Attempts, next.UTC().Format(time.RFC3339), rec.LastError)
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); !c.Equal(t) {
+		return c.Add(time.Second)
+	}
+	return t
 }
 
 // nextRetry is the time until the earliest retry that is due, or zero.
 func nextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) time.Duration {
 	var next time.Duration
 	for _, rec := range records {
-		if rec.State == securityv1alpha1.DeliveryDelivered || rec.NextAttemptAt == nil {
+		if isSettled(&rec) || rec.NextAttemptAt == nil {
 			continue
 		}
 		wait := max(rec.NextAttemptAt.Sub(now), time.Second)
@@ -136,12 +214,14 @@ func summariseDeliveries(incident *securityv1alpha1.Incident) {
 	status := &incident.Status
 	generation := incident.Generation
 	var delivered int
-	var failed *securityv1alpha1.NotificationRecord
+	var failed, abandoned *securityv1alpha1.NotificationRecord
 	for i := range status.Notifications {
 		rec := &status.Notifications[i]
 		switch {
 		case rec.State == securityv1alpha1.DeliveryDelivered:
 			delivered++
+		case abandoned == nil && rec.State == securityv1alpha1.DeliveryAbandoned:
+			abandoned = rec
 		case failed == nil && rec.State == securityv1alpha1.DeliveryFailed:
 			failed = rec
 		}
@@ -157,9 +237,25 @@ func summariseDeliveries(incident *securityv1alpha1.Incident) {
 			delivered, total, failed.Receiver, failed.Policy, failed.Attempts, failed.LastError)
 		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotificationFailed, message)
 		markReconciling(&status.Conditions, generation, securityv1alpha1.ReasonNotificationFailed, message)
+	case abandoned != nil && delivered+countAbandoned(status.Notifications) == total:
+		// Nothing is left to try: only a person can fix the receiver.
+		message := fmt.Sprintf("%d of %d notifications delivered; gave up on receiver %s of policy %s after %d attempts, last: %s",
+			delivered, total, abandoned.Receiver, abandoned.Policy, abandoned.Attempts, abandoned.LastError)
+		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotificationAbandoned, message)
+		markStalled(&status.Conditions, generation, securityv1alpha1.ReasonNotificationAbandoned, message)
 	default:
 		message := fmt.Sprintf("%d of %d notifications delivered", delivered, total)
 		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonDelivering, message)
 		markReconciling(&status.Conditions, generation, securityv1alpha1.ReasonDelivering, message)
 	}
+}
+
+func countAbandoned(records []securityv1alpha1.NotificationRecord) int {
+	n := 0
+	for i := range records {
+		if records[i].State == securityv1alpha1.DeliveryAbandoned {
+			n++
+		}
+	}
+	return n
 }

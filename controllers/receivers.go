@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/notify"
@@ -17,7 +20,11 @@ const (
 	channelSlack     = "slack"
 	channelTeams     = "teams"
 	channelPagerDuty = "pagerduty"
+	channelEmail     = "email"
 )
+
+// errNoMailServer is why an email receiver cannot be used.
+var errNoMailServer = errors.New("the receiver uses email, but the operator has no SMTP server: start it with --smtp-address and --smtp-from")
 
 // receiverChannel names the channel a receiver uses.
 func receiverChannel(r *securityv1alpha1.Receiver) string {
@@ -30,6 +37,8 @@ func receiverChannel(r *securityv1alpha1.Receiver) string {
 		return channelTeams
 	case r.PagerDuty != nil:
 		return channelPagerDuty
+	case r.Email != nil:
+		return channelEmail
 	}
 	return "unknown"
 }
@@ -62,6 +71,51 @@ func receiverRenderer(r *securityv1alpha1.Receiver) (*notify.Renderer, error) {
 	return notify.NewRenderer(t)
 }
 
+// rendererCache keeps each receiver's parsed template for the policy
+// generation it came from, so that a send does not parse it again.
+type rendererCache struct {
+	mu      sync.Mutex
+	entries map[rendererKey]rendererEntry
+}
+
+type rendererKey struct {
+	policy   types.NamespacedName
+	receiver string
+}
+
+type rendererEntry struct {
+	uid        types.UID
+	generation int64
+	renderer   *notify.Renderer
+	err        error
+}
+
+func (c *rendererCache) get(policy *securityv1alpha1.EscalationPolicy, receiver *securityv1alpha1.Receiver) (*notify.Renderer, error) {
+	key := rendererKey{policy: types.NamespacedName{Namespace: policy.Namespace, Name: policy.Name}, receiver: receiver.Name}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && e.uid == policy.UID && e.generation == policy.Generation {
+		return e.renderer, e.err
+	}
+	renderer, err := receiverRenderer(receiver)
+	if c.entries == nil {
+		c.entries = map[rendererKey]rendererEntry{}
+	}
+	c.entries[key] = rendererEntry{uid: policy.UID, generation: policy.Generation, renderer: renderer, err: err}
+	return renderer, err
+}
+
+// forget drops the entries of a policy that is gone.
+func (c *rendererCache) forget(policy types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if k.policy == policy {
+			delete(c.entries, k)
+		}
+	}
+}
+
 func timeoutOf(d *metav1.Duration) time.Duration {
 	if d == nil {
 		return 0
@@ -70,9 +124,9 @@ func timeoutOf(d *metav1.Duration) time.Duration {
 }
 
 // sendTo makes one delivery attempt through the receiver's channel.
-func (r *IncidentReconciler) sendTo(ctx context.Context, namespace string, receiver *securityv1alpha1.Receiver, msg notify.Message) error {
+func (r *IncidentReconciler) sendTo(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, receiver *securityv1alpha1.Receiver, msg notify.Message) error {
 	secret := func(ref securityv1alpha1.SecretKeyReference) (string, error) {
-		return readSecretKey(ctx, r.SecretReader, namespace, ref)
+		return readSecretKey(ctx, r.SecretReader, policy.Namespace, ref)
 	}
 	switch {
 	case receiver.Webhook != nil:
@@ -99,7 +153,7 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, namespace string, recei
 		if err != nil {
 			return err
 		}
-		renderer, err := receiverRenderer(receiver)
+		renderer, err := r.Renderers.get(policy, receiver)
 		if err != nil {
 			return err
 		}
@@ -114,7 +168,7 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, namespace string, recei
 		if err != nil {
 			return err
 		}
-		renderer, err := receiverRenderer(receiver)
+		renderer, err := r.Renderers.get(policy, receiver)
 		if err != nil {
 			return err
 		}
@@ -124,6 +178,23 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, namespace string, recei
 		}
 		target := notify.PagerDutyTarget{URL: receiver.PagerDuty.URL, RoutingKey: key, Timeout: timeoutOf(receiver.PagerDuty.Timeout)}
 		return r.HTTP.SendPagerDuty(ctx, target, event)
+
+	case receiver.Email != nil:
+		if r.Mailer == nil {
+			return errNoMailServer
+		}
+		renderer, err := r.Renderers.get(policy, receiver)
+		if err != nil {
+			return err
+		}
+		subject, text, err := renderer.Render(msg)
+		if err != nil {
+			return err
+		}
+		return r.Mailer.Send(ctx, notify.Mail{
+			To: receiver.Email.To, Cc: receiver.Email.Cc,
+			Subject: subject, Text: text, Message: msg, Date: r.Clock.Now(),
+		})
 	}
 	return fmt.Errorf("receiver %q has no channel", receiver.Name)
 }

@@ -2,10 +2,14 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/routing"
@@ -25,6 +29,38 @@ type Options struct {
 	DeliveryConcurrency int
 	// UserAgent identifies the operator to receivers.
 	UserAgent string
+	// Mail is the SMTP server for email receivers; nil disables them.
+	Mail *MailOptions
+}
+
+// MailOptions configures the operator's one SMTP server.
+type MailOptions struct {
+	Server notify.MailServer
+	// CredentialsSecret, when set, names a Secret with the keys username
+	// and password. It is read at each send, so rotation needs no restart.
+	CredentialsSecret *types.NamespacedName
+}
+
+// mailer builds the Mailer for the options, reading credentials through reader.
+func (o *MailOptions) mailer(reader client.Reader) *notify.Mailer {
+	if o == nil {
+		return nil
+	}
+	m := &notify.Mailer{Server: o.Server}
+	if ref := o.CredentialsSecret; ref != nil {
+		m.Credentials = func(ctx context.Context) (notify.Credentials, error) {
+			secret := &corev1.Secret{}
+			if err := reader.Get(ctx, *ref, secret); err != nil {
+				return notify.Credentials{}, fmt.Errorf("reading SMTP credentials Secret %s: %w", ref, err)
+			}
+			user, password := secret.Data["username"], secret.Data["password"]
+			if len(user) == 0 || len(password) == 0 {
+				return notify.Credentials{}, fmt.Errorf("SMTP credentials Secret %s needs the keys username and password", ref)
+			}
+			return notify.Credentials{Username: string(user), Password: string(password)}, nil
+		}
+	}
+	return m
 }
 
 // Setup registers the field indexes and every controller with the manager.
@@ -42,10 +78,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	expressions := routing.NewExpressionCache()
+	renderers := &rendererCache{}
 	if err := (&EscalationPolicyReconciler{
-		Client:       mgr.GetClient(),
-		SecretReader: mgr.GetAPIReader(),
-		Expressions:  expressions,
+		Client:         mgr.GetClient(),
+		SecretReader:   mgr.GetAPIReader(),
+		Expressions:    expressions,
+		Renderers:      renderers,
+		MailConfigured: opts.Mail != nil,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -56,6 +95,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
 		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
+		Mailer:                  opts.Mail.mailer(mgr.GetAPIReader()),
+		Renderers:               renderers,
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,

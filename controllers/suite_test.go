@@ -1,12 +1,15 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
-	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/retry"
@@ -35,12 +39,74 @@ import (
 // so that assertions see what is stored.
 var k8sClient client.Client
 
+// mailbox is the SMTP server the operator's email channel delivers to: on
+// loopback, STARTTLS with a certificate the operator is told to trust, and
+// a login that the operator reads from a Secret.
+var mailbox = &sink.Mailbox{Username: "incident-operator", Password: "smtp-password-do-not-leak"}
+
+// operatorLog holds everything the operator logged, for tests that check
+// what it says.
+var operatorLog lockedBuffer
+
+// operatorNamespace holds the operator's own Secrets.
+const operatorNamespace = "incident-operator-system"
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startMailbox serves the mailbox with STARTTLS and returns the operator's
+// mail settings for it.
+func startMailbox(ctx context.Context) (*controllers.MailOptions, error) {
+	serverTLS, pool, err := sink.LoopbackTLS()
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := mailbox.NewServer()
+	srv.TLSConfig = serverTLS
+	go func() { _ = srv.Serve(l) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}},
+		secretWithData(operatorNamespace, "smtp", map[string]string{"username": mailbox.Username, "password": mailbox.Password}),
+	} {
+		if err := k8sClient.Create(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	return &controllers.MailOptions{
+		Server: notify.MailServer{
+			Addr: l.Addr().String(), From: "Incident operator <incidents@council.example>", Security: notify.MailStartTLS,
+			TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Timeout: 5 * time.Second,
+		},
+		CredentialsSecret: &types.NamespacedName{Namespace: operatorNamespace, Name: "smtp"},
+	}, nil
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.Discard)))
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(&operatorLog)))
 	env, err := testenv.New(true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -72,7 +138,13 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	mail, err := startMailbox(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test mailbox:", err)
+		return 1
+	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Mail:                    mail,
 		Backoff:                 notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		MaxConcurrentReconciles: 4,
 		DeliveryConcurrency:     4,

@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCALBIN="${LOCALBIN:-$ROOT/bin}"
 KUBECTL="${KUBECTL:-kubectl}"
 SINK_ADDR="${SINK_ADDR:-127.0.0.1:18089}"
+SMTP_ADDR="${SMTP_ADDR:-127.0.0.1:18025}"
 DEV_DIR="$LOCALBIN/dev"
 export KUBECONFIG="$DEV_DIR/kubeconfig"
 export KUBEBUILDER_ASSETS="${ENVTEST_DIR:-$LOCALBIN/k8s/1.37.0}"
@@ -42,8 +43,8 @@ log "installing the CRDs"
 "$KUBECTL" apply --server-side -k "$ROOT/config/crd" >/dev/null
 "$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
 
-log "starting the notification sink on http://$SINK_ADDR"
-"$LOCALBIN/notification-sink" --listen "$SINK_ADDR" &
+log "starting the notification sink on http://$SINK_ADDR and smtp://$SMTP_ADDR"
+"$LOCALBIN/notification-sink" --listen "$SINK_ADDR" --smtp-listen "$SMTP_ADDR" &
 pids+=($!)
 
 log "pointing the sample receivers at the sink and applying the samples"
@@ -55,6 +56,7 @@ done
 
 log "starting the operator"
 "$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18080 --health-probe-bind-address=127.0.0.1:18081 \
+  --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
 pids+=($!)
 

@@ -112,6 +112,30 @@ type PagerDutyReceiver struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
+// EmailReceiver sends e-mail through the operator's SMTP server, which is
+// configured once for the whole operator (--smtp-* flags). Every mail about
+// one incident carries the same References header, so mail clients show
+// them as one thread, and a Message-ID derived from the delivery's
+// idempotency key.
+type EmailReceiver struct {
+	// To are the addresses the mail is sent to, such as a team mailbox.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=254
+	// +kubebuilder:validation:items:Pattern=`^[^@\s<>,;]+@[^@\s<>,;]+$`
+	// +listType=set
+	// +required
+	To []string `json:"to"`
+
+	// Cc are addresses copied in.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=254
+	// +kubebuilder:validation:items:Pattern=`^[^@\s<>,;]+@[^@\s<>,;]+$`
+	// +listType=set
+	// +optional
+	Cc []string `json:"cc,omitempty"`
+}
+
 // MessageTemplate overrides the text of a receiver's notifications. Each
 // part is a Go text/template over the notification: .Incident (namespace,
 // name, title, description, type, category, severity, reporter, assets,
@@ -131,7 +155,7 @@ type MessageTemplate struct {
 
 // Receiver is a named destination for notifications, reached through
 // exactly one channel.
-// +kubebuilder:validation:XValidation:rule="[has(self.webhook), has(self.slack), has(self.teams), has(self.pagerDuty)].filter(c, c).size() == 1",message="a receiver needs exactly one channel: webhook, slack, teams or pagerDuty"
+// +kubebuilder:validation:XValidation:rule="[has(self.webhook), has(self.slack), has(self.teams), has(self.pagerDuty), has(self.email)].filter(c, c).size() == 1",message="a receiver needs exactly one channel: webhook, slack, teams, pagerDuty or email"
 type Receiver struct {
 	// Name that escalation levels use to refer to the receiver.
 	// +kubebuilder:validation:MinLength=1
@@ -155,6 +179,10 @@ type Receiver struct {
 	// PagerDuty raises an alert through the Events API v2.
 	// +optional
 	PagerDuty *PagerDutyReceiver `json:"pagerDuty,omitempty"`
+
+	// Email sends mail through the operator's SMTP server.
+	// +optional
+	Email *EmailReceiver `json:"email,omitempty"`
 
 	// Template overrides the default text of this receiver's notifications.
 	// Webhooks carry structured JSON and ignore it.
@@ -189,9 +217,30 @@ type Escalation struct {
 	Levels []EscalationLevel `json:"levels"`
 }
 
+// Delivery says how hard the operator tries to reach a receiver.
+type Delivery struct {
+	// MaxAttempts is how many times one notification is tried before the
+	// operator gives up on it. Retries back off exponentially with jitter.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+
+	// FallbackReceiver is told, instead, about every notification the
+	// operator gave up on: typically a shared mailbox or an on-call pager.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	FallbackReceiver string `json:"fallbackReceiver,omitempty"`
+}
+
+// DefaultMaxAttempts is the attempts per notification when a policy sets none.
+const DefaultMaxAttempts = 10
+
 // EscalationPolicySpec says which incidents a policy applies to and who is
 // told about them.
 // +kubebuilder:validation:XValidation:rule="self.escalation.levels.all(l, l.notify.all(n, self.receivers.exists(r, r.name == n.receiver)))",message="every escalation.levels[].notify[].receiver must name one of spec.receivers",fieldPath=".escalation"
+// +kubebuilder:validation:XValidation:rule="!has(self.delivery) || !has(self.delivery.fallbackReceiver) || self.receivers.exists(r, r.name == self.delivery.fallbackReceiver)",message="delivery.fallbackReceiver must name one of spec.receivers",fieldPath=".delivery.fallbackReceiver"
 type EscalationPolicySpec struct {
 	// Priority orders policies: higher is evaluated first, and policies of
 	// equal priority are evaluated by name.
@@ -221,6 +270,11 @@ type EscalationPolicySpec struct {
 	// Escalation is who is told, in order.
 	// +required
 	Escalation Escalation `json:"escalation"`
+
+	// Delivery bounds the retries of a failing notification and names who
+	// hears about the ones that could not be delivered.
+	// +optional
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // EscalationPolicyStatus is the observed state of an EscalationPolicy.
@@ -241,6 +295,9 @@ const (
 	ReasonInvalidExpression = "InvalidExpression"
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonInvalidTemplate   = "InvalidTemplate"
+	// ReasonChannelNotConfigured: a receiver uses a channel the operator was
+	// not configured for, such as email without an SMTP server.
+	ReasonChannelNotConfigured = "ChannelNotConfigured"
 )
 
 // EscalationPolicy decides which incidents in its namespace it applies to and

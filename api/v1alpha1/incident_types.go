@@ -191,7 +191,7 @@ type PolicyReference struct {
 }
 
 // DeliveryState is the state of one notification.
-// +kubebuilder:validation:Enum=Pending;Delivered;Failed
+// +kubebuilder:validation:Enum=Pending;Delivered;Failed;Abandoned
 type DeliveryState string
 
 const (
@@ -201,6 +201,9 @@ const (
 	DeliveryDelivered DeliveryState = "Delivered"
 	// DeliveryFailed: the last attempt failed; it is retried with backoff.
 	DeliveryFailed DeliveryState = "Failed"
+	// DeliveryAbandoned: every attempt the policy allows failed. The
+	// policy's fallback receiver, if it names one, is told instead.
+	DeliveryAbandoned DeliveryState = "Abandoned"
 )
 
 // NotificationRecord is one delivery of a notification to a receiver.
@@ -233,6 +236,10 @@ type NotificationRecord struct {
 	// LastError is why the last attempt failed.
 	// +optional
 	LastError string `json:"lastError,omitempty"`
+	// FallbackFor is the key of the abandoned delivery that this one
+	// replaces, when this is a delivery to the policy's fallback receiver.
+	// +optional
+	FallbackFor string `json:"fallbackFor,omitempty"`
 }
 
 // IncidentStatus is the observed state of an Incident.
@@ -286,6 +293,8 @@ const (
 	ReasonDelivered          = "Delivered"
 	ReasonDelivering         = "Delivering"
 	ReasonNotificationFailed = "NotificationFailed"
+	// ReasonNotificationAbandoned: a notification used up its attempts.
+	ReasonNotificationAbandoned = "NotificationAbandoned"
 )
 
 // Incident is an information-security event or weakness that someone

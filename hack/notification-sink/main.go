@@ -1,5 +1,6 @@
-// Command notification-sink receives the operator's webhook notifications on
-// loopback and prints each one, for `make dev`.
+// Command notification-sink receives the operator's notifications on
+// loopback, webhooks over HTTP and e-mail over SMTP, and prints each one, for
+// `make dev`.
 package main
 
 import (
@@ -15,13 +16,23 @@ import (
 )
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:18089", "Address to listen on; loopback only.")
+	addr := flag.String("listen", "127.0.0.1:18089", "Address for webhooks; loopback only.")
+	smtpAddr := flag.String("smtp-listen", "127.0.0.1:18025", "Address for SMTP; loopback only.")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil || !net.ParseIP(host).IsLoopback() {
-		log.Fatalf("--listen=%s: the sink listens on a loopback address only", *addr)
+	for _, a := range []string{*addr, *smtpAddr} {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || !net.ParseIP(host).IsLoopback() {
+			log.Fatalf("%s: the sink listens on loopback addresses only", a)
+		}
 	}
-	fmt.Fprintf(os.Stderr, "notification sink listening on http://%s\n", *addr)
+
+	l, err := net.Listen("tcp", *smtpAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { log.Fatal((&sink.Mailbox{Out: os.Stdout}).Serve(l)) }()
+
+	fmt.Fprintf(os.Stderr, "notification sink listening on http://%s and smtp://%s\n", *addr, *smtpAddr)
 	srv := &http.Server{Addr: *addr, Handler: &sink.Sink{Out: os.Stdout}, ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }

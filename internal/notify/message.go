@@ -28,6 +28,9 @@ type Message struct {
 	Policy   string          `json:"policy"`
 	Level    int32           `json:"level"`
 	Receiver string          `json:"receiver"`
+	// FallbackFor names the receiver that could not be reached, when this
+	// message goes to the policy's fallback receiver in its place.
+	FallbackFor string `json:"fallbackFor,omitempty"`
 }
 
 // IncidentSummary is the part of an incident that notifications carry.

@@ -30,7 +30,9 @@ Assets: {{join . ", "}}{{end}}
 
 Impact: {{join . ", "}}{{end}}
 
-Policy {{.Policy}}, level {{.Level}}.`,
+Policy {{.Policy}}, level {{.Level}}.
+{{- with .FallbackFor}}
+You receive this because {{.}} could not be notified.{{end}}`,
 }
 
 // Renderer renders one channel's text for messages.

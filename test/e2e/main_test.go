@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ var (
 	kubeconfig   string
 	notification *sink.Sink
 	sinkURL      string
+	// mailbox is the plain-SMTP relay on loopback the operator mails to.
+	mailbox = &sink.Mailbox{}
 )
 
 func TestMain(m *testing.M) {
@@ -58,6 +61,14 @@ func run(m *testing.M) int {
 	srv := httptest.NewServer(notification)
 	defer srv.Close()
 	sinkURL = srv.URL
+	smtpListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	smtpServer := mailbox.NewServer()
+	go func() { _ = smtpServer.Serve(smtpListener) }()
+	defer smtpServer.Close()
 
 	// Install the CRDs as a user would, then start the operator binary.
 	if out, err := kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "crd")); err != nil {
@@ -76,7 +87,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	var operatorLog bytes.Buffer
-	operator := exec.Command(manager, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	operator := exec.Command(manager, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--smtp-address="+smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none")
 	operator.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	operator.Stdout, operator.Stderr = &operatorLog, &operatorLog
 	if err := operator.Start(); err != nil {

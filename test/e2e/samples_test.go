@@ -70,6 +70,21 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 		t.Errorf("deliveries by receiver = %v, want %v", byPath, want)
 	}
 
+	// The data protection officer is mailed about the two personal-data incidents.
+	for len(mailbox.Mails()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	var subjects []string
+	for _, m := range mailbox.Mails() {
+		if slices.Equal(m.To, []string{"dpo@example.org"}) {
+			subjects = append(subjects, m.Header.Get("Subject"))
+		}
+	}
+	slices.Sort(subjects)
+	if want := []string{"Personal data breach: Care plan letter sent to the wrong address", "Personal data breach: Finance laptop left on a train"}; !slices.Equal(subjects, want) {
+		t.Errorf("mails to the DPO = %q, want %q", subjects, want)
+	}
+
 	// One category lists all three kinds; the short names work.
 	all := mustKubectl(t, "-n", ns, "get", "incidentops")
 	for _, kind := range []string{"asset.security.incidentops.io/laptop-fin-0142", "escalationpolicy.security.incidentops.io/it-service-desk", "incident.security.incidentops.io/lost-laptop-fin-0142"} {
