@@ -8,7 +8,7 @@ import (
 var (
 	notificationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "incidentops_notifications_total",
-		Help: "Notification delivery attempts, by channel and result (delivered, failed).",
+		Help: "Notification delivery attempts, by channel and result (delivered, failed, abandoned).",
 	}, []string{"channel", "result"})
 
 	notificationDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
