@@ -85,14 +85,23 @@ func main() {
 		maxConcurrent       int
 		deliveryConcurrency int
 		leaderElectionNS    string
+		backoff             = notify.DefaultBackoff
+		leaseDuration       time.Duration
+		renewDeadline       time.Duration
+		retryPeriod         time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica works at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease; defaults to the operator's own.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a lost leader's lease blocks the other replicas.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up and exits; an API server outage longer than this restarts the operator.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to acquire or renew the lease.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Incidents worked on at once.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
+	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
+	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
 	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
@@ -103,6 +112,10 @@ func main() {
 	mail, err := smtp.options()
 	if err != nil {
 		log.Error(err, "Invalid SMTP settings")
+		os.Exit(2)
+	}
+	if backoff.Initial <= 0 || backoff.Max < backoff.Initial {
+		log.Error(errors.New("--retry-initial-delay must be positive and at most --retry-max-delay"), "Invalid retry settings")
 		os.Exit(2)
 	}
 
@@ -133,6 +146,9 @@ func main() {
 		LeaderElectionID:              "incident-operator.security.incidentops.io",
 		LeaderElectionNamespace:       leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
 	})
 	if err != nil {
 		log.Error(err, "Creating manager")
@@ -145,6 +161,7 @@ func main() {
 		DeliveryConcurrency:     deliveryConcurrency,
 		UserAgent:               "incident-operator",
 		Mail:                    mail,
+		Backoff:                 backoff,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)

@@ -7,9 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
 // KubeVersion is the version of the control plane the tests run against.
@@ -17,7 +22,7 @@ const KubeVersion = "1.37.0"
 
 // RepoRoot is the repository's top directory.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
@@ -50,4 +55,12 @@ func New(withCRDs bool) (*envtest.Environment, error) {
 		env.ErrorIfCRDPathMissing = true
 	}
 	return env, nil
+}
+
+// Scheme knows the built-in kinds and the project's.
+func Scheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(securityv1alpha1.AddToScheme(scheme))
+	return scheme
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -79,28 +78,23 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "waiting for CRDs:", out, err)
 		return 1
 	}
-	manager := filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", manager, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the operator:", string(out), err)
+	manager, err := testenv.BuildOperator(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	var operatorLog bytes.Buffer
-	operator := exec.Command(manager, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--smtp-address="+smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none")
-	operator.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	operator.Stdout, operator.Stderr = &operatorLog, &operatorLog
+	operator := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+		"--smtp-address=" + smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none",
+	}}
 	if err := operator.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the operator:", err)
 		return 1
 	}
 	code := m.Run()
-	_ = operator.Process.Signal(os.Interrupt)
-	_ = operator.Wait()
+	_ = operator.Stop()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "operator log:")
-		_, _ = io.Copy(os.Stderr, &operatorLog)
+		fmt.Fprintln(os.Stderr, operator.Log())
 	}
 	return code
 }
