@@ -190,17 +190,50 @@ type Receiver struct {
 	Template *MessageTemplate `json:"template,omitempty"`
 }
 
-// NotifyTarget is one recipient of an escalation level.
+// Role is a person found from the incident and its assets rather than
+// named in the policy. People reached by role are sent e-mail through the
+// operator's SMTP server.
+// +kubebuilder:validation:Enum=Reporter;LineManager;AssetOwner;SystemOwner;Supplier
+type Role string
+
+const (
+	// RoleReporter is the person who reported the incident. Once told, they
+	// are kept informed of every change of phase.
+	RoleReporter Role = "Reporter"
+	// RoleLineManager is the reporter's line manager.
+	RoleLineManager Role = "LineManager"
+	// RoleAssetOwner is the owner of each asset the incident names.
+	RoleAssetOwner Role = "AssetOwner"
+	// RoleSystemOwner is the system owner of each asset the incident names.
+	RoleSystemOwner Role = "SystemOwner"
+	// RoleSupplier is each asset's supplier: its help desk when contacted
+	// Direct, the organisation's named contact for it otherwise.
+	RoleSupplier Role = "Supplier"
+)
+
+// NotifyTarget is one recipient of an escalation level: a receiver of the
+// policy, or a role.
+// +kubebuilder:validation:XValidation:rule="has(self.receiver) != has(self.role)",message="set exactly one of receiver and role"
 type NotifyTarget struct {
 	// Receiver is the name of one of the policy's receivers.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +required
-	Receiver string `json:"receiver"`
+	// +optional
+	Receiver string `json:"receiver,omitempty"`
+
+	// Role is a person found from the incident and its assets.
+	// +optional
+	Role Role `json:"role,omitempty"`
 }
 
 // EscalationLevel is one step of the escalation chain.
 type EscalationLevel struct {
+	// After is how long after the previous level (for level 0: after the
+	// incident is routed) this level is reached, unless the incident has
+	// been acknowledged or resolved by then. Defaults to 0.
+	// +optional
+	After *metav1.Duration `json:"after,omitempty"`
+
 	// Notify lists who is told when the level is reached.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
@@ -208,13 +241,146 @@ type EscalationLevel struct {
 	Notify []NotifyTarget `json:"notify"`
 }
 
-// Escalation is the chain of levels an incident climbs.
+// Escalation is the chain of levels an incident climbs until someone
+// acknowledges it.
+// +kubebuilder:validation:XValidation:rule="!has(self.repeat) || self.repeat == 0 || has(self.repeatAfter)",message="repeatAfter is required when repeat is set",fieldPath=".repeatAfter"
 type Escalation struct {
 	// Levels in order; level 0 is notified when the incident is routed.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
 	// +required
 	Levels []EscalationLevel `json:"levels"`
+
+	// Repeat runs the whole chain again this many times while the incident
+	// stays unacknowledged.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	Repeat int32 `json:"repeat,omitempty"`
+
+	// RepeatAfter is how long after the last level the chain starts again.
+	// +optional
+	RepeatAfter *metav1.Duration `json:"repeatAfter,omitempty"`
+}
+
+// HoursKind says what time a target counts.
+// +kubebuilder:validation:Enum=Business;Calendar
+type HoursKind string
+
+const (
+	// BusinessHours count only the calendar's opening hours.
+	BusinessHours HoursKind = "Business"
+	// CalendarHours count every hour.
+	CalendarHours HoursKind = "Calendar"
+)
+
+// Calendar is when the people behind a policy work.
+type Calendar struct {
+	// TimeZone is an IANA time zone, such as Europe/London.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:default=UTC
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// Days are the working days. Defaults to Monday to Friday.
+	// +kubebuilder:validation:MaxItems=7
+	// +kubebuilder:validation:items:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+	// +listType=set
+	// +optional
+	Days []string `json:"days,omitempty"`
+
+	// Opens is the local time work starts, as HH:MM.
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	// +kubebuilder:default="09:00"
+	// +optional
+	Opens string `json:"opens,omitempty"`
+
+	// Closes is the local time work ends, as HH:MM, after Opens.
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-4]):[0-5][0-9]$`
+	// +kubebuilder:default="17:00"
+	// +optional
+	Closes string `json:"closes,omitempty"`
+
+	// Holidays are dates (YYYY-MM-DD) on which nobody works.
+	// +kubebuilder:validation:MaxItems=400
+	// +kubebuilder:validation:items:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`
+	// +listType=set
+	// +optional
+	Holidays []string `json:"holidays,omitempty"`
+}
+
+// SLATarget is the service level promised for incidents of some severities.
+type SLATarget struct {
+	// Severities the target applies to.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +required
+	Severities []Severity `json:"severities"`
+
+	// AcknowledgeWithin is how long, from routing, until someone must
+	// acknowledge the incident.
+	// +optional
+	AcknowledgeWithin *metav1.Duration `json:"acknowledgeWithin,omitempty"`
+
+	// ResolveWithin is how long, from routing, until the incident must be
+	// resolved.
+	// +optional
+	ResolveWithin *metav1.Duration `json:"resolveWithin,omitempty"`
+
+	// WarnBefore is how long before a deadline the incident becomes
+	// SLAAtRisk, and the reporter is told.
+	// +optional
+	WarnBefore *metav1.Duration `json:"warnBefore,omitempty"`
+
+	// Hours says whether the durations count business or calendar hours.
+	// +kubebuilder:default=Calendar
+	// +optional
+	Hours HoursKind `json:"hours,omitempty"`
+}
+
+// SLA is a policy's service levels.
+type SLA struct {
+	// Calendar for targets that count business hours.
+	// +optional
+	Calendar *Calendar `json:"calendar,omitempty"`
+
+	// Targets by severity; the first that lists the incident's severity applies.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +required
+	Targets []SLATarget `json:"targets"`
+}
+
+// Regulatory holds the clocks that law sets.
+type Regulatory struct {
+	// AuthorityNotificationWithin is how long after awareness a personal
+	// data breach must be reported to the supervisory authority (GDPR
+	// Art. 33: 72 hours; the ICO in the UK), counted in calendar hours.
+	// +kubebuilder:default="72h"
+	// +optional
+	AuthorityNotificationWithin *metav1.Duration `json:"authorityNotificationWithin,omitempty"`
+}
+
+// Major says what makes an incident major, and who else is told then.
+type Major struct {
+	// Severities that make an incident major. Defaults to Critical.
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +optional
+	Severities []Severity `json:"severities,omitempty"`
+
+	// ServiceAffecting makes every service-affecting incident major.
+	// Defaults to true.
+	// +optional
+	ServiceAffecting *bool `json:"serviceAffecting,omitempty"`
+
+	// Notify lists who is told when an incident is major, such as the
+	// management team and the system owner.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Notify []NotifyTarget `json:"notify,omitempty"`
 }
 
 // Delivery says how hard the operator tries to reach a receiver.
@@ -239,8 +405,9 @@ const DefaultMaxAttempts = 10
 
 // EscalationPolicySpec says which incidents a policy applies to and who is
 // told about them.
-// +kubebuilder:validation:XValidation:rule="self.escalation.levels.all(l, l.notify.all(n, self.receivers.exists(r, r.name == n.receiver)))",message="every escalation.levels[].notify[].receiver must name one of spec.receivers",fieldPath=".escalation"
-// +kubebuilder:validation:XValidation:rule="!has(self.delivery) || !has(self.delivery.fallbackReceiver) || self.receivers.exists(r, r.name == self.delivery.fallbackReceiver)",message="delivery.fallbackReceiver must name one of spec.receivers",fieldPath=".delivery.fallbackReceiver"
+// +kubebuilder:validation:XValidation:rule="self.escalation.levels.all(l, l.notify.all(n, !has(n.receiver) || (has(self.receivers) && self.receivers.exists(r, r.name == n.receiver))))",message="every escalation.levels[].notify[].receiver must name one of spec.receivers",fieldPath=".escalation"
+// +kubebuilder:validation:XValidation:rule="!has(self.major) || !has(self.major.notify) || self.major.notify.all(n, !has(n.receiver) || (has(self.receivers) && self.receivers.exists(r, r.name == n.receiver)))",message="every major.notify[].receiver must name one of spec.receivers",fieldPath=".major"
+// +kubebuilder:validation:XValidation:rule="!has(self.delivery) || !has(self.delivery.fallbackReceiver) || (has(self.receivers) && self.receivers.exists(r, r.name == self.delivery.fallbackReceiver))",message="delivery.fallbackReceiver must name one of spec.receivers",fieldPath=".delivery.fallbackReceiver"
 type EscalationPolicySpec struct {
 	// Priority orders policies: higher is evaluated first, and policies of
 	// equal priority are evaluated by name.
@@ -260,16 +427,29 @@ type EscalationPolicySpec struct {
 	Continue bool `json:"continue,omitempty"`
 
 	// Receivers are the destinations the policy's escalation levels notify.
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
 	// +listMapKey=name
-	// +required
-	Receivers []Receiver `json:"receivers"`
+	// +optional
+	Receivers []Receiver `json:"receivers,omitempty"`
 
 	// Escalation is who is told, in order.
 	// +required
 	Escalation Escalation `json:"escalation"`
+
+	// SLA sets targets for acknowledging and resolving incidents.
+	// +optional
+	SLA *SLA `json:"sla,omitempty"`
+
+	// Regulatory sets the deadline for telling the supervisory authority
+	// about personal data breaches. Incidents involving personal data get
+	// the 72-hour GDPR clock even when no policy sets it.
+	// +optional
+	Regulatory *Regulatory `json:"regulatory,omitempty"`
+
+	// Major says what makes an incident major and who is told then.
+	// +optional
+	Major *Major `json:"major,omitempty"`
 
 	// Delivery bounds the retries of a failing notification and names who
 	// hears about the ones that could not be delivered.

@@ -117,7 +117,73 @@ type Impact struct {
 	DataSubjects *int32 `json:"dataSubjects,omitempty"`
 }
 
+// Acknowledgement records that someone has taken the incident on.
+type Acknowledgement struct {
+	// By is who acknowledged the incident.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	By string `json:"by"`
+
+	// Note for the people who were told.
+	// +kubebuilder:validation:MaxLength=2000
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
+// ResolutionState is how an incident ended.
+// +kubebuilder:validation:Enum=Resolved;FalsePositive;Duplicate
+type ResolutionState string
+
+const (
+	ResolutionResolved      ResolutionState = "Resolved"
+	ResolutionFalsePositive ResolutionState = "FalsePositive"
+	ResolutionDuplicate     ResolutionState = "Duplicate"
+)
+
+// Resolution records that the incident is closed.
+type Resolution struct {
+	// State is how the incident ended.
+	// +required
+	State ResolutionState `json:"state"`
+
+	// By is who resolved the incident.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	By string `json:"by"`
+
+	// Summary of what was done, for the control document.
+	// +kubebuilder:validation:MaxLength=4000
+	// +optional
+	Summary string `json:"summary,omitempty"`
+}
+
+// AuthorityNotification records that a personal data breach was reported to
+// the supervisory authority, such as the ICO.
+type AuthorityNotification struct {
+	// NotifiedAt is when the authority was told.
+	// +required
+	NotifiedAt metav1.Time `json:"notifiedAt"`
+
+	// Reference the authority gave the report.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Reference string `json:"reference,omitempty"`
+
+	// DelayReason says why the report was made after the deadline. The API
+	// server requires it then (GDPR Art. 33(1)).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4000
+	// +optional
+	DelayReason string `json:"delayReason,omitempty"`
+}
+
 // IncidentSpec is what was reported.
+// +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || has(self.authorityNotification.delayReason) || !has(self.awareAt) || self.authorityNotification.notifiedAt <= self.awareAt + duration('72h')",message="authorityNotification.delayReason is required: the authority was told more than 72 hours after awareAt",fieldPath=".authorityNotification.delayReason"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || has(self.acknowledgement)",message="acknowledgement cannot be removed once made",fieldPath=".acknowledgement"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || has(self.resolution)",message="resolution cannot be removed; report a new incident instead",fieldPath=".resolution"
+// +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || self.impact.?personalData.orValue(false)",message="authorityNotification is only for incidents involving personal data: set impact.personalData",fieldPath=".authorityNotification"
 type IncidentSpec struct {
 	// Title is a one-line summary.
 	// +kubebuilder:validation:MinLength=1
@@ -166,10 +232,23 @@ type IncidentSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="awareAt cannot be changed once set"
 	// +optional
 	AwareAt *metav1.Time `json:"awareAt,omitempty"`
+
+	// Acknowledgement stops escalation: someone has taken the incident on.
+	// +optional
+	Acknowledgement *Acknowledgement `json:"acknowledgement,omitempty"`
+
+	// Resolution closes the incident and stops every clock.
+	// +optional
+	Resolution *Resolution `json:"resolution,omitempty"`
+
+	// AuthorityNotification records the report of a personal data breach to
+	// the supervisory authority.
+	// +optional
+	AuthorityNotification *AuthorityNotification `json:"authorityNotification,omitempty"`
 }
 
 // IncidentPhase is where the incident is in its life.
-// +kubebuilder:validation:Enum=Pending;Unrouted;Open
+// +kubebuilder:validation:Enum=Pending;Unrouted;Open;Escalated;Acknowledged;Resolved
 type IncidentPhase string
 
 const (
@@ -178,16 +257,37 @@ const (
 	// PhaseUnrouted: no EscalationPolicy matches the incident, so nobody has
 	// been told. It is routed as soon as a matching policy appears.
 	PhaseUnrouted IncidentPhase = "Unrouted"
-	// PhaseOpen: the incident is routed and its notifications are under way.
+	// PhaseOpen: the incident is routed and its first people are told.
 	PhaseOpen IncidentPhase = "Open"
+	// PhaseEscalated: nobody has acknowledged the incident, and a policy has
+	// escalated it past level 0.
+	PhaseEscalated IncidentPhase = "Escalated"
+	// PhaseAcknowledged: someone has taken the incident on; escalation stops.
+	PhaseAcknowledged IncidentPhase = "Acknowledged"
+	// PhaseResolved: the incident is closed; every clock stops.
+	PhaseResolved IncidentPhase = "Resolved"
 )
 
-// PolicyReference pins an EscalationPolicy at the generation that routed the incident.
+// PolicyReference pins an EscalationPolicy at the generation that routed
+// the incident, and says how far the incident has climbed its escalation.
 type PolicyReference struct {
 	// Name of the EscalationPolicy.
 	Name string `json:"name"`
 	// Generation of the policy when it routed the incident.
 	Generation int64 `json:"generation"`
+	// Level of the escalation chain reached.
+	// +optional
+	Level int32 `json:"level"`
+	// Repeat is how many times the chain has started again.
+	// +optional
+	Repeat int32 `json:"repeat,omitempty"`
+	// LevelReachedAt is when the level was reached.
+	// +optional
+	LevelReachedAt *metav1.Time `json:"levelReachedAt,omitempty"`
+	// NextEscalationAt is when the next level is due unless the incident is
+	// acknowledged first; unset when the chain is exhausted or stopped.
+	// +optional
+	NextEscalationAt *metav1.Time `json:"nextEscalationAt,omitempty"`
 }
 
 // DeliveryState is the state of one notification.
@@ -240,6 +340,35 @@ type NotificationRecord struct {
 	// replaces, when this is a delivery to the policy's fallback receiver.
 	// +optional
 	FallbackFor string `json:"fallbackFor,omitempty"`
+	// Role is set when the recipient was found by role; Recipient is then
+	// the address the mail goes to.
+	// +optional
+	Role Role `json:"role,omitempty"`
+	// +optional
+	Recipient string `json:"recipient,omitempty"`
+	// Notice is set for a notice about a change rather than an escalation:
+	// Major, Escalated, Acknowledged, Resolved, SLAAtRisk.
+	// +optional
+	Notice string `json:"notice,omitempty"`
+}
+
+// SLAStatus holds the service-level deadlines of an incident.
+type SLAStatus struct {
+	// Policy whose target applies.
+	Policy string `json:"policy"`
+	// Hours the targets count: Business or Calendar.
+	Hours HoursKind `json:"hours"`
+	// AcknowledgeBy is when the incident must be acknowledged.
+	// +optional
+	AcknowledgeBy *metav1.Time `json:"acknowledgeBy,omitempty"`
+	// ResolveBy is when the incident must be resolved.
+	// +optional
+	ResolveBy *metav1.Time `json:"resolveBy,omitempty"`
+	// AcknowledgeAtRiskAt and ResolveAtRiskAt are when SLAAtRisk fires.
+	// +optional
+	AcknowledgeAtRiskAt *metav1.Time `json:"acknowledgeAtRiskAt,omitempty"`
+	// +optional
+	ResolveAtRiskAt *metav1.Time `json:"resolveAtRiskAt,omitempty"`
 }
 
 // IncidentStatus is the observed state of an Incident.
@@ -260,6 +389,23 @@ type IncidentStatus struct {
 	// RoutedAt is when the incident was matched to its policies.
 	// +optional
 	RoutedAt *metav1.Time `json:"routedAt,omitempty"`
+
+	// AcknowledgedAt is when the operator first saw spec.acknowledgement.
+	// +optional
+	AcknowledgedAt *metav1.Time `json:"acknowledgedAt,omitempty"`
+
+	// ResolvedAt is when the operator first saw spec.resolution.
+	// +optional
+	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+
+	// SLA holds the service-level deadlines.
+	// +optional
+	SLA *SLAStatus `json:"sla,omitempty"`
+
+	// AuthorityNotificationDeadline is when a personal data breach must be
+	// reported to the supervisory authority by.
+	// +optional
+	AuthorityNotificationDeadline *metav1.Time `json:"authorityNotificationDeadline,omitempty"`
 
 	// Policies that matched the incident, in the order they were evaluated,
 	// each pinned at the generation that routed it.
@@ -295,6 +441,39 @@ const (
 	ReasonNotificationFailed = "NotificationFailed"
 	// ReasonNotificationAbandoned: a notification used up its attempts.
 	ReasonNotificationAbandoned = "NotificationAbandoned"
+
+	// ConditionSLAAtRisk is True while a service-level deadline is near.
+	ConditionSLAAtRisk = "SLAAtRisk"
+	// ConditionSLABreached is True once a deadline passed unmet.
+	ConditionSLABreached = "SLABreached"
+	// ConditionAuthorityNotificationRequired is True while a personal data
+	// breach still has to be reported to the supervisory authority.
+	ConditionAuthorityNotificationRequired = "AuthorityNotificationRequired"
+	// ConditionAuthorityNotified is True once it has been.
+	ConditionAuthorityNotified = "AuthorityNotified"
+	// ConditionAuthorityDeadlineMissed is True when it was not reported in time.
+	ConditionAuthorityDeadlineMissed = "AuthorityDeadlineMissed"
+	// ConditionMajor is True for a major incident.
+	ConditionMajor = "Major"
+	// ConditionAssetsFound is False when an asset the incident names does not exist.
+	ConditionAssetsFound = "AssetsFound"
+
+	ReasonWithinTarget            = "WithinTarget"
+	ReasonAcknowledgeDueSoon      = "AcknowledgeDueSoon"
+	ReasonResolveDueSoon          = "ResolveDueSoon"
+	ReasonAcknowledgeTargetMissed = "AcknowledgeTargetMissed"
+	ReasonResolveTargetMissed     = "ResolveTargetMissed"
+	ReasonTargetsMet              = "TargetsMet"
+	ReasonPersonalData            = "PersonalDataInvolved"
+	ReasonReported                = "Reported"
+	ReasonReportedLate            = "ReportedLate"
+	ReasonNotReported             = "NotReported"
+	ReasonNotRequired             = "NotRequired"
+	ReasonMajorIncident           = "MajorIncident"
+	ReasonNotMajor                = "NotMajor"
+	ReasonAssetNotFound           = "AssetNotFound"
+	ReasonAllFound                = "AllFound"
+	ReasonStoppedOnResolution     = "Resolved"
 )
 
 // Incident is an information-security event or weakness that someone
@@ -304,10 +483,14 @@ const (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=inc,categories=incidentops
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.authorityNotification) || has(self.spec.authorityNotification.delayReason) || !has(self.status) || !has(self.status.authorityNotificationDeadline) || self.spec.authorityNotification.notifiedAt <= self.status.authorityNotificationDeadline || (has(oldSelf.spec.authorityNotification) && oldSelf.spec.authorityNotification == self.spec.authorityNotification)",message="spec.authorityNotification.delayReason is required: the authority was told after status.authorityNotificationDeadline",fieldPath=".spec.authorityNotification"
 // +kubebuilder:printcolumn:name="Category",type=string,JSONPath=`.spec.category`
 // +kubebuilder:printcolumn:name="Severity",type=string,JSONPath=`.spec.severity`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policies[0].name`
+// +kubebuilder:printcolumn:name="Level",type=integer,JSONPath=`.status.policies[0].level`
+// +kubebuilder:printcolumn:name="SLA-Breached",type=string,JSONPath=`.status.conditions[?(@.type=="SLABreached")].status`,priority=1
+// +kubebuilder:printcolumn:name="Authority-By",type=date,JSONPath=`.status.authorityNotificationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Title",type=string,JSONPath=`.spec.title`,priority=1
 // +kubebuilder:printcolumn:name="Reporter",type=string,JSONPath=`.spec.reporter.name`,priority=1
