@@ -244,6 +244,7 @@ type EscalationLevel struct {
 // Escalation is the chain of levels an incident climbs until someone
 // acknowledges it.
 // +kubebuilder:validation:XValidation:rule="!has(self.repeat) || self.repeat == 0 || has(self.repeatAfter)",message="repeatAfter is required when repeat is set",fieldPath=".repeatAfter"
+// +kubebuilder:validation:XValidation:rule="!has(self.levels[0].after) || duration(self.levels[0].after) == duration('0s')",message="levels[0] is notified when the incident is routed; after applies from levels[1]",fieldPath=".levels"
 type Escalation struct {
 	// Levels in order; level 0 is notified when the incident is routed.
 	// +kubebuilder:validation:MinItems=1
