@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -38,7 +40,8 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 	var open int32
 	for i := range incidents.Items {
-		if incidents.Items[i].DeletionTimestamp.IsZero() {
+		inc := &incidents.Items[i]
+		if inc.DeletionTimestamp.IsZero() && inc.Spec.Resolution == nil {
 			open++
 		}
 	}
@@ -49,11 +52,60 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if status.State == "" {
 		status.State = securityv1alpha1.AssetInService
 	}
+	updateAssetState(asset, incidents.Items)
 	markReady(&status.Conditions, asset.Generation, fmt.Sprintf("%s, %d open incidents", status.State, open))
 	return ctrl.Result{}, nil
 }
 
 func assetStatus(a *securityv1alpha1.Asset) any { return a.Status }
+
+// lossStates are the asset states that loss, theft and destruction incidents imply.
+var lossStates = map[securityv1alpha1.IncidentCategory]securityv1alpha1.AssetState{
+	securityv1alpha1.CategoryLoss:        securityv1alpha1.AssetLost,
+	securityv1alpha1.CategoryTheft:       securityv1alpha1.AssetStolen,
+	securityv1alpha1.CategoryDestruction: securityv1alpha1.AssetDestroyed,
+}
+
+// updateAssetState takes the asset out of service for the latest loss,
+// theft or destruction incident that names it, and puts it back only when
+// spec.returnedToService says so after that incident. The state is kept in
+// status, so deleting the incident does not bring the asset back.
+func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha1.Incident) {
+	status := &asset.Status
+	returned := asset.Spec.ReturnedToService
+	var latest *securityv1alpha1.Incident
+	var latestAt time.Time
+	for i := range incidents {
+		inc := &incidents[i]
+		if _, ok := lossStates[inc.Spec.Category]; !ok || !inc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if r := inc.Spec.Resolution; r != nil && r.State != securityv1alpha1.ResolutionResolved {
+			continue // a false positive or a duplicate took nothing out of service
+		}
+		at := inc.CreationTimestamp.Time
+		if inc.Spec.AwareAt != nil {
+			at = inc.Spec.AwareAt.Time
+		}
+		if latest == nil || at.After(latestAt) {
+			latest, latestAt = inc, at
+		}
+	}
+	if latest != nil && (returned == nil || returned.At.Time.Before(latestAt)) &&
+		(status.StateIncident != latest.Name || status.State == securityv1alpha1.AssetInService) &&
+		(status.StateChangedAt == nil || !status.StateChangedAt.Time.After(latestAt)) {
+		status.State = lossStates[latest.Spec.Category]
+		status.StateChangedAt = &metav1.Time{Time: latestAt}
+		status.StateIncident = latest.Name
+		return
+	}
+	if _, out := map[securityv1alpha1.AssetState]bool{securityv1alpha1.AssetLost: true, securityv1alpha1.AssetStolen: true, securityv1alpha1.AssetDestroyed: true}[status.State]; out &&
+		returned != nil && (status.StateChangedAt == nil || !returned.At.Time.Before(status.StateChangedAt.Time)) {
+		status.State = securityv1alpha1.AssetInService
+		status.StateChangedAt = returned.At.DeepCopy()
+		status.StateIncident = ""
+	}
+}
 
 // SetupWithManager registers the controller. An asset is reconciled when it
 // changes and when an incident that names it, or named it, changes.

@@ -63,3 +63,53 @@ func TestAssetCountsTheIncidentsThatNameIt(t *testing.T) {
 	}
 	waitForOpenIncidents(t, laptop, 1)
 }
+
+func waitForAssetState(t *testing.T, asset *securityv1alpha1.Asset, want securityv1alpha1.AssetState) {
+	t.Helper()
+	eventually(t, 20*time.Second, func() error {
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(asset), asset); err != nil {
+			return err
+		}
+		if asset.Status.State != want {
+			return fmt.Errorf("state = %s, want %s", asset.Status.State, want)
+		}
+		return nil
+	})
+}
+
+func TestLossTakesAnAssetOutOfServiceUntilAPersonReturnsIt(t *testing.T) {
+	ns := newNamespace(t)
+	laptop := newAsset(ns, "laptop-0199")
+	create(t, laptop)
+	waitForAssetState(t, laptop, securityv1alpha1.AssetInService)
+
+	lost := newIncident(ns, "laptop-left-on-train", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityHigh)
+	lost.Spec.Assets = []string{"laptop-0199"}
+	create(t, lost)
+	waitForAssetState(t, laptop, securityv1alpha1.AssetLost)
+	if laptop.Status.StateIncident != lost.Name || laptop.Status.StateChangedAt == nil {
+		t.Errorf("status = %+v, want the incident and the time recorded", laptop.Status)
+	}
+
+	// Resolving the incident does not bring the laptop back; it no longer counts as open.
+	update(t, lost, func(i *securityv1alpha1.Incident) {
+		i.Spec.Resolution = &securityv1alpha1.Resolution{State: securityv1alpha1.ResolutionResolved, By: "Service desk"}
+	})
+	waitForOpenIncidents(t, laptop, 0)
+	if laptop.Status.State != securityv1alpha1.AssetLost {
+		t.Errorf("state after resolution = %s, want still Lost", laptop.Status.State)
+	}
+
+	// A person says it is back.
+	update(t, laptop, func(a *securityv1alpha1.Asset) {
+		a.Spec.ReturnedToService = &securityv1alpha1.ReturnedToService{At: metav1.Now(), By: "Lost property office"}
+	})
+	waitForAssetState(t, laptop, securityv1alpha1.AssetInService)
+
+	// A later theft takes it out again, over the earlier return.
+	time.Sleep(1100 * time.Millisecond) // timestamps have whole seconds
+	stolen := newIncident(ns, "laptop-stolen", securityv1alpha1.CategoryTheft, securityv1alpha1.SeverityHigh)
+	stolen.Spec.Assets = []string{"laptop-0199"}
+	create(t, stolen)
+	waitForAssetState(t, laptop, securityv1alpha1.AssetStolen)
+}

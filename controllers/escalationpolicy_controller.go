@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/calendar"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -82,6 +83,19 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 	}
 
+	if field := firstRoleTarget(policy); field != "" && !r.MailConfigured {
+		markStalled(conditions, generation, securityv1alpha1.ReasonChannelNotConfigured,
+			fmt.Sprintf("%s: people reached by role are sent e-mail: %v", field, errNoMailServer))
+		return ctrl.Result{}, reconcile.TerminalError(errNoMailServer)
+	}
+	if sla := policy.Spec.SLA; sla != nil && sla.Calendar != nil {
+		c := sla.Calendar
+		if _, err := calendar.New(calendar.Spec{TimeZone: c.TimeZone, Days: c.Days, Opens: c.Opens, Closes: c.Closes, Holidays: c.Holidays}); err != nil {
+			markStalled(conditions, generation, securityv1alpha1.ReasonInvalidCalendar, fmt.Sprintf("spec.sla.calendar.%v", err))
+			return ctrl.Result{}, reconcile.TerminalError(err)
+		}
+	}
+
 	missing, err := r.missingSecrets(ctx, policy)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -94,6 +108,25 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	markReady(conditions, generation, fmt.Sprintf("%d receivers, %d escalation levels", len(policy.Spec.Receivers), len(policy.Spec.Escalation.Levels)))
 	return ctrl.Result{}, nil
+}
+
+// firstRoleTarget names the first notify target that is a role, or "".
+func firstRoleTarget(policy *securityv1alpha1.EscalationPolicy) string {
+	for i, level := range policy.Spec.Escalation.Levels {
+		for j, target := range level.Notify {
+			if target.Role != "" {
+				return fmt.Sprintf("spec.escalation.levels[%d].notify[%d] (role %s)", i, j, target.Role)
+			}
+		}
+	}
+	if major := policy.Spec.Major; major != nil {
+		for j, target := range major.Notify {
+			if target.Role != "" {
+				return fmt.Sprintf("spec.major.notify[%d] (role %s)", j, target.Role)
+			}
+		}
+	}
+	return ""
 }
 
 // missingSecrets lists the Secret keys the policy names that do not exist,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -66,11 +68,18 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		status.AwareAt = &aware
 	}
 
+	routedNow := false
 	if !isRouted(incident) {
 		routed, err := r.route(ctx, incident)
 		if err != nil || !routed {
 			return ctrl.Result{}, err
 		}
+		routedNow = true
+	}
+
+	owed := len(status.Notifications)
+	outcome := r.advance(ctx, incident)
+	if routedNow || len(status.Notifications) > owed {
 		// Record every delivery owed before sending any: after a crash the
 		// pending ones are sent again under the same idempotency keys.
 		if err := r.patchStatus(ctx, incident, before); err != nil {
@@ -81,7 +90,55 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	retryIn := r.deliverDue(ctx, incident)
 	summariseDeliveries(incident)
-	return ctrl.Result{RequeueAfter: retryIn}, nil
+	return ctrl.Result{RequeueAfter: earliest(retryIn, untilWake(outcome.Wake, r.Clock.Now()))}, nil
+}
+
+// advance runs the incident's lifecycle against the current policies and
+// assets, and tells people what happened through events.
+func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident) lifecycle.Outcome {
+	policies := make(map[string]*securityv1alpha1.EscalationPolicy, len(incident.Status.Policies))
+	for _, ref := range incident.Status.Policies {
+		if p := r.currentPolicy(ctx, incident.Namespace, ref.Name); p != nil {
+			policies[ref.Name] = p
+		}
+	}
+	assets := make(map[string]*securityv1alpha1.Asset, len(incident.Spec.Assets))
+	for _, name := range incident.Spec.Assets {
+		asset := &securityv1alpha1.Asset{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: incident.Namespace, Name: name}, asset); err == nil {
+			assets[name] = asset
+		}
+	}
+	outcome := lifecycle.Advance(lifecycle.Input{
+		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: channelOf,
+	})
+	for _, e := range outcome.Events {
+		if e.Warning {
+			r.Events.warning(incident, e.Reason, e.Action, "%s", e.Note)
+		} else {
+			r.Events.normal(incident, e.Reason, e.Action, "%s", e.Note)
+		}
+	}
+	return outcome
+}
+
+// untilWake is how long until wake, at least a second; zero when wake is unset.
+func untilWake(wake, now time.Time) time.Duration {
+	if wake.IsZero() {
+		return 0
+	}
+	return max(wake.Sub(now), time.Second)
+}
+
+// earliest is the shorter of two waits, where zero means none.
+func earliest(a, b time.Duration) time.Duration {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 func incidentStatus(i *securityv1alpha1.Incident) any { return i.Status }

@@ -42,8 +42,9 @@ func TestIncidentIsRoutedAndNotified(t *testing.T) {
 	if inc.Status.Phase != securityv1alpha1.PhaseOpen {
 		t.Errorf("phase = %s, want Open", inc.Status.Phase)
 	}
-	if want := []securityv1alpha1.PolicyReference{{Name: "it-service-desk", Generation: 1}}; !slices.Equal(inc.Status.Policies, want) {
-		t.Errorf("policies = %+v, want %+v", inc.Status.Policies, want)
+	if p := inc.Status.Policies; len(p) != 1 || p[0].Name != "it-service-desk" || p[0].Generation != 1 || p[0].Level != 0 ||
+		p[0].LevelReachedAt == nil || !p[0].LevelReachedAt.Equal(inc.Status.RoutedAt) || p[0].NextEscalationAt != nil {
+		t.Errorf("policies = %+v, want it-service-desk generation 1 at level 0 since routing, with nothing further due", p)
 	}
 	if inc.Status.ObservedGeneration != inc.Generation {
 		t.Errorf("observedGeneration = %d, want %d", inc.Status.ObservedGeneration, inc.Generation)

@@ -45,7 +45,7 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 	for _, i := range due {
 		rec := &records[i]
 		policy := policies[rec.Policy]
-		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver}
+		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
 		if original := findDelivery(records, rec.FallbackFor); original != nil {
 			msg.FallbackFor = original.Receiver
 		}
@@ -121,6 +121,12 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace, name 
 
 // send makes one delivery attempt.
 func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, msg notify.Message) error {
+	if rec.Role != "" {
+		start := time.Now()
+		err := r.sendToPerson(ctx, rec.Recipient, msg)
+		notificationDuration.WithLabelValues(rec.Channel).Observe(time.Since(start).Seconds())
+		return err
+	}
 	if policy == nil {
 		return fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)
 	}

@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -55,9 +54,9 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {
+		// The lifecycle reaches level 0 and records its deliveries.
 		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation})
 		names = append(names, m.Name)
-		status.Notifications = append(status.Notifications, levelDeliveries(incident, byName[m.Name], 0)...)
 	}
 	status.Phase = securityv1alpha1.PhaseOpen
 	status.RoutedAt = &now
@@ -66,30 +65,6 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	r.Events.normal(incident, EventRouted, "Route", "Routed to EscalationPolicy %s", strings.Join(names, ", "))
 	incidentsRouted.WithLabelValues("matched").Inc()
 	return true, nil
-}
-
-// levelDeliveries lists the pending deliveries of one escalation level,
-// skipping any the incident already records.
-func levelDeliveries(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, level int32) []securityv1alpha1.NotificationRecord {
-	if int(level) >= len(policy.Spec.Escalation.Levels) {
-		return nil
-	}
-	var out []securityv1alpha1.NotificationRecord
-	for _, target := range policy.Spec.Escalation.Levels[level].Notify {
-		key := notify.DeliveryKey(string(incident.UID), policy.Name, level, 0, target.Receiver)
-		if findDelivery(incident.Status.Notifications, key) != nil || findDelivery(out, key) != nil {
-			continue
-		}
-		out = append(out, securityv1alpha1.NotificationRecord{
-			Key:      key,
-			Policy:   policy.Name,
-			Level:    level,
-			Receiver: target.Receiver,
-			Channel:  channelOf(policy, target.Receiver),
-			State:    securityv1alpha1.DeliveryPending,
-		})
-	}
-	return out
 }
 
 func findDelivery(records []securityv1alpha1.NotificationRecord, key string) *securityv1alpha1.NotificationRecord {

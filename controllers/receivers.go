@@ -24,7 +24,7 @@ const (
 )
 
 // errNoMailServer is why an email receiver cannot be used.
-var errNoMailServer = errors.New("the receiver uses email, but the operator has no SMTP server: start it with --smtp-address and --smtp-from")
+var errNoMailServer = errors.New("e-mail needs an SMTP server, and the operator has none: start it with --smtp-address and --smtp-from")
 
 // receiverChannel names the channel a receiver uses.
 func receiverChannel(r *securityv1alpha1.Receiver) string {
@@ -74,8 +74,9 @@ func receiverRenderer(r *securityv1alpha1.Receiver) (*notify.Renderer, error) {
 // rendererCache keeps each receiver's parsed template for the policy
 // generation it came from, so that a send does not parse it again.
 type rendererCache struct {
-	mu      sync.Mutex
-	entries map[rendererKey]rendererEntry
+	mu       sync.Mutex
+	entries  map[rendererKey]rendererEntry
+	fallback *notify.Renderer
 }
 
 type rendererKey struct {
@@ -103,6 +104,20 @@ func (c *rendererCache) get(policy *securityv1alpha1.EscalationPolicy, receiver 
 	}
 	c.entries[key] = rendererEntry{uid: policy.UID, generation: policy.Generation, renderer: renderer, err: err}
 	return renderer, err
+}
+
+// defaultRenderer is the renderer of the default template.
+func (c *rendererCache) defaultRenderer() (*notify.Renderer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fallback == nil {
+		r, err := notify.NewRenderer(notify.Template{})
+		if err != nil {
+			return nil, err
+		}
+		c.fallback = r
+	}
+	return c.fallback, nil
 }
 
 // forget drops the entries of a policy that is gone.
@@ -172,7 +187,7 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, policy *securityv1alpha
 		if err != nil {
 			return err
 		}
-		event, err := notify.PagerDutyEvent(renderer, msg, key, notify.PagerDutyTrigger)
+		event, err := notify.PagerDutyEvent(renderer, msg, key, notify.PagerDutyAction(msg))
 		if err != nil {
 			return err
 		}
@@ -197,4 +212,20 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, policy *securityv1alpha
 		})
 	}
 	return fmt.Errorf("receiver %q has no channel", receiver.Name)
+}
+
+// sendToPerson mails someone reached by role, with the default template.
+func (r *IncidentReconciler) sendToPerson(ctx context.Context, address string, msg notify.Message) error {
+	if r.Mailer == nil {
+		return errNoMailServer
+	}
+	renderer, err := r.Renderers.defaultRenderer()
+	if err != nil {
+		return err
+	}
+	subject, text, err := renderer.Render(msg)
+	if err != nil {
+		return err
+	}
+	return r.Mailer.Send(ctx, notify.Mail{To: []string{address}, Subject: subject, Text: text, Message: msg, Date: r.Clock.Now()})
 }

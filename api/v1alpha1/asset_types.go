@@ -109,6 +109,29 @@ type AssetSpec struct {
 	// BusinessCritical is true when the business cannot run without the asset.
 	// +optional
 	BusinessCritical bool `json:"businessCritical,omitempty"`
+
+	// ReturnedToService records that a person has checked the asset is back
+	// in service after it was lost, stolen or destroyed. The operator moves
+	// an asset back to InService only through this, and only when it is
+	// later than the incident that took the asset out of service.
+	// +optional
+	ReturnedToService *ReturnedToService `json:"returnedToService,omitempty"`
+}
+
+// ReturnedToService is a person's word that an asset is back.
+type ReturnedToService struct {
+	// At is when the asset was back in service.
+	// +required
+	At metav1.Time `json:"at"`
+	// By is who says so.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +required
+	By string `json:"by"`
+	// Note, such as where the asset was found.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Note string `json:"note,omitempty"`
 }
 
 // AssetState is what is known of the asset's whereabouts and integrity.
@@ -132,6 +155,15 @@ type AssetStatus struct {
 	// State of the asset.
 	// +optional
 	State AssetState `json:"state,omitempty"`
+
+	// StateChangedAt is when the state last changed: the awareness time of
+	// the incident that changed it, or when the asset returned to service.
+	// +optional
+	StateChangedAt *metav1.Time `json:"stateChangedAt,omitempty"`
+
+	// StateIncident is the incident that took the asset out of service.
+	// +optional
+	StateIncident string `json:"stateIncident,omitempty"`
 
 	// OpenIncidents is the number of unresolved incidents that name the asset.
 	// +optional

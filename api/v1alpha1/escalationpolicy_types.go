@@ -479,6 +479,9 @@ const (
 	// ReasonChannelNotConfigured: a receiver uses a channel the operator was
 	// not configured for, such as email without an SMTP server.
 	ReasonChannelNotConfigured = "ChannelNotConfigured"
+	// ReasonInvalidCalendar: spec.sla.calendar names an unknown time zone
+	// or its hours make no sense.
+	ReasonInvalidCalendar = "InvalidCalendar"
 )
 
 // EscalationPolicy decides which incidents in its namespace it applies to and

@@ -54,7 +54,10 @@ type Input struct {
 type Event struct {
 	Warning bool
 	Reason  string
-	Note    string
+	// Action is what the event is about, distinct for distinct subjects:
+	// events/v1 folds events that share reason and action into one series.
+	Action string
+	Note   string
 }
 
 // Outcome is what Advance decided.
@@ -113,7 +116,11 @@ func Advance(in Input) Outcome {
 }
 
 func (a *advancer) event(warning bool, reason, format string, args ...any) {
-	a.out.Events = append(a.out.Events, Event{Warning: warning, Reason: reason, Note: fmt.Sprintf(format, args...)})
+	a.eventFor(warning, reason, reason, format, args...)
+}
+
+func (a *advancer) eventFor(warning bool, reason, action, format string, args ...any) {
+	a.out.Events = append(a.out.Events, Event{Warning: warning, Reason: reason, Action: action, Note: fmt.Sprintf(format, args...)})
 }
 
 // wake keeps the earliest future time.
@@ -170,7 +177,7 @@ func (a *advancer) escalate(ref *securityv1alpha1.PolicyReference) {
 		}
 		ref.LevelReachedAt = &at
 		a.reach(policy, ref, NoticeEscalated)
-		a.event(true, "Escalated", "Escalated to level %d of %s (repeat %d): not acknowledged since %s",
+		a.eventFor(true, "Escalated", fmt.Sprintf("Escalate %s to %d.%d", ref.Name, ref.Level, ref.Repeat), "Escalated to level %d of %s (repeat %d): not acknowledged since %s",
 			ref.Level, ref.Name, ref.Repeat, a.inc.Status.RoutedAt.UTC().Format(time.RFC3339))
 		ref.NextEscalationAt = nextEscalation(chain, ref)
 	}

@@ -14,7 +14,9 @@ import (
 
 var routed = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // a Monday
 
-func minutes(n int) *metav1.Duration { return &metav1.Duration{Duration: time.Duration(n) * time.Minute} }
+func minutes(n int) *metav1.Duration {
+	return &metav1.Duration{Duration: time.Duration(n) * time.Minute}
+}
 
 // escalatingPolicy has three levels 10 and 20 minutes apart, repeated once
 // after 30 minutes.

@@ -269,3 +269,35 @@ func TestPagerDutyEvent(t *testing.T) {
 		t.Errorf("resolve event = %v", r2)
 	}
 }
+
+func TestNoticesRenderWhatChanged(t *testing.T) {
+	r, err := NewRenderer(Template{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := sampleMessage()
+	msg.Notice = "Resolved"
+	msg.Incident.Resolution = &securityv1alpha1.Resolution{State: securityv1alpha1.ResolutionFalsePositive, By: "Dee", Summary: "The laptop was in a drawer."}
+	title, body, err := r.Render(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if title != "Resolved: [High] Finance laptop left on a train" || !strings.HasPrefix(body, "FalsePositive, by Dee. The laptop was in a drawer.\n\nIncident council/lost-laptop") {
+		t.Errorf("resolution notice:\n%s\n%s", title, body)
+	}
+	if got := PagerDutyAction(msg); got != PagerDutyResolve {
+		t.Errorf("PagerDuty action for a resolution = %s", got)
+	}
+	msg.Notice = "Acknowledged"
+	msg.Incident.Acknowledgement = &securityv1alpha1.Acknowledgement{By: "Eve", Note: "On it."}
+	if _, body, _ := r.Render(msg); !strings.HasPrefix(body, "Acknowledged by Eve. On it.") {
+		t.Errorf("acknowledgement notice body:\n%s", body)
+	}
+	if got := PagerDutyAction(msg); got != PagerDutyAcknowledge {
+		t.Errorf("PagerDuty action for an acknowledgement = %s", got)
+	}
+	event, err := PagerDutyEvent(r, msg, "key", PagerDutyAction(msg))
+	if err != nil || strings.Contains(string(event), "payload") || !strings.Contains(string(event), `"event_action":"acknowledge"`) {
+		t.Errorf("acknowledge event = %s (%v)", event, err)
+	}
+}

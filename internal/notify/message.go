@@ -31,6 +31,9 @@ type Message struct {
 	// FallbackFor names the receiver that could not be reached, when this
 	// message goes to the policy's fallback receiver in its place.
 	FallbackFor string `json:"fallbackFor,omitempty"`
+	// Notice is set when the message tells of a change rather than the
+	// incident itself: Major, Escalated, Acknowledged, Resolved, SLAAtRisk.
+	Notice string `json:"notice,omitempty"`
 }
 
 // IncidentSummary is the part of an incident that notifications carry.
@@ -47,6 +50,12 @@ type IncidentSummary struct {
 	Assets      []string                          `json:"assets,omitempty"`
 	Impact      securityv1alpha1.Impact           `json:"impact"`
 	AwareAt     *time.Time                        `json:"awareAt,omitempty"`
+	Phase       securityv1alpha1.IncidentPhase    `json:"phase,omitempty"`
+	// Acknowledgement and Resolution are set once made.
+	Acknowledgement *securityv1alpha1.Acknowledgement `json:"acknowledgement,omitempty"`
+	Resolution      *securityv1alpha1.Resolution      `json:"resolution,omitempty"`
+	// SLA holds the service-level deadlines, when a policy sets them.
+	SLA *securityv1alpha1.SLAStatus `json:"sla,omitempty"`
 }
 
 // Summarise extracts what notifications say about an incident.
@@ -63,6 +72,11 @@ func Summarise(inc *securityv1alpha1.Incident) IncidentSummary {
 		Reporter:    inc.Spec.Reporter,
 		Assets:      inc.Spec.Assets,
 		Impact:      inc.Spec.Impact,
+		Phase:       inc.Status.Phase,
+
+		Acknowledgement: inc.Spec.Acknowledgement,
+		Resolution:      inc.Spec.Resolution,
+		SLA:             inc.Status.SLA,
 	}
 	if inc.Status.AwareAt != nil {
 		t := inc.Status.AwareAt.UTC()

@@ -22,9 +22,23 @@ type PagerDutyTarget struct {
 
 // PagerDuty event actions.
 const (
-	PagerDutyTrigger = "trigger"
-	PagerDutyResolve = "resolve"
+	PagerDutyTrigger     = "trigger"
+	PagerDutyAcknowledge = "acknowledge"
+	PagerDutyResolve     = "resolve"
 )
+
+// PagerDutyAction is the event action for a message: acknowledgement and
+// resolution notices acknowledge and resolve the incident's alert; anything
+// else triggers it.
+func PagerDutyAction(msg Message) string {
+	switch msg.Notice {
+	case "Acknowledged":
+		return PagerDutyAcknowledge
+	case "Resolved":
+		return PagerDutyResolve
+	}
+	return PagerDutyTrigger
+}
 
 // PagerDutyEvent is the Events API v2 body for a message. The dedup_key is
 // the incident's UID, so every notification about one incident, repeats and

@@ -17,8 +17,19 @@ type Template struct {
 
 // DefaultTemplate serves every channel unless a policy overrides it.
 var DefaultTemplate = Template{
-	Title: `[{{.Incident.Severity}}] {{.Incident.Title}}`,
-	Body: `{{.Incident.Type}} {{.Incident.Namespace}}/{{.Incident.Name}}: {{.Incident.Category}}, severity {{.Incident.Severity}}.
+	Title: `{{with .Notice}}{{.}}: {{end}}[{{.Incident.Severity}}] {{.Incident.Title}}`,
+	Body: `{{- if eq .Notice "Acknowledged"}}Acknowledged by {{.Incident.Acknowledgement.By}}.{{with .Incident.Acknowledgement.Note}} {{.}}{{end}}
+
+{{else if eq .Notice "Resolved"}}{{.Incident.Resolution.State}}, by {{.Incident.Resolution.By}}.{{with .Incident.Resolution.Summary}} {{.}}{{end}}
+
+{{else if eq .Notice "Escalated"}}Nobody has acknowledged this incident yet, so it has been escalated.
+
+{{else if eq .Notice "SLAAtRisk"}}The service level for this incident may not be met{{with .Incident.SLA}}{{with .AcknowledgeBy}}: it should be acknowledged by {{.UTC.Format "Mon 2 Jan 15:04 MST"}}{{end}}{{with .ResolveBy}}; resolved by {{.UTC.Format "Mon 2 Jan 15:04 MST"}}{{end}}{{end}}.
+
+{{else if eq .Notice "Major"}}This is a major incident.
+
+{{end -}}
+{{.Incident.Type}} {{.Incident.Namespace}}/{{.Incident.Name}}: {{.Incident.Category}}, severity {{.Incident.Severity}}.
 Reported by {{.Incident.Reporter.Name}}{{with .Incident.Reporter.Department}} ({{.}}){{end}}.
 {{- with .Incident.Description}}
 
