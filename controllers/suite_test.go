@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,11 +18,16 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -122,15 +128,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mail, err := startMailbox(ctx)
@@ -138,26 +135,78 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting the test mailbox:", err)
 		return 1
 	}
+	operator = &testManager{cfg: cfg, scheme: scheme, mail: mail}
+	if err := operator.start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	operator.stop()
+	return code
+}
+
+// testClock is the operator's clock: real time plus an offset that tests
+// move forward to reach deadlines hours away without waiting for them.
+type testClock struct {
+	clock.RealClock
+	offset atomic.Int64
+}
+
+func (c *testClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// advance moves the operator's time forward.
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+var operatorClock = &testClock{}
+
+// testManager runs the operator's controllers in the test process; tests
+// can stop and start it as an operator restart would.
+type testManager struct {
+	cfg    *rest.Config
+	scheme *runtime.Scheme
+	mail   *controllers.MailOptions
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var operator *testManager
+
+func (m *testManager) start() error {
+	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
+		Scheme:  m.scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// A restarted manager registers the same controllers again.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Mail:                    mail,
+		Clock:                   operatorClock,
+		Mail:                    m.mail,
 		Backoff:                 notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		MaxConcurrentReconciles: 4,
 		DeliveryConcurrency:     4,
 	}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		cancel()
+		return err
 	}
-	done := make(chan struct{})
+	m.cancel, m.done = cancel, make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(m.done)
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	code := m.Run()
-	cancel()
-	<-done
-	return code
+	return nil
+}
+
+func (m *testManager) stop() {
+	m.cancel()
+	<-m.done
 }
 
 // eventually polls check until it succeeds or the timeout passes.

@@ -22,7 +22,7 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "assets", "--all")
 
 	header, rows := table(t, mustKubectl(t, "-n", ns, "get", "incidents"))
-	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "AGE"}; !slices.Equal(header, want) {
+	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "LEVEL", "AGE"}; !slices.Equal(header, want) {
 		t.Errorf("kubectl get incidents columns = %v, want %v", header, want)
 	}
 	want := map[string][]string{
@@ -53,8 +53,8 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 
 	// Which policies routed each incident, with continue honoured.
 	routed := mustKubectl(t, "-n", ns, "get", "incident", "lost-laptop-fin-0142", "-o", "jsonpath={.status.policies[*].name}")
-	if routed != "personal-data-breach it-service-desk" {
-		t.Errorf("lost laptop routed to %q, want personal-data-breach then it-service-desk", routed)
+	if routed != "personal-data-breach lost-equipment it-service-desk" {
+		t.Errorf("lost laptop routed to %q, want personal-data-breach, lost-equipment, then it-service-desk", routed)
 	}
 
 	// Five deliveries: two for the laptop, two for the letter, one for the note.
@@ -85,6 +85,23 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 		t.Errorf("mails to the DPO = %q, want %q", subjects, want)
 	}
 
+	// The lost laptop's supplier is reached through its named contact, and
+	// its owner and the reporter's line manager are mailed by role.
+	for _, to := range []string{"mi-manager@example.org", "priya.shah@example.org", "tom.okafor@example.org"} {
+		found := false
+		for time.Now().Before(deadline) && !found {
+			for _, m := range mailbox.Mails() {
+				found = found || (slices.Equal(m.To, []string{to}) && strings.Contains(m.Header.Get("Subject"), "Finance laptop left on a train"))
+			}
+			if !found {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if !found {
+			t.Errorf("no mail to %s about the lost laptop", to)
+		}
+	}
+
 	// One category lists all three kinds; the short names work.
 	all := mustKubectl(t, "-n", ns, "get", "incidentops")
 	for _, kind := range []string{"asset.security.incidentops.io/laptop-fin-0142", "escalationpolicy.security.incidentops.io/it-service-desk", "incident.security.incidentops.io/lost-laptop-fin-0142"} {
@@ -97,8 +114,8 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 	}
 	// The owner column holds spaces, so read the asset's columns by name.
 	_, assets := table(t, mustKubectl(t, "-n", ns, "get", "assets", "-o", "custom-columns=NAME:.metadata.name,STATE:.status.state,OPEN:.status.openIncidents"))
-	if row := assets["laptop-fin-0142"]; !slices.Equal(row, []string{"laptop-fin-0142", "InService", "1"}) {
-		t.Errorf("laptop = %v, want InService with 1 open incident", row)
+	if row := assets["laptop-fin-0142"]; !slices.Equal(row, []string{"laptop-fin-0142", "Lost", "1"}) {
+		t.Errorf("laptop = %v, want Lost with 1 open incident", row)
 	}
 	if header := strings.Fields(strings.SplitN(mustKubectl(t, "-n", ns, "get", "assets"), "\n", 2)[0]); !slices.Equal(header, []string{"NAME", "TYPE", "OWNER", "STATE", "OPEN", "AGE"}) {
 		t.Errorf("kubectl get assets columns = %v", header)
