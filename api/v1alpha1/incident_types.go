@@ -398,6 +398,10 @@ type IncidentStatus struct {
 	// +optional
 	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
 
+	// EscalationLevel is the highest escalation level any policy has reached.
+	// +optional
+	EscalationLevel int32 `json:"escalationLevel"`
+
 	// SLA holds the service-level deadlines.
 	// +optional
 	SLA *SLAStatus `json:"sla,omitempty"`
@@ -488,9 +492,9 @@ const (
 // +kubebuilder:printcolumn:name="Severity",type=string,JSONPath=`.spec.severity`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policies[0].name`
-// +kubebuilder:printcolumn:name="Level",type=integer,JSONPath=`.status.policies[0].level`
+// +kubebuilder:printcolumn:name="Level",type=integer,JSONPath=`.status.escalationLevel`
 // +kubebuilder:printcolumn:name="SLA-Breached",type=string,JSONPath=`.status.conditions[?(@.type=="SLABreached")].status`,priority=1
-// +kubebuilder:printcolumn:name="Authority-By",type=date,JSONPath=`.status.authorityNotificationDeadline`,priority=1
+// +kubebuilder:printcolumn:name="Authority-By",type=string,JSONPath=`.status.authorityNotificationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Title",type=string,JSONPath=`.spec.title`,priority=1
 // +kubebuilder:printcolumn:name="Reporter",type=string,JSONPath=`.spec.reporter.name`,priority=1

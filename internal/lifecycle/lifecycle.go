@@ -357,8 +357,10 @@ func (a *advancer) phaseWord() string {
 func (a *advancer) phase() {
 	st := &a.inc.Status
 	escalated := false
+	st.EscalationLevel = 0
 	for _, p := range st.Policies {
 		escalated = escalated || p.Level > 0 || p.Repeat > 0
+		st.EscalationLevel = max(st.EscalationLevel, p.Level)
 	}
 	switch {
 	case st.ResolvedAt != nil:

@@ -120,7 +120,7 @@ func TestEscalationClimbsUntilAcknowledged(t *testing.T) {
 	if got := strings.Join(owed(inc)[2:], " "); got != "manager@1+Escalated LineManager/bob@example.org@1+Escalated Reporter/ann@example.org@0+Escalated" {
 		t.Fatalf("level 1 owed %s", got)
 	}
-	if inc.Status.Phase != securityv1alpha1.PhaseEscalated || len(out.Events) != 1 || out.Events[0].Reason != "Escalated" {
+	if inc.Status.Phase != securityv1alpha1.PhaseEscalated || inc.Status.EscalationLevel != 1 || len(out.Events) != 1 || out.Events[0].Reason != "Escalated" {
 		t.Errorf("phase %s, events %+v", inc.Status.Phase, out.Events)
 	}
 	// Asked again at the same time, nothing more is owed: it fires once.
