@@ -57,7 +57,7 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: test
-test: envtest verify-generated vet test-unit test-integration test-e2e ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-unit test-integration test-e2e bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages.
@@ -68,8 +68,16 @@ test-integration: envtest ## Controller tests against a real kube-apiserver and 
 	$(GO) test $(GOTEST_FLAGS) ./controllers/...
 
 .PHONY: test-e2e
-test-e2e: envtest $(KUBECTL) ## End-to-end tests that drive kubectl and the operator binary.
-	$(GO) test $(GOTEST_FLAGS) ./test/...
+test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl and the operator binary.
+	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/chaos/...
+
+.PHONY: bench-short
+bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.
+	$(GO) test $(GOTEST_FLAGS) -short ./test/bench/...
+
+.PHONY: bench
+bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers (about 15 minutes).
+	$(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/... | tee $(LOCALBIN)/bench.log
 
 ##@ Build
 

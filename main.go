@@ -80,6 +80,7 @@ func main() {
 	var (
 		metricsAddr         string
 		probeAddr           string
+		pprofAddr           string
 		leaderElect         bool
 		watchNamespaces     string
 		maxConcurrent       int
@@ -92,6 +93,7 @@ func main() {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, for profiling; empty disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica works at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease; defaults to the operator's own.")
 	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a lost leader's lease blocks the other replicas.")
@@ -142,6 +144,7 @@ func main() {
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "incident-operator.security.incidentops.io",
 		LeaderElectionNamespace:       leaderElectionNS,

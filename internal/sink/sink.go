@@ -66,6 +66,13 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// Len is how many deliveries the sink has accepted so far.
+func (s *Sink) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.deliveries)
+}
+
 // Deliveries returns a copy of what the sink has accepted so far.
 func (s *Sink) Deliveries() []Delivery {
 	s.mu.Lock()

@@ -101,6 +101,16 @@ func (o *Operator) signal(sig syscall.Signal) error {
 	return nil
 }
 
+// Pid is the process id of the running operator, or 0.
+func (o *Operator) Pid() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cmd == nil {
+		return 0
+	}
+	return o.cmd.Process.Pid
+}
+
 // Log is everything the operator's processes have written.
 func (o *Operator) Log() string {
 	o.mu.Lock()

@@ -1,0 +1,625 @@
+package bench_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/sink"
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+// workers is how many requests the harness has in flight, for the floor
+// and for the operator runs alike.
+const workers = 16
+
+type scale struct {
+	throughput []struct{ n, p int }
+	rate       int
+	duration   time.Duration
+	timers     int
+}
+
+func scaleFor() scale {
+	if testing.Short() {
+		return scale{throughput: []struct{ n, p int }{{200, 10}, {200, 100}}, rate: 20, duration: 5 * time.Second, timers: 100}
+	}
+	return scale{
+		throughput: []struct{ n, p int }{{1000, 10}, {1000, 1000}, {10000, 10}, {10000, 1000}},
+		rate:       50, duration: 60 * time.Second, timers: 1000,
+	}
+}
+
+// TestHarness runs every measurement and prints one table.
+func TestHarness(t *testing.T) {
+	sc := scaleFor()
+	var report strings.Builder
+	tw := tabwriter.NewWriter(&report, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nincident-operator benchmark (%s, %d CPUs, GOMAXPROCS %d)\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+
+	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tfloor\toperator\tratio\twrites/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000")
+	floors := map[int]time.Duration{}
+	for _, c := range sc.throughput {
+		if _, ok := floors[c.n]; !ok {
+			floors[c.n] = measureFloor(t, c.n)
+		}
+		r := measureThroughput(t, c.n, c.p)
+		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\n",
+			c.n, c.p, floors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
+			float64(r.elapsed)/float64(floors[c.n]), r.writes, r.reads, r.events,
+			bytesString(r.heapPerIncident), bytesString(r.rss), r.cpuPer1000)
+	}
+
+	l := measureLatency(t, sc.rate, sc.duration)
+	fmt.Fprintf(tw, "\nLATENCY\trate\tincidents\tp50\tp99\tmax\n")
+	fmt.Fprintf(tw, "create→notification\t%d/s\t%d\t%s\t%s\t%s\n", sc.rate, l.count, l.p50, l.p99, l.max)
+
+	d := measureTimers(t, sc.timers)
+	fmt.Fprintf(tw, "\nTIMERS\tincidents\tdeadlines within\tp50\tp99\tmax\n")
+	fmt.Fprintf(tw, "deadline→SLABreached\t%d\t%s\t%s\t%s\t%s\n", d.count, d.spread, d.p50, d.p99, d.max)
+	_ = tw.Flush()
+	fmt.Print(report.String())
+	if path := os.Getenv("BENCH_REPORT"); path != "" {
+		if err := os.WriteFile(path, []byte(report.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func bytesString(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
+
+func newNamespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := k8sClient.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func incident(ns string, i int) *securityv1alpha1.Incident {
+	return &securityv1alpha1.Incident{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("inc-%05d", i)},
+		Spec: securityv1alpha1.IncidentSpec{
+			Title:    fmt.Sprintf("Malware on workstation %d", i),
+			Category: securityv1alpha1.CategoryMalware,
+			Severity: securityv1alpha1.SeverityHigh,
+			Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Sam Jones"}, Department: "Finance"},
+			Impact:   securityv1alpha1.Impact{ITRelated: true},
+		},
+	}
+}
+
+// parallel runs do(i) for i in [0, n) on the harness's workers.
+func parallel(t testing.TB, n int, do func(i int) error) {
+	t.Helper()
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+}
+
+// measureFloor is the least work any operator must cause: create N
+// incidents and write one status update to each.
+func measureFloor(t *testing.T, n int) time.Duration {
+	ns := newNamespace(t, "floor")
+	ctx := context.Background()
+	start := time.Now()
+	parallel(t, n, func(i int) error {
+		inc := incident(ns, i)
+		if err := k8sClient.Create(ctx, inc); err != nil {
+			return err
+		}
+		before := inc.DeepCopy()
+		inc.Status.Phase = securityv1alpha1.PhaseOpen
+		return k8sClient.Status().Patch(ctx, inc, client.MergeFrom(before))
+	})
+	return time.Since(start)
+}
+
+// policies creates p policies of which only the last, by priority, matches
+// the harness's incidents; half of the others carry a CEL expression.
+func policies(t testing.TB, ns, url string, p int, sla *securityv1alpha1.SLA) {
+	t.Helper()
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"}, StringData: map[string]string{"url": url}}
+	if err := k8sClient.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	parallel(t, p, func(i int) error {
+		policy := &securityv1alpha1.EscalationPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("policy-%04d", i)},
+			Spec: securityv1alpha1.EscalationPolicySpec{
+				Priority: int32(1000 - i%2000),
+				Receivers: []securityv1alpha1.Receiver{{Name: "hook", Webhook: &securityv1alpha1.WebhookReceiver{
+					URLSecretRef: securityv1alpha1.SecretKeyReference{Name: "hook", Key: "url"}}}},
+				Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{
+					Notify: []securityv1alpha1.NotifyTarget{{Receiver: "hook"}}}}},
+			},
+		}
+		switch {
+		case i == p-1:
+			policy.Spec.Priority = -1000
+			policy.Spec.SLA = sla
+		case i%2 == 0:
+			policy.Spec.Match.Expression = fmt.Sprintf("has(incident.spec.impact.dataSubjects) && incident.spec.impact.dataSubjects > %d", 100000+i)
+		default:
+			policy.Spec.Match.Categories = []securityv1alpha1.IncidentCategory{securityv1alpha1.CategoryTheft}
+		}
+		return k8sClient.Create(ctx, policy)
+	})
+}
+
+// startOperator runs the operator binary on ns and waits until every
+// policy there is Ready, so that start-up is not counted.
+func startOperator(t testing.TB, ns string, p int) (*testenv.Operator, string) {
+	t.Helper()
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--pprof-bind-address=" + pprofAddr,
+	}}
+	if err := op.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = op.Stop()
+		if t.Failed() {
+			log := op.Log()
+			t.Logf("operator log (last 4 KiB):\n%s", log[max(0, len(log)-4096):])
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var list securityv1alpha1.EscalationPolicyList
+		if err := k8sClient.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for i := range list.Items {
+			if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, securityv1alpha1.ConditionReady) {
+				ready++
+			}
+		}
+		if ready == p {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d policies Ready after 3 minutes", ready, p)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return op, "http://" + metricsAddr + "|http://" + pprofAddr
+}
+
+type throughput struct {
+	elapsed               time.Duration
+	writes, reads, events float64
+	heapPerIncident, rss  float64
+	cpuPer1000            float64
+}
+
+// measureThroughput times the operator from the first create to the last
+// notification, and what it cost.
+func measureThroughput(t *testing.T, n, p int) throughput {
+	ns := newNamespace(t, fmt.Sprintf("tp-%d-%d", n, p))
+	s, url := newSink(t)
+	policies(t, ns, url, p, nil)
+	op, endpoints := startOperator(t, ns, p)
+	metricsURL, pprofURL, _ := strings.Cut(endpoints, "|")
+
+	heapBefore := liveHeap(t, metricsURL, pprofURL)
+	cpuBefore := scrape(t, metricsURL)["process_cpu_seconds_total"]
+	apiBefore := apiRequests(t)
+
+	ctx := context.Background()
+	start := time.Now()
+	parallel(t, n, func(i int) error { return k8sClient.Create(ctx, incident(ns, i)) })
+	last := waitForDeliveries(t, s, n, 10*time.Minute)
+	elapsed := last.Sub(start)
+
+	apiAfter := waitForQuiet(t)
+	heapAfter := liveHeap(t, metricsURL, pprofURL)
+	cpuAfter := scrape(t, metricsURL)["process_cpu_seconds_total"]
+
+	delta := apiAfter.minus(apiBefore)
+	delta["POST incidents"] -= float64(n) // the harness's own creates
+	checkOneDeliveryEach(t, s.Deliveries(), n)
+	r := throughput{
+		elapsed:         elapsed,
+		writes:          delta.sum(isWrite, "incidents") / float64(n),
+		reads:           delta.sum(isRead, "") / float64(n),
+		events:          delta.sum(isWrite, "events") / float64(n),
+		heapPerIncident: (heapAfter - heapBefore) / float64(n),
+		rss:             rss(t, op.Pid()),
+		cpuPer1000:      (cpuAfter - cpuBefore) / float64(n) * 1000,
+	}
+	t.Logf("N=%d P=%d: operator API requests by verb and resource: %s", n, p, delta)
+	return r
+}
+
+func waitForDeliveries(t testing.TB, s *sink.Sink, n int, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for s.Len() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d notifications after %s", s.Len(), n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var last time.Time
+	for _, d := range s.Deliveries() {
+		if d.At.After(last) {
+			last = d.At
+		}
+	}
+	return last
+}
+
+// checkOneDeliveryEach asserts every incident was notified, under one key.
+func checkOneDeliveryEach(t testing.TB, got []sink.Delivery, n int) {
+	t.Helper()
+	keys := map[string]map[string]bool{}
+	for _, d := range got {
+		if keys[d.Message.Incident.Name] == nil {
+			keys[d.Message.Incident.Name] = map[string]bool{}
+		}
+		keys[d.Message.Incident.Name][d.Key] = true
+	}
+	if len(keys) != n {
+		t.Errorf("%d incidents notified, want %d", len(keys), n)
+	}
+	for name, k := range keys {
+		if len(k) != 1 {
+			t.Errorf("%s notified under %d keys", name, len(k))
+		}
+	}
+}
+
+// requests counts API server requests by "VERB resource[/subresource]".
+type requests map[string]float64
+
+func (r requests) minus(o requests) requests {
+	out := requests{}
+	for k, v := range r {
+		if d := v - o[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+func (r requests) sum(verb func(string) bool, resource string) float64 {
+	var total float64
+	for k, v := range r {
+		vb, res, _ := strings.Cut(k, " ")
+		if !verb(vb) || !isOperatorResource(res) {
+			continue
+		}
+		if resource != "" && strings.Split(res, "/")[0] != resource {
+			continue
+		}
+		total += v
+	}
+	return total
+}
+
+func (r requests) String() string {
+	keys := make([]string, 0, len(r))
+	for k := range r {
+		if _, res, _ := strings.Cut(k, " "); isOperatorResource(res) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%.0f", k, r[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func isWrite(verb string) bool {
+	return slices.Contains([]string{"POST", "PUT", "PATCH", "DELETE", "APPLY"}, verb)
+}
+
+func isRead(verb string) bool { return slices.Contains([]string{"GET", "LIST", "WATCH"}, verb) }
+
+func isOperatorResource(res string) bool {
+	switch strings.Split(res, "/")[0] {
+	case "incidents", "escalationpolicies", "assets", "events", "secrets":
+		return true
+	}
+	return false
+}
+
+// parseMetrics reads the Prometheus text format.
+func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
+}
+
+// apiRequests reads apiserver_request_total from the API server itself.
+func apiRequests(t testing.TB) requests {
+	t.Helper()
+	raw, err := clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	families, err := parseMetrics(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := requests{}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		key := labels["verb"] + " " + labels["resource"]
+		if labels["subresource"] != "" {
+			key += "/" + labels["subresource"]
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	return out
+}
+
+// waitForQuiet waits until the operator stops writing, and returns the
+// request counts then.
+func waitForQuiet(t testing.TB) requests {
+	t.Helper()
+	prev := apiRequests(t)
+	for range 120 {
+		time.Sleep(time.Second)
+		cur := apiRequests(t)
+		if cur.minus(prev).sum(isWrite, "") == 0 {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatal("the operator kept writing for two minutes after the last notification")
+	return nil
+}
+
+// scrape reads the operator's own Prometheus metrics.
+func scrape(t testing.TB, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	families, err := parseMetrics(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetGauge() != nil:
+				out[name] += m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				out[name] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// liveHeap is the operator's heap in use right after a garbage collection,
+// which the pprof heap endpoint runs when asked with gc=1.
+func liveHeap(t testing.TB, metricsURL, pprofURL string) float64 {
+	t.Helper()
+	resp, err := http.Get(pprofURL + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return scrape(t, metricsURL)["go_memstats_heap_inuse_bytes"]
+}
+
+// rss is the resident set size of a process, from /proc.
+func rss(t testing.TB, pid int) float64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+type distribution struct {
+	count         int
+	spread        time.Duration
+	p50, p99, max time.Duration
+}
+
+func distributionOf(samples []time.Duration) distribution {
+	slices.Sort(samples)
+	at := func(q float64) time.Duration {
+		return samples[min(len(samples)-1, int(q*float64(len(samples))))].Round(time.Millisecond)
+	}
+	return distribution{count: len(samples), p50: at(0.50), p99: at(0.99), max: samples[len(samples)-1].Round(time.Millisecond)}
+}
+
+// measureLatency creates incidents at a steady rate and measures, at the
+// sink, how long each took from create to notification.
+func measureLatency(t *testing.T, rate int, duration time.Duration) distribution {
+	ns := newNamespace(t, "latency")
+	s, url := newSink(t)
+	policies(t, ns, url, 10, nil)
+	startOperator(t, ns, 10)
+
+	ctx := context.Background()
+	n := rate * int(duration/time.Second)
+	created := make([]time.Time, n)
+	ticker := time.NewTicker(time.Second / time.Duration(rate))
+	defer ticker.Stop()
+	var wg sync.WaitGroup
+	for i := range n {
+		<-ticker.C
+		created[i] = time.Now()
+		wg.Go(func() {
+			if err := k8sClient.Create(ctx, incident(ns, i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	waitForDeliveries(t, s, n, 5*time.Minute)
+	checkOneDeliveryEach(t, s.Deliveries(), n)
+	latencies := make([]time.Duration, 0, n)
+	for _, d := range s.Deliveries() {
+		var i int
+		if _, err := fmt.Sscanf(d.Message.Incident.Name, "inc-%05d", &i); err != nil {
+			t.Fatal(err)
+		}
+		latencies = append(latencies, d.At.Sub(created[i]))
+	}
+	return distributionOf(latencies)
+}
+
+// measureTimers creates incidents whose acknowledge deadlines fall within
+// the same minute and measures how late each SLABreached condition appears.
+func measureTimers(t *testing.T, n int) distribution {
+	ns := newNamespace(t, "timers")
+	s, url := newSink(t)
+	within := 40 * time.Second
+	policies(t, ns, url, 1, &securityv1alpha1.SLA{Targets: []securityv1alpha1.SLATarget{{
+		Severities: []securityv1alpha1.Severity{securityv1alpha1.SeverityHigh}, AcknowledgeWithin: &metav1.Duration{Duration: within},
+	}}})
+	startOperator(t, ns, 1)
+
+	ctx := context.Background()
+	watcher, err := client.NewWithWatch(restConfig, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := watcher.Watch(ctx, &securityv1alpha1.IncidentList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	seen := map[string]time.Duration{}
+	var first, last time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			inc, ok := ev.Object.(*securityv1alpha1.Incident)
+			if !ok || inc.Status.SLA == nil || inc.Status.SLA.AcknowledgeBy == nil {
+				continue
+			}
+			if _, done := seen[inc.Name]; done || !meta.IsStatusConditionTrue(inc.Status.Conditions, securityv1alpha1.ConditionSLABreached) {
+				continue
+			}
+			by := inc.Status.SLA.AcknowledgeBy.Time
+			seen[inc.Name] = time.Since(by)
+			if first.IsZero() || by.Before(first) {
+				first = by
+			}
+			if by.After(last) {
+				last = by
+			}
+			if len(seen) == n {
+				return
+			}
+		}
+	}()
+	parallel(t, n, func(i int) error { return k8sClient.Create(ctx, incident(ns, i)) })
+	waitForDeliveries(t, s, n, 5*time.Minute)
+	select {
+	case <-done:
+	case <-time.After(within + 3*time.Minute):
+		t.Fatalf("%d of %d breaches seen", len(seen), n)
+	}
+	lags := make([]time.Duration, 0, n)
+	for _, l := range seen {
+		lags = append(lags, l)
+	}
+	d := distributionOf(lags)
+	d.spread = last.Sub(first)
+	return d
+}
+
