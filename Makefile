@@ -77,7 +77,7 @@ bench-short: envtest ## The benchmark harness at a small scale, so that it canno
 
 .PHONY: bench
 bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers (about 15 minutes).
-	$(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/... | tee $(LOCALBIN)/bench.log
+	BENCH_REPORT=$(LOCALBIN)/bench.txt $(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/...
 
 ##@ Build
 
