@@ -100,7 +100,7 @@ func main() {
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up and exits; an API server outage longer than this restarts the operator.")
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to acquire or renew the lease.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
-	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "Incidents worked on at once.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "Incidents worked on at once; most of a reconcile is waiting on the API server and receivers.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")

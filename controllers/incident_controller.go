@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,9 +89,33 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		before = incident.DeepCopy()
 	}
 
-	retryIn := r.deliverDue(ctx, incident)
+	retryIn, sent := r.deliverDue(ctx, incident)
+	r.tellDeliveries(incident, routedNow, sent)
 	summariseDeliveries(incident)
 	return ctrl.Result{RequeueAfter: earliest(retryIn, untilWake(outcome.Wake, r.Clock.Now()))}, nil
+}
+
+// tellDeliveries emits one Normal event for the reconcile: Routed, naming
+// the policies and who was told, or NotificationSent for later deliveries.
+// The action names who was told, so that events/v1 does not fold one
+// reconcile's event into another's series.
+func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident, routedNow bool, sent []string) {
+	told := strings.Join(sent, ", ")
+	action := notify.Truncate("Notify "+told, 128)
+	switch {
+	case routedNow:
+		names := make([]string, 0, len(incident.Status.Policies))
+		for _, p := range incident.Status.Policies {
+			names = append(names, p.Name)
+		}
+		note := "Routed to EscalationPolicy " + strings.Join(names, ", ")
+		if told != "" {
+			note += "; notified " + told
+		}
+		r.Events.normal(incident, EventRouted, "Route", "%s", notify.Truncate(note, 1024))
+	case told != "":
+		r.Events.normal(incident, EventNotificationSent, action, "Notified %s", notify.Truncate(told, 1000))
+	}
 }
 
 // advance runs the incident's lifecycle against the current policies and

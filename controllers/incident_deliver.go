@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +23,9 @@ const maxErrorLength = 256
 // parallel up to DeliveryConcurrency, and records each outcome. A delivery
 // that has used up its policy's attempts is abandoned, and the policy's
 // fallback receiver, if any, is owed a delivery in its place. It returns how
-// long until the next retry is due, or zero when none is.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident) time.Duration {
+// long until the next retry is due, or zero when none is, and the deliveries
+// made, as people would read them.
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident) (time.Duration, []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
 	policies := map[string]*securityv1alpha1.EscalationPolicy{}
@@ -58,6 +60,13 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 	}
 	wg.Wait()
 
+	var sent []string
+	for _, i := range due {
+		if rec := &records[i]; rec.State == securityv1alpha1.DeliveryDelivered {
+			sent = append(sent, describeDelivery(rec))
+		}
+	}
+
 	// Fallback intents are appended only now: the sends above hold
 	// pointers into the slice.
 	for _, i := range due {
@@ -65,7 +74,20 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 			incident.Status.Notifications = append(incident.Status.Notifications, *fallback)
 		}
 	}
-	return nextRetry(incident.Status.Notifications, r.Clock.Now())
+	return nextRetry(incident.Status.Notifications, r.Clock.Now()), sent
+}
+
+// describeDelivery says who was told what, for an event.
+func describeDelivery(rec *securityv1alpha1.NotificationRecord) string {
+	who := rec.Receiver
+	if rec.Recipient != "" {
+		who += " " + rec.Recipient
+	}
+	what := fmt.Sprintf("level %d of %s", rec.Level, rec.Policy)
+	if rec.Notice != "" {
+		what = strings.ToLower(rec.Notice) + " notice"
+	}
+	return fmt.Sprintf("%s (%s, %s)", who, rec.Channel, what)
 }
 
 // isSettled is true for a delivery that needs no more attempts.
@@ -152,8 +174,10 @@ func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
 	return notify.Truncate("Notify "+rec.Policy+"/"+rec.Receiver, 128)
 }
 
-// recordAttempt writes the outcome of an attempt into its record and tells
-// people about it.
+// recordAttempt writes the outcome of an attempt into its record. Failures
+// are told as events at once; successes are told together, once per
+// reconcile, because every event costs a write and memory in the event
+// recorder for minutes.
 func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error) {
 	now := r.now()
 	rec.Attempts++
@@ -165,7 +189,6 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 		rec.NextAttemptAt = nil
 		rec.LastError = ""
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()
-		r.Events.normal(incident, EventNotificationSent, action, "Notified %s (%s, level %d of %s)", rec.Receiver, rec.Channel, rec.Level, rec.Policy)
 		return
 	}
 	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)

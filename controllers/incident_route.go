@@ -17,7 +17,10 @@ import (
 // pending; without one the incident stays Unrouted until a policy appears.
 func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alpha1.Incident) (bool, error) {
 	var list securityv1alpha1.EscalationPolicyList
-	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace)); err != nil {
+	// The policies are only read, so the cache's objects are used as they
+	// are: copying a thousand policies for every incident would dominate
+	// the cost of routing.
+	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return false, fmt.Errorf("listing escalation policies: %w", err)
 	}
 	policies := make([]routing.Policy, 0, len(list.Items))
@@ -62,7 +65,6 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	status.RoutedAt = &now
 	message := "routed to " + strings.Join(names, ", ")
 	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionTrue, securityv1alpha1.ReasonMatched, message)
-	r.Events.normal(incident, EventRouted, "Route", "Routed to EscalationPolicy %s", strings.Join(names, ", "))
 	incidentsRouted.WithLabelValues("matched").Inc()
 	return true, nil
 }

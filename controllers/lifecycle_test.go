@@ -77,7 +77,9 @@ func mailsTo(uid, address string) []sink.Mail {
 	return out
 }
 
-func minutes(n int) *metav1.Duration { return &metav1.Duration{Duration: time.Duration(n) * time.Minute} }
+func minutes(n int) *metav1.Duration {
+	return &metav1.Duration{Duration: time.Duration(n) * time.Minute}
+}
 
 func TestEscalationUntilAcknowledgedThenResolved(t *testing.T) {
 	ns := newNamespace(t)

@@ -90,7 +90,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
-		SecretReader:            mgr.GetAPIReader(),
+		SecretReader:            newSecretCache(mgr.GetAPIReader(), opts.Clock),
 		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator")},
 		Clock:                   opts.Clock,
 		Expressions:             expressions,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -42,7 +43,19 @@ type scale struct {
 	timers     int
 }
 
+// scaleFor is the scale to run at. BENCH_THROUGHPUT (such as
+// "2000x10,2000x1000") picks other throughput runs, for profiling one case.
 func scaleFor() scale {
+	if env := os.Getenv("BENCH_THROUGHPUT"); env != "" {
+		sc := scale{rate: 20, duration: 5 * time.Second, timers: 100}
+		for _, c := range strings.Split(env, ",") {
+			var n, p int
+			if _, err := fmt.Sscanf(c, "%dx%d", &n, &p); err == nil {
+				sc.throughput = append(sc.throughput, struct{ n, p int }{n, p})
+			}
+		}
+		return sc
+	}
 	if testing.Short() {
 		return scale{throughput: []struct{ n, p int }{{200, 10}, {200, 100}}, rate: 20, duration: 5 * time.Second, timers: 100}
 	}
@@ -285,13 +298,16 @@ func measureThroughput(t *testing.T, n, p int) throughput {
 	apiBefore := apiRequests(t)
 
 	ctx := context.Background()
+	stopProfile := profileCPU(t, pprofURL, fmt.Sprintf("cpu-%d-%d.pprof", n, p))
 	start := time.Now()
 	parallel(t, n, func(i int) error { return k8sClient.Create(ctx, incident(ns, i)) })
 	last := waitForDeliveries(t, s, n, 10*time.Minute)
+	stopProfile()
 	elapsed := last.Sub(start)
 
 	apiAfter := waitForQuiet(t)
 	heapAfter := liveHeap(t, metricsURL, pprofURL)
+	saveProfile(t, pprofURL+"/debug/pprof/heap", fmt.Sprintf("heap-%d-%d.pprof", n, p))
 	cpuAfter := scrape(t, metricsURL)["process_cpu_seconds_total"]
 
 	delta := apiAfter.minus(apiBefore)
@@ -307,6 +323,12 @@ func measureThroughput(t *testing.T, n, p int) throughput {
 		cpuPer1000:      (cpuAfter - cpuBefore) / float64(n) * 1000,
 	}
 	t.Logf("N=%d P=%d: operator API requests by verb and resource: %s", n, p, delta)
+	m := scrape(t, metricsURL)
+	t.Logf("N=%d P=%d: reconciles %.0f, mean reconcile %.1f ms, mean queue wait %.1f ms, mean delivery %.1f ms", n, p,
+		m["controller_runtime_reconcile_time_seconds_count"],
+		1000*m["controller_runtime_reconcile_time_seconds_sum"]/m["controller_runtime_reconcile_time_seconds_count"],
+		1000*m["workqueue_queue_duration_seconds_sum"]/m["workqueue_queue_duration_seconds_count"],
+		1000*m["incidentops_notification_duration_seconds_sum"]/m["incidentops_notification_duration_seconds_count"])
 	return r
 }
 
@@ -474,6 +496,9 @@ func scrape(t testing.TB, url string) map[string]float64 {
 				out[name] += m.GetGauge().GetValue()
 			case m.GetCounter() != nil:
 				out[name] += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				out[name+"_sum"] += m.GetHistogram().GetSampleSum()
+				out[name+"_count"] += float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}
@@ -491,6 +516,41 @@ func liveHeap(t testing.TB, metricsURL, pprofURL string) float64 {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return scrape(t, metricsURL)["go_memstats_heap_inuse_bytes"]
+}
+
+// saveProfile stores a pprof profile in BENCH_PROFILE, when it is set.
+func saveProfile(t testing.TB, url, name string) {
+	dir := os.Getenv("BENCH_PROFILE")
+	if dir == "" {
+		return
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// profileCPU profiles the operator's CPU into BENCH_PROFILE until the
+// returned function is called, when BENCH_PROFILE is set.
+func profileCPU(t testing.TB, pprofURL, name string) func() {
+	if os.Getenv("BENCH_PROFILE") == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		saveProfile(t, pprofURL+"/debug/pprof/profile?seconds=20", name)
+	}()
+	return func() { <-done }
 }
 
 // rss is the resident set size of a process, from /proc.

@@ -123,7 +123,7 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 
 	// Events are there for people to read.
 	events := mustKubectl(t, "-n", ns, "events", "--for", "incident/lost-laptop-fin-0142")
-	for _, reason := range []string{"Routed", "NotificationSent"} {
+	for _, reason := range []string{"Routed", "notified internal-audit (webhook, level 0 of personal-data-breach)"} {
 		if !strings.Contains(events, reason) {
 			t.Errorf("kubectl events lacks %s:\n%s", reason, events)
 		}
