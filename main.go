@@ -30,7 +30,7 @@ import (
 // smtpFlags are the operator-wide settings of the email channel.
 type smtpFlags struct {
 	address, from, security, credentialsSecret, caFile string
-	timeout                                           time.Duration
+	timeout                                            time.Duration
 }
 
 func (f *smtpFlags) bind(fs *flag.FlagSet) {

@@ -682,4 +682,3 @@ func measureTimers(t *testing.T, n int) distribution {
 	d.spread = last.Sub(first)
 	return d
 }
-

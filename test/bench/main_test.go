@@ -93,4 +93,3 @@ func newSink(t testing.TB) (*sink.Sink, string) {
 	t.Cleanup(srv.Close)
 	return s, srv.URL
 }
-
