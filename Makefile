@@ -53,8 +53,10 @@ fmt: ## Run gofmt.
 	$(GO) fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet, and fail on files gofmt would change.
 	$(GO) vet ./...
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: test
 test: envtest verify-generated vet test-unit test-integration test-e2e bench-short ## Everything a contributor needs before a change lands.

@@ -81,6 +81,7 @@ func main() {
 		metricsAddr         string
 		probeAddr           string
 		pprofAddr           string
+		warningEventsOnly   bool
 		leaderElect         bool
 		watchNamespaces     string
 		maxConcurrent       int
@@ -93,6 +94,7 @@ func main() {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
+	flag.BoolVar(&warningEventsOnly, "warning-events-only", false, "Emit only Warning events; the Normal ones (Routed, NotificationSent, Acknowledged, Resolved) cost one API write per incident.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, for profiling; empty disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica works at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease; defaults to the operator's own.")
@@ -164,6 +166,7 @@ func main() {
 		DeliveryConcurrency:     deliveryConcurrency,
 		UserAgent:               "incident-operator",
 		Mail:                    mail,
+		WarningEventsOnly:       warningEventsOnly,
 		Backoff:                 backoff,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")

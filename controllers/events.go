@@ -20,9 +20,14 @@ const (
 // eventRecorder emits events/v1 Events about one object.
 type eventRecorder struct {
 	recorder recorder.EventRecorder
+	// warningsOnly drops Normal events: each costs an API write and memory.
+	warningsOnly bool
 }
 
 func (e eventRecorder) normal(obj runtime.Object, reason, action, format string, args ...any) {
+	if e.warningsOnly {
+		return
+	}
 	e.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, format, args...)
 }
 

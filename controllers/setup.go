@@ -29,6 +29,9 @@ type Options struct {
 	DeliveryConcurrency int
 	// UserAgent identifies the operator to receivers.
 	UserAgent string
+	// WarningEventsOnly drops the Normal events (Routed, NotificationSent,
+	// Acknowledged, Resolved); status still records everything.
+	WarningEventsOnly bool
 	// Mail is the SMTP server for email receivers; nil disables them.
 	Mail *MailOptions
 }
@@ -91,7 +94,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
 		SecretReader:            newSecretCache(mgr.GetAPIReader(), opts.Clock),
-		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator")},
+		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), warningsOnly: opts.WarningEventsOnly},
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
 		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},

@@ -36,8 +36,15 @@ import (
 // and for the operator runs alike.
 const workers = 16
 
+// tpCase is one throughput run; warningsOnly runs the operator with
+// --warning-events-only, to show what the Normal events cost.
+type tpCase struct {
+	n, p         int
+	warningsOnly bool
+}
+
 type scale struct {
-	throughput []struct{ n, p int }
+	throughput []tpCase
 	rate       int
 	duration   time.Duration
 	timers     int
@@ -51,16 +58,16 @@ func scaleFor() scale {
 		for _, c := range strings.Split(env, ",") {
 			var n, p int
 			if _, err := fmt.Sscanf(c, "%dx%d", &n, &p); err == nil {
-				sc.throughput = append(sc.throughput, struct{ n, p int }{n, p})
+				sc.throughput = append(sc.throughput, tpCase{n, p, strings.HasSuffix(c, "w")})
 			}
 		}
 		return sc
 	}
 	if testing.Short() {
-		return scale{throughput: []struct{ n, p int }{{200, 10}, {200, 100}}, rate: 20, duration: 5 * time.Second, timers: 100}
+		return scale{throughput: []tpCase{{200, 10, false}, {200, 100, false}}, rate: 20, duration: 5 * time.Second, timers: 100}
 	}
 	return scale{
-		throughput: []struct{ n, p int }{{1000, 10}, {1000, 1000}, {10000, 10}, {10000, 1000}},
+		throughput: []tpCase{{1000, 10, false}, {1000, 1000, false}, {10000, 10, false}, {10000, 1000, false}, {10000, 1000, true}},
 		rate:       50, duration: 60 * time.Second, timers: 1000,
 	}
 }
@@ -72,15 +79,19 @@ func TestHarness(t *testing.T) {
 	tw := tabwriter.NewWriter(&report, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nincident-operator benchmark (%s, %d CPUs, GOMAXPROCS %d)\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 
-	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tfloor\toperator\tratio\twrites/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000")
+	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tevents\tfloor\toperator\tratio\twrites/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000")
 	floors := map[int]time.Duration{}
 	for _, c := range sc.throughput {
 		if _, ok := floors[c.n]; !ok {
 			floors[c.n] = measureFloor(t, c.n)
 		}
-		r := measureThroughput(t, c.n, c.p)
-		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\n",
-			c.n, c.p, floors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
+		r := measureThroughput(t, c)
+		events := "all"
+		if c.warningsOnly {
+			events = "warnings"
+		}
+		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\n",
+			c.n, c.p, events, floors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
 			float64(r.elapsed)/float64(floors[c.n]), r.writes, r.reads, r.events,
 			bytesString(r.heapPerIncident), bytesString(r.rss), r.cpuPer1000)
 	}
@@ -231,7 +242,7 @@ func policies(t testing.TB, ns, url string, p int, sla *securityv1alpha1.SLA) {
 
 // startOperator runs the operator binary on ns and waits until every
 // policy there is Ready, so that start-up is not counted.
-func startOperator(t testing.TB, ns string, p int) (*testenv.Operator, string) {
+func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Operator, string) {
 	t.Helper()
 	metricsAddr, err := freeAddr()
 	if err != nil {
@@ -244,6 +255,7 @@ func startOperator(t testing.TB, ns string, p int) (*testenv.Operator, string) {
 	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
 		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--pprof-bind-address=" + pprofAddr,
 	}}
+	op.Args = append(op.Args, extra...)
 	if err := op.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -286,11 +298,16 @@ type throughput struct {
 
 // measureThroughput times the operator from the first create to the last
 // notification, and what it cost.
-func measureThroughput(t *testing.T, n, p int) throughput {
+func measureThroughput(t *testing.T, c tpCase) throughput {
+	n, p := c.n, c.p
 	ns := newNamespace(t, fmt.Sprintf("tp-%d-%d", n, p))
 	s, url := newSink(t)
 	policies(t, ns, url, p, nil)
-	op, endpoints := startOperator(t, ns, p)
+	var extra []string
+	if c.warningsOnly {
+		extra = append(extra, "--warning-events-only")
+	}
+	op, endpoints := startOperator(t, ns, p, extra...)
 	metricsURL, pprofURL, _ := strings.Cut(endpoints, "|")
 
 	heapBefore := liveHeap(t, metricsURL, pprofURL)
