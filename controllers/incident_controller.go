@@ -35,7 +35,9 @@ type IncidentReconciler struct {
 	Mailer *notify.Mailer
 	// Renderers holds each receiver's parsed template.
 	Renderers *rendererCache
-	Backoff   notify.Backoff
+	// PolicySets holds each namespace's policies prepared for routing.
+	PolicySets *policySets
+	Backoff    notify.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
@@ -147,12 +149,14 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 	return outcome
 }
 
-// untilWake is how long until wake, at least a second; zero when wake is unset.
+// untilWake is how long until wake, plus a little so that the clock has
+// surely passed it; zero when wake is unset. Rounding it up to a second, as
+// retries are, would make deadlines fire up to a second late.
 func untilWake(wake, now time.Time) time.Duration {
 	if wake.IsZero() {
 		return 0
 	}
-	return max(wake.Sub(now), time.Second)
+	return max(wake.Sub(now)+5*time.Millisecond, 10*time.Millisecond)
 }
 
 // earliest is the shorter of two waits, where zero means none.
@@ -198,6 +202,7 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // unroutedIncidents maps a policy to the incidents of its namespace that no
 // policy has matched yet. Routed incidents keep the policies that routed them.
 func (r *IncidentReconciler) unroutedIncidents(ctx context.Context, policy client.Object) []reconcile.Request {
+	r.PolicySets.invalidate(policy.GetNamespace())
 	var incidents securityv1alpha1.IncidentList
 	if err := r.List(ctx, &incidents, client.InNamespace(policy.GetNamespace()),
 		client.MatchingFields{indexIncidentRouted: "false"}); err != nil {

@@ -16,25 +16,12 @@ import (
 // match it pins the policies and records the first level's deliveries as
 // pending; without one the incident stays Unrouted until a policy appears.
 func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alpha1.Incident) (bool, error) {
-	var list securityv1alpha1.EscalationPolicyList
-	// The policies are only read, so the cache's objects are used as they
-	// are: copying a thousand policies for every incident would dominate
-	// the cost of routing.
-	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return false, fmt.Errorf("listing escalation policies: %w", err)
+	set, err := r.policySet(ctx, incident.Namespace)
+	if err != nil {
+		return false, err
 	}
-	policies := make([]routing.Policy, 0, len(list.Items))
-	byName := make(map[string]*securityv1alpha1.EscalationPolicy, len(list.Items))
-	for i := range list.Items {
-		p := &list.Items[i]
-		if !p.DeletionTimestamp.IsZero() {
-			continue
-		}
-		policies = append(policies, routing.Prepare(p, r.Expressions))
-		byName[p.Name] = p
-	}
-
-	decision := routing.Route(incident, policies)
+	byName := set.byName
+	decision := routing.RouteSorted(incident, set.ordered)
 	for _, s := range decision.Skipped {
 		r.Events.warningRelated(incident, byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
 	}
@@ -67,6 +54,36 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionTrue, securityv1alpha1.ReasonMatched, message)
 	incidentsRouted.WithLabelValues("matched").Inc()
 	return true, nil
+}
+
+// policySet returns the namespace's policies prepared for routing, building
+// the set from the cache when a policy changed since it was last built.
+func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*policySet, error) {
+	set, version := r.PolicySets.get(namespace)
+	if set != nil {
+		return set, nil
+	}
+	var list securityv1alpha1.EscalationPolicyList
+	// The policies are only read, so the cache's objects are used as they
+	// are: copying a thousand policies would dominate the cost of routing.
+	if err := r.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing escalation policies: %w", err)
+	}
+	set = &policySet{
+		ordered: make([]routing.Policy, 0, len(list.Items)),
+		byName:  make(map[string]*securityv1alpha1.EscalationPolicy, len(list.Items)),
+	}
+	for i := range list.Items {
+		p := &list.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		set.ordered = append(set.ordered, routing.Prepare(p, r.Expressions))
+		set.byName[p.Name] = p
+	}
+	routing.Sort(set.ordered)
+	r.PolicySets.put(namespace, version, set)
+	return set, nil
 }
 
 func findDelivery(records []securityv1alpha1.NotificationRecord, key string) *securityv1alpha1.NotificationRecord {

@@ -100,6 +100,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
 		Mailer:                  opts.Mail.mailer(mgr.GetAPIReader()),
 		Renderers:               renderers,
+		PolicySets:              newPolicySets(),
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,

@@ -58,7 +58,13 @@ func CompileExpression(source string) (*Expression, error) {
 // Matches evaluates the expression against an incident in its unstructured
 // form. A missing field or a result that is not a bool is an error.
 func (x *Expression) Matches(incident map[string]any) (bool, error) {
-	out, _, err := x.program.Eval(map[string]any{"incident": incident})
+	return x.matches(map[string]any{"incident": incident})
+}
+
+// matches evaluates the expression on prepared variables, so that routing
+// one incident through many expressions builds them once.
+func (x *Expression) matches(vars map[string]any) (bool, error) {
+	out, _, err := x.program.Eval(vars)
 	if err != nil {
 		return false, err
 	}

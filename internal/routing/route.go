@@ -76,17 +76,26 @@ type Decision struct {
 // Policies that cannot be evaluated are skipped and reported, never fatal:
 // one broken policy must not keep an incident from everyone else.
 func Route(incident *securityv1alpha1.Incident, policies []Policy) Decision {
-	ordered := slices.Clone(policies)
-	slices.SortFunc(ordered, func(a, b Policy) int {
+	return RouteSorted(incident, Sort(slices.Clone(policies)))
+}
+
+// Sort puts policies in evaluation order, in place, and returns them.
+func Sort(policies []Policy) []Policy {
+	slices.SortFunc(policies, func(a, b Policy) int {
 		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Name, b.Name)
 	})
+	return policies
+}
 
+// RouteSorted is Route for policies already in evaluation order, as Sort
+// leaves them; callers that route many incidents sort once.
+func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision {
 	var (
-		d            Decision
-		unstructured map[string]any
+		d    Decision
+		vars map[string]any
 	)
 	for _, p := range ordered {
 		if p.Invalid != nil {
@@ -97,15 +106,15 @@ func Route(incident *securityv1alpha1.Incident, policies []Policy) Decision {
 			continue
 		}
 		if p.Expression != nil {
-			if unstructured == nil {
+			if vars == nil {
 				u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(incident)
 				if err != nil {
 					d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: err})
 					continue
 				}
-				unstructured = u
+				vars = map[string]any{"incident": u}
 			}
-			ok, err := p.Expression.Matches(unstructured)
+			ok, err := p.Expression.matches(vars)
 			if err != nil {
 				d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: fmt.Errorf("spec.match.expression: %w", err)})
 				continue

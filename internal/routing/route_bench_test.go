@@ -24,10 +24,11 @@ func BenchmarkRoute(b *testing.B) {
 			}
 			policies = append(policies, Prepare(policy("catch-all", -1000, false, securityv1alpha1.PolicyMatch{}), cache))
 			inc := incident(nil)
+			policies = Sort(policies)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if d := Route(inc, policies); len(d.Matched) != 1 {
+				if d := RouteSorted(inc, policies); len(d.Matched) != 1 {
 					b.Fatalf("matched %d", len(d.Matched))
 				}
 			}

@@ -51,10 +51,15 @@ type scale struct {
 }
 
 // scaleFor is the scale to run at. BENCH_THROUGHPUT (such as
-// "2000x10,2000x1000") picks other throughput runs, for profiling one case.
+// "2000x10,2000x1000"; a trailing w runs with --warning-events-only) picks
+// other throughput runs, and BENCH_TIMERS the timer count, for profiling
+// one case.
 func scaleFor() scale {
 	if env := os.Getenv("BENCH_THROUGHPUT"); env != "" {
 		sc := scale{rate: 20, duration: 5 * time.Second, timers: 100}
+		if n, err := strconv.Atoi(os.Getenv("BENCH_TIMERS")); err == nil {
+			sc.timers = n
+		}
 		for _, c := range strings.Split(env, ",") {
 			var n, p int
 			if _, err := fmt.Sscanf(c, "%dx%d", &n, &p); err == nil {

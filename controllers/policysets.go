@@ -1,0 +1,55 @@
+package controllers
+
+import (
+	"sync"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/routing"
+)
+
+// policySets keeps each namespace's policies prepared for routing and in
+// evaluation order, so that routing an incident costs the evaluation alone,
+// not a list, a copy and a sort of every policy. A set is dropped on every
+// event about a policy of its namespace and rebuilt by the next incident.
+type policySets struct {
+	mu       sync.Mutex
+	sets     map[string]*policySet
+	versions map[string]uint64
+}
+
+type policySet struct {
+	ordered []routing.Policy
+	// byName points into the informer's cache: read, never written.
+	byName map[string]*securityv1alpha1.EscalationPolicy
+}
+
+func newPolicySets() *policySets {
+	return &policySets{sets: map[string]*policySet{}, versions: map[string]uint64{}}
+}
+
+// get returns the namespace's set, or nil and the version a new set must be
+// stored under.
+func (s *policySets) get(namespace string) (*policySet, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sets[namespace], s.versions[namespace]
+}
+
+// put stores a set built from a list read after get returned version,
+// unless a policy event came in since: the list may predate it.
+func (s *policySets) put(namespace string, version uint64, set *policySet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.versions[namespace] == version {
+		s.sets[namespace] = set
+	}
+}
+
+// invalidate drops the namespace's set; the informer calls it after it has
+// stored the policy change, so the next list sees the change.
+func (s *policySets) invalidate(namespace string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions[namespace]++
+	delete(s.sets, namespace)
+}
