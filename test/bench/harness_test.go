@@ -101,9 +101,12 @@ func TestHarness(t *testing.T) {
 			bytesString(r.heapPerIncident), bytesString(r.rss), r.cpuPer1000)
 	}
 
-	l := measureLatency(t, sc.rate, sc.duration)
+	l, api := measureLatency(t, sc.rate, sc.duration)
 	fmt.Fprintf(tw, "\nLATENCY\trate\tincidents\tp50\tp99\tmax\n")
 	fmt.Fprintf(tw, "create→notification\t%d/s\t%d\t%s\t%s\t%s\n", sc.rate, l.count, l.p50, l.p99, l.max)
+	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST events"} {
+		fmt.Fprintf(tw, "API server %s\t\t%.0f\t%s\t%s\t\n", k, api[k].count, api[k].quantile(0.5), api[k].quantile(0.99))
+	}
 
 	d := measureTimers(t, sc.timers)
 	fmt.Fprintf(tw, "\nTIMERS\tincidents\tdeadlines within\tp50\tp99\tmax\n")
@@ -607,13 +610,14 @@ func distributionOf(samples []time.Duration) distribution {
 
 // measureLatency creates incidents at a steady rate and measures, at the
 // sink, how long each took from create to notification.
-func measureLatency(t *testing.T, rate int, duration time.Duration) distribution {
+func measureLatency(t *testing.T, rate int, duration time.Duration) (distribution, map[string]histogram) {
 	ns := newNamespace(t, "latency")
 	s, url := newSink(t)
 	policies(t, ns, url, 10, nil)
 	startOperator(t, ns, 10)
 
 	ctx := context.Background()
+	apiBefore := apiDurations(t)
 	n := rate * int(duration/time.Second)
 	created := make([]time.Time, n)
 	ticker := time.NewTicker(time.Second / time.Duration(rate))
@@ -630,6 +634,7 @@ func measureLatency(t *testing.T, rate int, duration time.Duration) distribution
 	}
 	wg.Wait()
 	waitForDeliveries(t, s, n, 5*time.Minute)
+	api := subtractHistograms(waitForQuietDurations(t), apiBefore)
 	checkOneDeliveryEach(t, s.Deliveries(), n)
 	latencies := make([]time.Duration, 0, n)
 	for _, d := range s.Deliveries() {
@@ -639,7 +644,86 @@ func measureLatency(t *testing.T, rate int, duration time.Duration) distribution
 		}
 		latencies = append(latencies, d.At.Sub(created[i]))
 	}
-	return distributionOf(latencies)
+	return distributionOf(latencies), api
+}
+
+// histogram is a Prometheus histogram: cumulative counts by upper bound.
+type histogram struct {
+	count  float64
+	bounds []float64
+	counts []float64
+}
+
+// quantile estimates a quantile as the upper bound of its bucket.
+func (h histogram) quantile(q float64) string {
+	if h.count == 0 {
+		return "-"
+	}
+	for i, c := range h.counts {
+		if c >= q*h.count {
+			return "≤" + (time.Duration(h.bounds[i] * float64(time.Second))).String()
+		}
+	}
+	return "> " + (time.Duration(h.bounds[len(h.bounds)-1] * float64(time.Second))).String()
+}
+
+// apiDurations reads the API server's apiserver_request_duration_seconds by
+// "VERB resource[/subresource]".
+func apiDurations(t testing.TB) map[string]histogram {
+	t.Helper()
+	raw, err := clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	families, err := parseMetrics(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]histogram{}
+	for _, m := range families["apiserver_request_duration_seconds"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		key := labels["verb"] + " " + labels["resource"]
+		if labels["subresource"] != "" {
+			key += "/" + labels["subresource"]
+		}
+		h := out[key]
+		hist := m.GetHistogram()
+		h.count += float64(hist.GetSampleCount())
+		for i, b := range hist.GetBucket() {
+			if len(h.bounds) <= i {
+				h.bounds = append(h.bounds, b.GetUpperBound())
+				h.counts = append(h.counts, 0)
+			}
+			h.counts[i] += float64(b.GetCumulativeCount())
+		}
+		out[key] = h
+	}
+	return out
+}
+
+func subtractHistograms(after, before map[string]histogram) map[string]histogram {
+	out := map[string]histogram{}
+	for k, a := range after {
+		b := before[k]
+		d := histogram{count: a.count - b.count, bounds: a.bounds, counts: slices.Clone(a.counts)}
+		for i := range d.counts {
+			if i < len(b.counts) {
+				d.counts[i] -= b.counts[i]
+			}
+		}
+		out[k] = d
+	}
+	return out
+}
+
+// waitForQuietDurations waits for the operator to stop writing and reads
+// the API server's request durations.
+func waitForQuietDurations(t testing.TB) map[string]histogram {
+	waitForQuiet(t)
+	return apiDurations(t)
 }
 
 // measureTimers creates incidents whose acknowledge deadlines fall within
