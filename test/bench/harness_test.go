@@ -458,8 +458,9 @@ func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
 	return parser.TextToMetricFamilies(r)
 }
 
-// apiRequests reads apiserver_request_total from the API server itself.
-func apiRequests(t testing.TB) requests {
+// apiServerMetrics reads the API server's own metrics, keyed by family and
+// then by "VERB resource[/subresource]".
+func apiServerMetrics(t testing.TB, family string) map[string][]*dto.Metric {
 	t.Helper()
 	raw, err := clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
@@ -469,8 +470,8 @@ func apiRequests(t testing.TB) requests {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := requests{}
-	for _, m := range families["apiserver_request_total"].GetMetric() {
+	out := map[string][]*dto.Metric{}
+	for _, m := range families[family].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
@@ -479,7 +480,19 @@ func apiRequests(t testing.TB) requests {
 		if labels["subresource"] != "" {
 			key += "/" + labels["subresource"]
 		}
-		out[key] += m.GetCounter().GetValue()
+		out[key] = append(out[key], m)
+	}
+	return out
+}
+
+// apiRequests counts requests from the API server's apiserver_request_total.
+func apiRequests(t testing.TB) requests {
+	t.Helper()
+	out := requests{}
+	for key, metrics := range apiServerMetrics(t, "apiserver_request_total") {
+		for _, m := range metrics {
+			out[key] += m.GetCounter().GetValue()
+		}
 	}
 	return out
 }
@@ -667,37 +680,22 @@ func (h histogram) quantile(q float64) string {
 	return "> " + (time.Duration(h.bounds[len(h.bounds)-1] * float64(time.Second))).String()
 }
 
-// apiDurations reads the API server's apiserver_request_duration_seconds by
-// "VERB resource[/subresource]".
+// apiDurations reads the API server's apiserver_request_duration_seconds.
 func apiDurations(t testing.TB) map[string]histogram {
 	t.Helper()
-	raw, err := clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	families, err := parseMetrics(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]histogram{}
-	for _, m := range families["apiserver_request_duration_seconds"].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		key := labels["verb"] + " " + labels["resource"]
-		if labels["subresource"] != "" {
-			key += "/" + labels["subresource"]
-		}
-		h := out[key]
-		hist := m.GetHistogram()
-		h.count += float64(hist.GetSampleCount())
-		for i, b := range hist.GetBucket() {
-			if len(h.bounds) <= i {
-				h.bounds = append(h.bounds, b.GetUpperBound())
-				h.counts = append(h.counts, 0)
+	for key, metrics := range apiServerMetrics(t, "apiserver_request_duration_seconds") {
+		var h histogram
+		for _, m := range metrics {
+			hist := m.GetHistogram()
+			h.count += float64(hist.GetSampleCount())
+			for i, b := range hist.GetBucket() {
+				if len(h.bounds) <= i {
+					h.bounds = append(h.bounds, b.GetUpperBound())
+					h.counts = append(h.counts, 0)
+				}
+				h.counts[i] += float64(b.GetCumulativeCount())
 			}
-			h.counts[i] += float64(b.GetCumulativeCount())
 		}
 		out[key] = h
 	}
