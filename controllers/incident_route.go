@@ -13,17 +13,16 @@ import (
 )
 
 // route matches the incident against the policies of its namespace. On a
-// match it pins the policies and records the first level's deliveries as
-// pending; without one the incident stays Unrouted until a policy appears.
+// match it pins the policies, whose level 0 the lifecycle then reaches;
+// without one the incident stays Unrouted until a policy appears.
 func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alpha1.Incident) (bool, error) {
 	set, err := r.policySet(ctx, incident.Namespace)
 	if err != nil {
 		return false, err
 	}
-	byName := set.byName
 	decision := routing.RouteSorted(incident, set.ordered)
 	for _, s := range decision.Skipped {
-		r.Events.warningRelated(incident, byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
+		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
 	}
 
 	status := &incident.Status
@@ -44,7 +43,6 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {
-		// The lifecycle reaches level 0 and records its deliveries.
 		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation})
 		names = append(names, m.Name)
 	}
