@@ -54,8 +54,16 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := incident.DeepCopy()
+	readVersion := incident.ResourceVersion
 	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, incident, before))
+		err := patchStatus(ctx, r.Client, incident, before, incidentStatus)
+		if err == nil && incident.ResourceVersion != readVersion {
+			// Wait for the cache to show this reconcile's last write, so
+			// that the next reconcile never re-sends a delivery recorded
+			// here; one wait covers every write of the reconcile.
+			waitForCache(ctx, r.Client, incident, func() *securityv1alpha1.Incident { return &securityv1alpha1.Incident{} })
+		}
+		retErr = errors.Join(retErr, err)
 	}()
 
 	status := &incident.Status
@@ -85,7 +93,9 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if routedNow || len(status.Notifications) > owed {
 		// Record every delivery owed before sending any: after a crash the
 		// pending ones are sent again under the same idempotency keys.
-		if err := r.patchStatus(ctx, incident, before); err != nil {
+		// The patch is durable once it returns, so sending may start at
+		// once; the cache is waited for when the reconcile ends.
+		if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
 			return ctrl.Result{}, err
 		}
 		before = incident.DeepCopy()
@@ -171,18 +181,6 @@ func earliest(a, b time.Duration) time.Duration {
 }
 
 func incidentStatus(i *securityv1alpha1.Incident) any { return i.Status }
-
-// patchStatus writes the incident's status and waits for the cache to show
-// it, so that the next reconcile never re-sends a delivery this one recorded.
-func (r *IncidentReconciler) patchStatus(ctx context.Context, incident, before *securityv1alpha1.Incident) error {
-	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
-		return err
-	}
-	if incident.ResourceVersion != before.ResourceVersion {
-		waitForCache(ctx, r.Client, incident, func() *securityv1alpha1.Incident { return &securityv1alpha1.Incident{} })
-	}
-	return nil
-}
 
 func (r *IncidentReconciler) now() metav1.Time {
 	return metav1.NewTime(r.Clock.Now().Truncate(time.Second))
