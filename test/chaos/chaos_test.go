@@ -12,7 +12,11 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
 // TestOperatorKilledDuringABurst kills the operator with SIGKILL at random
@@ -204,4 +208,40 @@ func TestAPIServerRestartDuringABurst(t *testing.T) {
 	}
 	t.Logf("%d incidents delivered; %d before the API server stopped, %d after it came back %s later, with one operator process",
 		incidents, before, len(s.Deliveries())-before, outage.Round(100*time.Millisecond))
+}
+
+// TestEmailWithoutAnSMTPServerIsNotReady runs the operator without --smtp-*
+// flags: a policy that needs e-mail says so instead of failing later.
+func TestEmailWithoutAnSMTPServerIsNotReady(t *testing.T) {
+	ns := newNamespace(t, "nosmtp")
+	startOperator(t, ns)
+	policy := &securityv1alpha1.EscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dpo"},
+		Spec: securityv1alpha1.EscalationPolicySpec{
+			Receivers: []securityv1alpha1.Receiver{{Name: "dpo", Email: &securityv1alpha1.EmailReceiver{To: []string{"dpo@example.org"}}}},
+			Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{
+				Notify: []securityv1alpha1.NotifyTarget{{Receiver: "dpo"}, {Role: securityv1alpha1.RoleLineManager}},
+			}}},
+		},
+	}
+	if err := k8sClient.Create(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(policy), policy); err != nil {
+			t.Fatal(err)
+		}
+		c := meta.FindStatusCondition(policy.Status.Conditions, securityv1alpha1.ConditionReady)
+		if c != nil && c.Status == metav1.ConditionFalse && c.Reason == securityv1alpha1.ReasonChannelNotConfigured {
+			if !strings.Contains(c.Message, "spec.receivers[0] (dpo)") || !strings.Contains(c.Message, "--smtp-address") {
+				t.Errorf("Ready message %q should name the receiver and the flag", c.Message)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready = %+v, want False with reason ChannelNotConfigured", c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
