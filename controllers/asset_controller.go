@@ -66,6 +66,16 @@ var lossStates = map[securityv1alpha1.IncidentCategory]securityv1alpha1.AssetSta
 	securityv1alpha1.CategoryDestruction: securityv1alpha1.AssetDestroyed,
 }
 
+// outOfService is true for the states a loss, theft or destruction causes.
+func outOfService(state securityv1alpha1.AssetState) bool {
+	for _, s := range lossStates {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
 // updateAssetState takes the asset out of service for the latest loss,
 // theft or destruction incident that names it, and puts it back only when
 // spec.returnedToService says so after that incident. The state is kept in
@@ -99,8 +109,7 @@ func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha
 		status.StateIncident = latest.Name
 		return
 	}
-	if _, out := map[securityv1alpha1.AssetState]bool{securityv1alpha1.AssetLost: true, securityv1alpha1.AssetStolen: true, securityv1alpha1.AssetDestroyed: true}[status.State]; out &&
-		returned != nil && (status.StateChangedAt == nil || !returned.At.Time.Before(status.StateChangedAt.Time)) {
+	if outOfService(status.State) && returned != nil && (status.StateChangedAt == nil || !returned.At.Time.Before(status.StateChangedAt.Time)) {
 		status.State = securityv1alpha1.AssetInService
 		status.StateChangedAt = returned.At.DeepCopy()
 		status.StateIncident = ""

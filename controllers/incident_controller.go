@@ -89,7 +89,8 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 
 	owed := len(status.Notifications)
-	outcome := r.advance(ctx, incident)
+	policies := r.routedPolicies(ctx, incident)
+	outcome := r.advance(ctx, incident, policies)
 	if routedNow || len(status.Notifications) > owed {
 		// Record every delivery owed before sending any: after a crash the
 		// pending ones are sent again under the same idempotency keys.
@@ -101,7 +102,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		before = incident.DeepCopy()
 	}
 
-	retryIn, sent := r.deliverDue(ctx, incident)
+	retryIn, sent := r.deliverDue(ctx, incident, policies)
 	r.tellDeliveries(incident, routedNow, sent)
 	summariseDeliveries(incident)
 	return ctrl.Result{RequeueAfter: earliest(retryIn, untilWake(outcome.Wake, r.Clock.Now()))}, nil
@@ -130,15 +131,21 @@ func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident,
 	}
 }
 
-// advance runs the incident's lifecycle against the current policies and
-// assets, and tells people what happened through events.
-func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident) lifecycle.Outcome {
+// routedPolicies reads, once per reconcile, the current version of each
+// policy the incident is routed to; a policy that is gone is left out.
+func (r *IncidentReconciler) routedPolicies(ctx context.Context, incident *securityv1alpha1.Incident) map[string]*securityv1alpha1.EscalationPolicy {
 	policies := make(map[string]*securityv1alpha1.EscalationPolicy, len(incident.Status.Policies))
 	for _, ref := range incident.Status.Policies {
 		if p := r.currentPolicy(ctx, incident.Namespace, ref.Name); p != nil {
 			policies[ref.Name] = p
 		}
 	}
+	return policies
+}
+
+// advance runs the incident's lifecycle against the current policies and
+// assets, and tells people what happened through events.
+func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) lifecycle.Outcome {
 	assets := make(map[string]*securityv1alpha1.Asset, len(incident.Spec.Assets))
 	for _, name := range incident.Spec.Assets {
 		asset := &securityv1alpha1.Asset{}

@@ -24,19 +24,16 @@ const maxErrorLength = 256
 // that has used up its policy's attempts is abandoned, and the policy's
 // fallback receiver, if any, is owed a delivery in its place. It returns how
 // long until the next retry is due, or zero when none is, and the deliveries
-// made, as people would read them.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident) (time.Duration, []string) {
+// made, as people would read them. policies are the routed policies as
+// routedPolicies read them; a record whose policy is missing fails.
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (time.Duration, []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
-	policies := map[string]*securityv1alpha1.EscalationPolicy{}
 	var due []int
 	for i := range records {
 		rec := &records[i]
 		if isSettled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.Time.After(now)) {
 			continue
-		}
-		if _, ok := policies[rec.Policy]; !ok {
-			policies[rec.Policy] = r.currentPolicy(ctx, incident.Namespace, rec.Policy)
 		}
 		due = append(due, i)
 	}
@@ -107,11 +104,8 @@ func maxAttempts(policy *securityv1alpha1.EscalationPolicy) int32 {
 // for an abandoned one, or nil when none is owed. A fallback delivery that
 // fails is not itself replaced.
 func fallbackDelivery(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) *securityv1alpha1.NotificationRecord {
-	if rec.State != securityv1alpha1.DeliveryAbandoned || rec.FallbackFor != "" || policy == nil || policy.Spec.Delivery == nil {
-		return nil
-	}
-	fallback := policy.Spec.Delivery.FallbackReceiver
-	if fallback == "" || fallback == rec.Receiver {
+	fallback := fallbackReceiver(policy, rec)
+	if rec.State != securityv1alpha1.DeliveryAbandoned || fallback == "" {
 		return nil
 	}
 	key := notify.DeliveryKey(string(incident.UID), rec.Policy, rec.Level, 0, fallback+"\x00fallback-for\x00"+rec.Receiver)
@@ -127,6 +121,15 @@ func fallbackDelivery(incident *securityv1alpha1.Incident, policy *securityv1alp
 		State:       securityv1alpha1.DeliveryPending,
 		FallbackFor: rec.Key,
 	}
+}
+
+// fallbackReceiver is who the policy tells in place of rec's receiver when
+// rec is abandoned, or "". A fallback delivery is never itself replaced.
+func fallbackReceiver(policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) string {
+	if policy == nil || policy.Spec.Delivery == nil || rec.FallbackFor != "" || policy.Spec.Delivery.FallbackReceiver == rec.Receiver {
+		return ""
+	}
+	return policy.Spec.Delivery.FallbackReceiver
 }
 
 // currentPolicy returns the policy from the cache, or nil when it is gone.
@@ -197,9 +200,8 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 		rec.NextAttemptAt = nil
 		notificationsTotal.WithLabelValues(rec.Channel, "abandoned").Inc()
 		fallback := ""
-		if policy != nil && policy.Spec.Delivery != nil && policy.Spec.Delivery.FallbackReceiver != "" && rec.FallbackFor == "" &&
-			policy.Spec.Delivery.FallbackReceiver != rec.Receiver {
-			fallback = "; telling fallback receiver " + policy.Spec.Delivery.FallbackReceiver + " instead"
+		if to := fallbackReceiver(policy, rec); to != "" {
+			fallback = "; telling fallback receiver " + to + " instead"
 		}
 		r.Events.warning(incident, EventNotificationAbandoned, action, "Gave up notifying %s after %d attempts%s: %s",
 			rec.Receiver, rec.Attempts, fallback, rec.LastError)
