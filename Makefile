@@ -99,8 +99,11 @@ dev: envtest build ## Start a local control plane, the samples, a notification s
 ##@ Deployment
 
 .PHONY: install
-install: manifests ## Install the CRDs into the current cluster.
+install: manifests ## Install the CRDs and the admission policies into the current cluster.
 	$(KUBECTL) apply --server-side -k config/crd
+	$(KUBECTL) wait --for condition=established --timeout=60s \
+		crd/incidents.security.incidentops.io crd/escalationpolicies.security.incidentops.io crd/assets.security.incidentops.io
+	$(KUBECTL) apply --server-side -k config/admission
 
 .PHONY: uninstall
 uninstall: manifests ## Remove the CRDs, and with them every Incident, Asset and EscalationPolicy.
@@ -112,6 +115,7 @@ deploy: manifests ## Deploy the operator with config/default (image IMG).
 	sed -i 's#newName: .*#newName: $(firstword $(subst :, ,$(IMG)))#; s#newTag: .*#newTag: $(lastword $(subst :, ,$(IMG)))#' \
 		$(LOCALBIN)/deploy/config/manager/kustomization.yaml
 	$(KUBECTL) apply --server-side -k $(LOCALBIN)/deploy/config/default
+	$(KUBECTL) apply --server-side -k config/admission
 
 .PHONY: undeploy
 undeploy: ## Remove the operator deployed with config/default.

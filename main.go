@@ -2,11 +2,14 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -79,6 +83,9 @@ func (f *smtpFlags) options() (*controllers.MailOptions, error) {
 func main() {
 	var (
 		metricsAddr         string
+		metricsSecure       bool
+		allowedDestinations []string
+		allowLinkLocal      bool
 		probeAddr           string
 		pprofAddr           string
 		warningEventsOnly   bool
@@ -92,7 +99,16 @@ func main() {
 		renewDeadline       time.Duration
 		retryPeriod         time.Duration
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (TokenReview) and allows to get /metrics (SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
+	flag.Func("allowed-destination", "A URL prefix, such as https://pagerduty.internal/, that a policy may name itself as pagerDuty.url, besides PagerDuty's own Events API; repeat for more. Every other destination comes from a Secret labelled "+securityv1alpha1.NotificationSecretLabel+"=true.", func(v string) error {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%q is not an absolute http(s) URL", v)
+		}
+		allowedDestinations = append(allowedDestinations, v)
+		return nil
+	})
+	flag.BoolVar(&allowLinkLocal, "allow-link-local-destinations", false, "Let receivers reach link-local addresses (169.254.0.0/16, fe80::/10), where clouds serve instance metadata and credentials; refused by default.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&warningEventsOnly, "warning-events-only", false, "Emit only Warning events; the Normal ones (Routed, NotificationSent, Acknowledged, Resolved) cost one API write per incident.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, for profiling; empty disables them.")
@@ -144,7 +160,7 @@ func main() {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                       metricsOptions(metricsAddr, metricsSecure),
 		HealthProbeBindAddress:        probeAddr,
 		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
@@ -168,16 +184,43 @@ func main() {
 		Mail:                    mail,
 		WarningEventsOnly:       warningEventsOnly,
 		Backoff:                 backoff,
+		AllowedDestinations:     allowedDestinations,
+		AllowLinkLocal:          allowLinkLocal,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
-	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
+	utilruntime.Must(mgr.AddReadyzCheck("informers", cachesSynced(mgr.GetCache())))
 
 	log.Info("Starting manager", "watchNamespaces", watchNamespaces, "leaderElect", leaderElect, "smtpAddress", smtp.address)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Running manager")
 		os.Exit(1)
+	}
+}
+
+// metricsOptions serves metrics, by default only to callers the API server
+// authenticates and authorises, as current kubebuilder scaffolds do: the
+// metrics name namespaces and receivers.
+func metricsOptions(addr string, secure bool) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: addr, SecureServing: secure}
+	if secure {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
+}
+
+// cachesSynced is a readiness check that fails until every informer has
+// synced, so that a replica is not ready while it cannot see the objects it
+// works on.
+func cachesSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 200*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("informer caches have not synced")
+		}
+		return nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/calendar"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -27,21 +28,23 @@ import (
 const secretRecheckInterval = 30 * time.Second
 
 // EscalationPolicyReconciler validates policies and reports whether they can
-// be used: the match expression compiles and every Secret they name exists.
+// be used: everything the schema cannot check (internal/policycheck), and
+// that every Secret they name is available.
 type EscalationPolicyReconciler struct {
 	client.Client
 	// SecretReader reads Secrets straight from the API server.
 	SecretReader client.Reader
 	Expressions  *routing.ExpressionCache
 	Renderers    *rendererCache
-	// MailConfigured is true when the operator has an SMTP server, so that
-	// email receivers can be used.
-	MailConfigured bool
+	// Checks is what the policy checks need from the operator.
+	Checks policycheck.Environment
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	policy := &securityv1alpha1.EscalationPolicy{}
@@ -59,74 +62,28 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	generation := policy.Generation
 	conditions := &policy.Status.Conditions
-	policy.Status.ObservedGeneration = generation
-
-	if _, err := r.Expressions.Get(req.NamespacedName, generation, policy.Spec.Match.Expression); err != nil {
-		markStalled(conditions, generation, securityv1alpha1.ReasonInvalidExpression,
-			fmt.Sprintf("spec.match.expression does not compile: %v", err))
-		// Only a new generation can fix this; retrying would not help.
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	}
-
-	for i := range policy.Spec.Receivers {
-		receiver := &policy.Spec.Receivers[i]
-		if _, err := r.Renderers.get(policy, receiver); err != nil {
-			markStalled(conditions, generation, securityv1alpha1.ReasonInvalidTemplate,
-				fmt.Sprintf("spec.receivers[%d] (%s): %v", i, receiver.Name, err))
-			return ctrl.Result{}, reconcile.TerminalError(err)
-		}
-		if receiver.Email != nil && !r.MailConfigured {
-			markStalled(conditions, generation, securityv1alpha1.ReasonChannelNotConfigured,
-				fmt.Sprintf("spec.receivers[%d] (%s): %v", i, receiver.Name, errNoMailServer))
-			// A restart with SMTP settings re-reconciles every policy.
-			return ctrl.Result{}, reconcile.TerminalError(errNoMailServer)
-		}
-	}
-
-	if field := firstRoleTarget(policy); field != "" && !r.MailConfigured {
-		markStalled(conditions, generation, securityv1alpha1.ReasonChannelNotConfigured,
-			fmt.Sprintf("%s: people reached by role are sent e-mail: %v", field, errNoMailServer))
-		return ctrl.Result{}, reconcile.TerminalError(errNoMailServer)
-	}
-	if sla := policy.Spec.SLA; sla != nil && sla.Calendar != nil {
-		c := sla.Calendar
-		if _, err := calendar.New(calendar.Spec{TimeZone: c.TimeZone, Days: c.Days, Opens: c.Opens, Closes: c.Closes, Holidays: c.Holidays}); err != nil {
-			markStalled(conditions, generation, securityv1alpha1.ReasonInvalidCalendar, fmt.Sprintf("spec.sla.calendar.%v", err))
-			return ctrl.Result{}, reconcile.TerminalError(err)
-		}
+	if problems := policycheck.Run(policy, r.Checks); len(problems) > 0 {
+		reason, message := policycheck.Summary(problems)
+		markStalled(conditions, generation, reason, truncateBytes(message, maxConditionMessage))
+		policy.Status.ObservedGeneration = generation
+		// Only a new generation, or a restart with other settings, can fix
+		// these; retrying would not help.
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(message))
 	}
 
 	missing, err := r.missingSecrets(ctx, policy)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	policy.Status.ObservedGeneration = generation
 	if len(missing) > 0 {
 		markStalled(conditions, generation, securityv1alpha1.ReasonSecretNotFound,
-			strings.Join(missing, "; "))
+			truncateBytes(strings.Join(missing, "; "), maxConditionMessage))
 		return ctrl.Result{RequeueAfter: secretRecheckInterval}, nil
 	}
 
 	markReady(conditions, generation, fmt.Sprintf("%d receivers, %d escalation levels", len(policy.Spec.Receivers), len(policy.Spec.Escalation.Levels)))
 	return ctrl.Result{}, nil
-}
-
-// firstRoleTarget names the first notify target that is a role, or "".
-func firstRoleTarget(policy *securityv1alpha1.EscalationPolicy) string {
-	for i, level := range policy.Spec.Escalation.Levels {
-		for j, target := range level.Notify {
-			if target.Role != "" {
-				return fmt.Sprintf("spec.escalation.levels[%d].notify[%d] (role %s)", i, j, target.Role)
-			}
-		}
-	}
-	if major := policy.Spec.Major; major != nil {
-		for j, target := range major.Notify {
-			if target.Role != "" {
-				return fmt.Sprintf("spec.major.notify[%d] (role %s)", j, target.Role)
-			}
-		}
-	}
-	return ""
 }
 
 // missingSecrets lists the Secret keys the policy names that do not exist,
@@ -149,36 +106,43 @@ func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy 
 	return missing, nil
 }
 
-// secretMissingError says which Secret or key is missing, never a value.
-type secretMissingError struct {
+// secretUnavailableError says that a Secret key cannot be used, the same
+// way whether the Secret is missing, lacks the label, or lacks the key: a
+// policy author who may not read Secrets must not learn which Secrets and
+// keys exist from the policy's status.
+type secretUnavailableError struct {
 	namespace, name, key string
-	noSecret             bool
 }
 
-func (e *secretMissingError) Error() string {
-	if e.noSecret {
-		return fmt.Sprintf("Secret %s/%s not found", e.namespace, e.name)
-	}
-	return fmt.Sprintf("Secret %s/%s has no key %q", e.namespace, e.name, e.key)
+func (e *secretUnavailableError) Error() string {
+	return fmt.Sprintf("Secret %s/%s key %q is not available to the operator: the Secret must exist, be labelled %s=true, and hold the key",
+		e.namespace, e.name, e.key, securityv1alpha1.NotificationSecretLabel)
 }
 
 func isSecretMissing(err error) bool {
-	var missing *secretMissingError
+	var missing *secretUnavailableError
 	return errors.As(err, &missing)
 }
 
-// readSecretKey reads one key of a Secret in namespace by direct GET.
+// readSecretKey reads one key of a Secret in namespace by direct GET. Only
+// Secrets labelled for the operator are used.
 func readSecretKey(ctx context.Context, reader client.Reader, namespace string, ref securityv1alpha1.SecretKeyReference) (string, error) {
+	unavailable := &secretUnavailableError{namespace: namespace, name: ref.Name, key: ref.Key}
+	// A name the API could not hold (stored before validation tightened)
+	// would otherwise fail every GET as a transient error, for ever.
+	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
+		return "", unavailable
+	}
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", &secretMissingError{namespace: namespace, name: ref.Name, noSecret: true}
+			return "", unavailable
 		}
 		return "", fmt.Errorf("reading Secret %s/%s: %w", namespace, ref.Name, err)
 	}
 	value, ok := secret.Data[ref.Key]
-	if !ok || len(value) == 0 {
-		return "", &secretMissingError{namespace: namespace, name: ref.Name, key: ref.Key}
+	if secret.Labels[securityv1alpha1.NotificationSecretLabel] != "true" || !ok || len(value) == 0 {
+		return "", unavailable
 	}
 	return strings.TrimSpace(string(value)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,27 +77,55 @@ func TestPolicyWithInvalidExpressionIsNotReadyAndSkipped(t *testing.T) {
 	}
 }
 
-func TestPolicyWithMissingSecretIsNotReady(t *testing.T) {
+func TestPolicySecretsMustBeLabelledAndTheirExistenceIsNotRevealed(t *testing.T) {
 	ns := newNamespace(t)
 	policy := webhookPolicy(ns, "desk", 0, "service-desk-url", securityv1alpha1.PolicyMatch{})
 	create(t, policy)
-	c := waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonSecretNotFound)
-	if !strings.Contains(c.Message, ns+"/service-desk-url") || !strings.Contains(c.Message, `"hook"`) {
-		t.Errorf("message %q should name the secret and the receiver", c.Message)
+
+	// notReady waits for the policy's SecretNotFound message at a generation.
+	notReady := func(generation int64) string {
+		t.Helper()
+		var message string
+		eventually(t, 20*time.Second, func() error {
+			if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(policy), policy); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(policy.Status.Conditions, securityv1alpha1.ConditionReady)
+			if c == nil || c.ObservedGeneration != generation || c.Reason != securityv1alpha1.ReasonSecretNotFound {
+				return errorf("Ready = %+v, want SecretNotFound at generation %d", c, generation)
+			}
+			message = c.Message
+			return nil
+		})
+		return message
+	}
+	missing := notReady(1)
+	if !strings.Contains(missing, ns+"/service-desk-url") || !strings.Contains(missing, `"hook"`) || !strings.Contains(missing, securityv1alpha1.NotificationSecretLabel) {
+		t.Errorf("message %q should name the Secret, the receiver and the label", missing)
 	}
 
-	// A Secret without the key is reported as such.
-	create(t, secretWithData(ns, "service-desk-url", map[string]string{"other": "x"}))
-	// A new generation, so the policy is looked at again now.
+	// A Secret that holds the key but is not labelled for the operator is
+	// not used, and reads exactly as a missing one.
+	unlabelled := secretWithData(ns, "service-desk-url", map[string]string{"url": "http://127.0.0.1:1/"})
+	unlabelled.Labels = nil
+	create(t, unlabelled)
 	update(t, policy, func(p *securityv1alpha1.EscalationPolicy) { p.Spec.Priority = 1 })
-	eventually(t, 20*time.Second, func() error {
-		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(policy), policy); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(policy.Status.Conditions, securityv1alpha1.ConditionReady)
-		if c == nil || c.Reason != securityv1alpha1.ReasonSecretNotFound || !strings.Contains(c.Message, `no key "url"`) {
-			return errorf("Ready = %+v, want SecretNotFound saying the key is missing", c)
-		}
-		return nil
+	if got := notReady(2); got != missing {
+		t.Errorf("an unlabelled Secret reads %q; a missing one %q: the difference tells whether the Secret exists", got, missing)
+	}
+
+	// Labelled, without the key: the same again.
+	update(t, unlabelled, func(s *corev1.Secret) {
+		s.Labels = notificationSecret
+		s.Data = map[string][]byte{"other": []byte("x")}
 	})
+	update(t, policy, func(p *securityv1alpha1.EscalationPolicy) { p.Spec.Priority = 2 })
+	if got := notReady(3); got != missing {
+		t.Errorf("a Secret without the key reads %q; a missing one %q", got, missing)
+	}
+
+	// Labelled, with the key: Ready.
+	update(t, unlabelled, func(s *corev1.Secret) { s.Data = map[string][]byte{"url": []byte("http://127.0.0.1:1/")} })
+	update(t, policy, func(p *securityv1alpha1.EscalationPolicy) { p.Spec.Priority = 3 })
+	waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded)
 }

@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -15,6 +18,8 @@ const (
 	EventNotificationFailed = "NotificationFailed"
 	// EventNotificationAbandoned: a notification used up its attempts.
 	EventNotificationAbandoned = "NotificationAbandoned"
+	// EventStatusNotRecorded: the API server refused the incident's status.
+	EventStatusNotRecorded = "StatusNotRecorded"
 )
 
 // eventRecorder emits events/v1 Events about one object.
@@ -24,20 +29,49 @@ type eventRecorder struct {
 	warningsOnly bool
 }
 
+// Limits of events/v1, in bytes: the API server refuses an event over them,
+// and the recorder does not retry. Condition messages have a limit too.
+const (
+	maxEventAction      = 128
+	maxEventNote        = 1024
+	maxConditionMessage = 32768
+)
+
 func (e eventRecorder) normal(obj runtime.Object, reason, action, format string, args ...any) {
 	if e.warningsOnly {
 		return
 	}
-	e.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, format, args...)
+	e.emit(obj, nil, corev1.EventTypeNormal, reason, action, format, args...)
 }
 
 func (e eventRecorder) warning(obj runtime.Object, reason, action, format string, args ...any) {
-	e.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, action, format, args...)
+	e.emit(obj, nil, corev1.EventTypeWarning, reason, action, format, args...)
 }
 
 // warningRelated is a Warning about obj that concerns another object too.
 // The related object is part of what makes events distinct: events/v1
 // folds events that differ only in their note into one series.
 func (e eventRecorder) warningRelated(obj, related runtime.Object, reason, action, format string, args ...any) {
-	e.recorder.Eventf(obj, related, corev1.EventTypeWarning, reason, action, format, args...)
+	e.emit(obj, related, corev1.EventTypeWarning, reason, action, format, args...)
+}
+
+// emit cuts the action and the note to the API's limits, so that no event
+// is refused for its length.
+func (e eventRecorder) emit(obj, related runtime.Object, eventType, reason, action, format string, args ...any) {
+	note := truncateBytes(fmt.Sprintf(format, args...), maxEventNote)
+	e.recorder.Eventf(obj, related, eventType, reason, truncateBytes(action, maxEventAction), "%s", note)
+}
+
+// truncateBytes cuts s to at most limit bytes, on a rune boundary, marking
+// the cut with an ellipsis that counts towards the limit.
+func truncateBytes(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const ellipsis = "…"
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }

@@ -3,12 +3,16 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -35,6 +39,11 @@ type IncidentReconciler struct {
 	Mailer *notify.Mailer
 	// Renderers holds each receiver's parsed template.
 	Renderers *rendererCache
+	// Sent remembers deliveries whose outcome is not stored yet.
+	Sent *sentLedger
+	// DestinationAllowed says whether a URL written in a policy may be
+	// sent to.
+	DestinationAllowed func(url string) bool
 	// PolicySets holds each namespace's policies prepared for routing.
 	PolicySets *policySets
 	Backoff    notify.Backoff
@@ -55,8 +64,15 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 	before := incident.DeepCopy()
 	readVersion := incident.ResourceVersion
+	var delivered []string
 	defer func() {
 		err := patchStatus(ctx, r.Client, incident, before, incidentStatus)
+		if err == nil {
+			r.Sent.forget(delivered)
+		} else if isTooLarge(err) {
+			r.Events.warning(incident, EventStatusNotRecorded, "RecordStatus",
+				"The API server refused to store this incident's status as too large; deliveries made are remembered and not sent again: %v", err)
+		}
 		if err == nil && incident.ResourceVersion != readVersion {
 			// Wait for the cache to show this reconcile's last write, so
 			// that the next reconcile never re-sends a delivery recorded
@@ -72,12 +88,9 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		status.Phase = securityv1alpha1.PhasePending
 	}
 	if status.AwareAt == nil {
-		aware := incident.CreationTimestamp
-		if incident.Spec.AwareAt != nil {
-			aware = *incident.Spec.AwareAt
-		}
-		status.AwareAt = &aware
+		status.AwareAt = ptr.To(awareAt(incident))
 	}
+	checkReportedTimes(incident, r.Clock.Now())
 
 	routedNow := false
 	if !isRouted(incident) {
@@ -91,6 +104,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	owed := len(status.Notifications)
 	policies := r.routedPolicies(ctx, incident)
 	outcome := r.advance(ctx, incident, policies)
+	r.capNotifications(incident)
 	if routedNow || len(status.Notifications) > owed {
 		// Record every delivery owed before sending any: after a crash the
 		// pending ones are sent again under the same idempotency keys.
@@ -102,7 +116,9 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		before = incident.DeepCopy()
 	}
 
-	retryIn, sent := r.deliverDue(ctx, incident, policies)
+	retryIn, sent, keys := r.deliverDue(ctx, incident, policies)
+	delivered = keys
+	r.capNotifications(incident)
 	r.tellDeliveries(incident, routedNow, sent)
 	summariseDeliveries(incident)
 	return ctrl.Result{RequeueAfter: earliest(retryIn, untilWake(outcome.Wake, r.Clock.Now()))}, nil
@@ -114,7 +130,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 // reconcile's event into another's series.
 func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident, routedNow bool, sent []string) {
 	told := strings.Join(sent, ", ")
-	action := notify.Truncate("Notify "+told, 128)
+	action := "Notify " + told
 	switch {
 	case routedNow:
 		names := make([]string, 0, len(incident.Status.Policies))
@@ -125,9 +141,9 @@ func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident,
 		if told != "" {
 			note += "; notified " + told
 		}
-		r.Events.normal(incident, EventRouted, "Route", "%s", notify.Truncate(note, 1024))
+		r.Events.normal(incident, EventRouted, "Route", "%s", note)
 	case told != "":
-		r.Events.normal(incident, EventNotificationSent, action, "Notified %s", notify.Truncate(told, 1000))
+		r.Events.normal(incident, EventNotificationSent, action, "Notified %s", told)
 	}
 }
 
@@ -188,6 +204,68 @@ func earliest(a, b time.Duration) time.Duration {
 }
 
 func incidentStatus(i *securityv1alpha1.Incident) any { return i.Status }
+
+// capNotifications keeps the incident's notification records at or under
+// MaxNotificationsPerIncident. Records are appended in the order they are
+// owed, so the ones past the ceiling are the newest; they are dropped
+// before anything is sent to them, and the incident says so.
+func (r *IncidentReconciler) capNotifications(incident *securityv1alpha1.Incident) {
+	status := &incident.Status
+	over := len(status.Notifications) - securityv1alpha1.MaxNotificationsPerIncident
+	if over <= 0 {
+		return
+	}
+	status.Notifications = status.Notifications[:securityv1alpha1.MaxNotificationsPerIncident]
+	message := fmt.Sprintf("this incident reached the ceiling of %d notification records; %d more notifications were not recorded or sent",
+		securityv1alpha1.MaxNotificationsPerIncident, over)
+	setCondition(&status.Conditions, incident.Generation, securityv1alpha1.ConditionNotificationsComplete, metav1.ConditionFalse,
+		securityv1alpha1.ReasonNotificationLimit, message)
+	r.Events.warning(incident, securityv1alpha1.ReasonNotificationLimit, "Notify", "%s", message)
+}
+
+// isTooLarge is true when the API server refused a write for its size.
+func isTooLarge(err error) bool {
+	return apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large")
+}
+
+// clockSkew is how far a reported time may lie after the moment it was
+// reported, for a reporter's clock that runs fast.
+const clockSkew = 5 * time.Minute
+
+// awareAt is when the regulatory clocks start: spec.awareAt, unless it lies
+// after the incident was reported, which the admission policy refuses but
+// an incident stored before it was installed may hold. A clock started in
+// the future (2062 typed for 2026) would tell nobody for decades.
+func awareAt(incident *securityv1alpha1.Incident) metav1.Time {
+	reported := incident.CreationTimestamp
+	if aware := incident.Spec.AwareAt; aware != nil && !aware.After(reported.Add(clockSkew)) {
+		return *aware
+	}
+	return reported
+}
+
+// checkReportedTimes reports, as the InputValid condition, the times in the
+// spec that cannot be right: they are reported on the incident itself, and
+// the operator works on with the report time in their place.
+func checkReportedTimes(incident *securityv1alpha1.Incident, now time.Time) {
+	var problems []string
+	reported := incident.CreationTimestamp
+	if aware := incident.Spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
+		problems = append(problems, fmt.Sprintf("spec.awareAt %s is after the incident was reported (%s); the regulatory clock starts at the report instead",
+			aware.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339)))
+	}
+	if n := incident.Spec.AuthorityNotification; n != nil && n.NotifiedAt.After(now.Add(clockSkew)) {
+		problems = append(problems, fmt.Sprintf("spec.authorityNotification.notifiedAt %s is in the future; record the report once it has been made",
+			n.NotifiedAt.UTC().Format(time.RFC3339)))
+	}
+	conditions := &incident.Status.Conditions
+	if len(problems) == 0 {
+		meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionInputValid)
+		return
+	}
+	setCondition(conditions, incident.Generation, securityv1alpha1.ConditionInputValid, metav1.ConditionFalse,
+		securityv1alpha1.ReasonTimeInFuture, strings.Join(problems, "; "))
+}
 
 func (r *IncidentReconciler) now() metav1.Time {
 	return metav1.NewTime(r.Clock.Now().Truncate(time.Second))

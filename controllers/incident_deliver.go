@@ -25,8 +25,12 @@ const maxErrorLength = 256
 // fallback receiver, if any, is owed a delivery in its place. It returns how
 // long until the next retry is due, or zero when none is, and the deliveries
 // made, as people would read them. policies are the routed policies as
-// routedPolicies read them; a record whose policy is missing fails.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (time.Duration, []string) {
+// routedPolicies read them; a record whose policy is missing fails. A
+// delivery the ledger remembers as accepted, whose outcome an earlier
+// reconcile could not store, is recorded without being sent again. keys
+// are the deliveries recorded as delivered here, for the ledger to forget
+// once they are stored.
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (retryIn time.Duration, sent, keys []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
 	var due []int
@@ -48,19 +52,26 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 		if original := findDelivery(records, rec.FallbackFor); original != nil {
 			msg.FallbackFor = original.Receiver
 		}
+		if at, ok := r.Sent.deliveredAt(rec.Key, now); ok {
+			recordDelivered(rec, metav1.NewTime(at.Truncate(time.Second)))
+			continue
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := r.send(ctx, policy, rec, msg)
+			if err == nil {
+				r.Sent.remember(rec.Key, r.Clock.Now())
+			}
 			r.recordAttempt(incident, policy, rec, err)
 		})
 	}
 	wg.Wait()
 
-	var sent []string
 	for _, i := range due {
 		if rec := &records[i]; rec.State == securityv1alpha1.DeliveryDelivered {
 			sent = append(sent, describeDelivery(rec))
+			keys = append(keys, rec.Key)
 		}
 	}
 
@@ -71,15 +82,24 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 			incident.Status.Notifications = append(incident.Status.Notifications, *fallback)
 		}
 	}
-	return nextRetry(incident.Status.Notifications, r.Clock.Now()), sent
+	return nextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
 }
 
-// describeDelivery says who was told what, for an event.
+// recordDelivered records a delivery the receiver accepted at.
+func recordDelivered(rec *securityv1alpha1.NotificationRecord, at metav1.Time) {
+	rec.Attempts++
+	rec.LastAttemptAt = &at
+	rec.State = securityv1alpha1.DeliveryDelivered
+	rec.DeliveredAt = &at
+	rec.NextAttemptAt = nil
+	rec.LastError = ""
+}
+
+// describeDelivery says who was told what, for an event. People reached by
+// role are named by their role only: events are readable by anyone with
+// the built-in view role, and an e-mail address is personal data.
 func describeDelivery(rec *securityv1alpha1.NotificationRecord) string {
 	who := rec.Receiver
-	if rec.Recipient != "" {
-		who += " " + rec.Recipient
-	}
 	what := fmt.Sprintf("level %d of %s", rec.Level, rec.Policy)
 	if rec.Notice != "" {
 		what = strings.ToLower(rec.Notice) + " notice"
@@ -174,7 +194,7 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 // receiver, because events/v1 folds events that differ only in their note
 // into one series, which would hide one receiver's outcome behind another's.
 func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
-	return notify.Truncate("Notify "+rec.Policy+"/"+rec.Receiver, 128)
+	return "Notify " + rec.Policy + "/" + rec.Receiver
 }
 
 // recordAttempt writes the outcome of an attempt into its record. Failures
@@ -187,10 +207,8 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 	rec.LastAttemptAt = &now
 	action := notifyAction(rec)
 	if err == nil {
-		rec.State = securityv1alpha1.DeliveryDelivered
-		rec.DeliveredAt = &now
-		rec.NextAttemptAt = nil
-		rec.LastError = ""
+		rec.Attempts--
+		recordDelivered(rec, now)
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()
 		return
 	}
@@ -213,8 +231,11 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 	rec.State = securityv1alpha1.DeliveryFailed
 	rec.NextAttemptAt = &next
 	notificationsTotal.WithLabelValues(rec.Channel, "failed").Inc()
-	r.Events.warning(incident, EventNotificationFailed, action, "Notifying %s failed (attempt %d, next at %s): %s",
-		rec.Receiver, rec.Attempts, next.UTC().Format(time.RFC3339), rec.LastError)
+	// The note stays the same from one attempt to the next: events/v1
+	// keeps the first note of a series and counts the repeats, so one
+	// receiver's failures are one Event, not one per attempt. Status has
+	// the attempt count and the next attempt.
+	r.Events.warning(incident, EventNotificationFailed, action, "Notifying %s failed: %s", rec.Receiver, rec.LastError)
 }
 
 func ceilSecond(t time.Time) time.Time {

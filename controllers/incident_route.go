@@ -21,6 +21,9 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 		return false, err
 	}
 	decision := routing.RouteSorted(incident, set.ordered)
+	for _, u := range set.unusable {
+		r.Events.warningRelated(incident, u.policy, EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: it is not Ready: %s", u.policy.Name, u.reason)
+	}
 	for _, s := range decision.Skipped {
 		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
 	}
@@ -74,6 +77,10 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	for i := range list.Items {
 		p := &list.Items[i]
 		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if reason := unusableReason(p); reason != "" {
+			set.unusable = append(set.unusable, unusablePolicy{policy: p, reason: reason})
 			continue
 		}
 		set.ordered = append(set.ordered, routing.Prepare(p, r.Expressions))

@@ -77,8 +77,8 @@ func mailsTo(uid, address string) []sink.Mail {
 	return out
 }
 
-func minutes(n int) *metav1.Duration {
-	return &metav1.Duration{Duration: time.Duration(n) * time.Minute}
+func minutes(n int) *securityv1alpha1.Duration {
+	return securityv1alpha1.NewDuration(time.Duration(n) * time.Minute)
 }
 
 func TestEscalationUntilAcknowledgedThenResolved(t *testing.T) {
@@ -287,7 +287,7 @@ func TestBreachFiresOnceOnTimeAcrossARestart(t *testing.T) {
 	webhookSecret(t, ns, "hook", s.URL)
 	policy := webhookPolicy(ns, "fast", 0, "hook", securityv1alpha1.PolicyMatch{})
 	policy.Spec.SLA = &securityv1alpha1.SLA{Targets: []securityv1alpha1.SLATarget{{
-		Severities: []securityv1alpha1.Severity{securityv1alpha1.SeverityLow}, AcknowledgeWithin: &metav1.Duration{Duration: 6 * time.Second},
+		Severities: []securityv1alpha1.Severity{securityv1alpha1.SeverityLow}, AcknowledgeWithin: securityv1alpha1.NewDuration(6 * time.Second),
 	}}}
 	create(t, policy)
 	inc := newIncident(ns, "restart", securityv1alpha1.CategoryOther, securityv1alpha1.SeverityLow)

@@ -3,7 +3,11 @@ package controllers
 import (
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -19,8 +23,42 @@ type policySets struct {
 
 type policySet struct {
 	ordered []routing.Policy
+	// unusable are the policies left out of routing, and why.
+	unusable []unusablePolicy
 	// byName points into the informer's cache: read, never written.
 	byName map[string]*securityv1alpha1.EscalationPolicy
+}
+
+// unusablePolicy is a policy that cannot route incidents until a person
+// fixes it; its own Ready condition says what is wrong.
+type unusablePolicy struct {
+	policy *securityv1alpha1.EscalationPolicy
+	reason string
+}
+
+// unusableReason says why a policy must not route incidents, or "" when it
+// may. A policy whose spec is broken is left out: routing an incident to it
+// would pin the incident to a chain that cannot run. A policy that only
+// waits for a Secret still routes, so its deliveries go out once the Secret
+// appears.
+func unusableReason(p *securityv1alpha1.EscalationPolicy) string {
+	if problems := policycheck.Structural(p); len(problems) > 0 {
+		_, message := policycheck.Summary(problems)
+		return message
+	}
+	ready := meta.FindStatusCondition(p.Status.Conditions, securityv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.ObservedGeneration != p.Generation {
+		return ""
+	}
+	switch ready.Reason {
+	case securityv1alpha1.ReasonSecretNotFound:
+		return ""
+	case securityv1alpha1.ReasonChannelNotConfigured, securityv1alpha1.ReasonInvalidExpression, securityv1alpha1.ReasonInvalidTemplate,
+		policycheck.ReasonInvalidDuration, policycheck.ReasonInvalidSelector, policycheck.ReasonInvalidAddress,
+		policycheck.ReasonInvalidCalendar, policycheck.ReasonDestinationNotAllowed, policycheck.ReasonTooManyNotifications:
+		return ready.Message
+	}
+	return ""
 }
 
 func newPolicySets() *policySets {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -25,6 +24,9 @@ const (
 
 // errNoMailServer is why an email receiver cannot be used.
 var errNoMailServer = errors.New("e-mail needs an SMTP server, and the operator has none: start it with --smtp-address and --smtp-from")
+
+// errDestinationNotAllowed is why a URL written in a policy is not sent to.
+var errDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination)")
 
 // receiverChannel names the channel a receiver uses.
 func receiverChannel(r *securityv1alpha1.Receiver) string {
@@ -131,7 +133,7 @@ func (c *rendererCache) forget(policy types.NamespacedName) {
 	}
 }
 
-func timeoutOf(d *metav1.Duration) time.Duration {
+func timeoutOf(d *securityv1alpha1.Duration) time.Duration {
 	if d == nil {
 		return 0
 	}
@@ -179,6 +181,9 @@ func (r *IncidentReconciler) sendTo(ctx context.Context, policy *securityv1alpha
 		return r.HTTP.SendChat(ctx, notify.ChatTarget{URL: url, Timeout: timeoutOf(chat.Timeout)}, body)
 
 	case receiver.PagerDuty != nil:
+		if u := receiver.PagerDuty.URL; u != "" && (r.DestinationAllowed == nil || !r.DestinationAllowed(u)) {
+			return errDestinationNotAllowed
+		}
 		key, err := secret(receiver.PagerDuty.RoutingKeySecretRef)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -34,6 +36,16 @@ type Options struct {
 	WarningEventsOnly bool
 	// Mail is the SMTP server for email receivers; nil disables them.
 	Mail *MailOptions
+	// AllowedDestinations are URL prefixes a policy may name itself
+	// (PagerDuty's url), besides policycheck.DefaultDestinations. Every
+	// other destination comes from a Secret labelled for the operator.
+	AllowedDestinations []string
+	// DestinationAllowed, when set, replaces the check built from
+	// AllowedDestinations; tests use it to allow their loopback servers.
+	DestinationAllowed func(url string) bool
+	// AllowLinkLocal lets receivers reach link-local addresses, where
+	// clouds serve instance metadata.
+	AllowLinkLocal bool
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -66,6 +78,18 @@ func (o *MailOptions) mailer(reader client.Reader) *notify.Mailer {
 	return m
 }
 
+// checkExpression compiles a match expression as routing will.
+func checkExpression(source string) error {
+	_, err := routing.CompileExpression(source)
+	return err
+}
+
+// checkTemplate parses a receiver's template as delivery will.
+func checkTemplate(title, body string) error {
+	_, err := notify.NewRenderer(notify.Template{Title: title, Body: body})
+	return err
+}
+
 // Setup registers the field indexes and every controller with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
@@ -80,14 +104,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
+	if opts.DestinationAllowed == nil {
+		opts.DestinationAllowed = policycheck.AllowDestinations(append(slices.Clone(policycheck.DefaultDestinations), opts.AllowedDestinations...))
+	}
 	expressions := routing.NewExpressionCache()
 	renderers := &rendererCache{}
 	if err := (&EscalationPolicyReconciler{
-		Client:         mgr.GetClient(),
-		SecretReader:   mgr.GetAPIReader(),
-		Expressions:    expressions,
-		Renderers:      renderers,
-		MailConfigured: opts.Mail != nil,
+		Client:       mgr.GetClient(),
+		SecretReader: mgr.GetAPIReader(),
+		Expressions:  expressions,
+		Renderers:    renderers,
+		Checks: policycheck.Environment{
+			MailConfigured:     opts.Mail != nil,
+			DestinationAllowed: opts.DestinationAllowed,
+			Expression:         checkExpression,
+			Template:           checkTemplate,
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -101,6 +133,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Mailer:                  opts.Mail.mailer(mgr.GetAPIReader()),
 		Renderers:               renderers,
 		PolicySets:              newPolicySets(),
+		Sent:                    newSentLedger(),
+		DestinationAllowed:      opts.DestinationAllowed,
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,

@@ -130,6 +130,10 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if err := testenv.InstallAdmissionPolicies(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mail, err := startMailbox(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test mailbox:", err)
@@ -190,6 +194,8 @@ func (m *testManager) start() error {
 		Backoff:                 notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		MaxConcurrentReconciles: 4,
 		DeliveryConcurrency:     4,
+		// The tests' PagerDuty servers listen on loopback ports.
+		DestinationAllowed: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
 	}); err != nil {
 		cancel()
 		return err
@@ -265,7 +271,7 @@ func newSink(t *testing.T) *testSink {
 func webhookSecret(t *testing.T, ns, name, url string) {
 	t.Helper()
 	create(t, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: notificationSecret},
 		StringData: map[string]string{"url": url},
 	})
 }
@@ -364,7 +370,7 @@ func waitForEvent(t *testing.T, ns, name, reason, eventType string) eventsv1.Eve
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func secretWithData(ns, name string, data map[string]string) *corev1.Secret {
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: notificationSecret}, StringData: data}
 }
 
 // update applies mutate to the latest stored object and writes it, retrying
@@ -382,3 +388,6 @@ func update[T client.Object](t *testing.T, obj T, mutate func(T)) {
 		t.Fatalf("updating %s: %v", obj.GetName(), err)
 	}
 }
+
+// notificationSecret labels a Secret for the operator to read.
+var notificationSecret = map[string]string{securityv1alpha1.NotificationSecretLabel: "true"}

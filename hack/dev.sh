@@ -42,6 +42,8 @@ done
 log "installing the CRDs"
 "$KUBECTL" apply --server-side -k "$ROOT/config/crd" >/dev/null
 "$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
+log "installing the admission policies"
+"$KUBECTL" apply --server-side -k "$ROOT/config/admission" >/dev/null
 
 log "starting the notification sink on http://$SINK_ADDR and smtp://$SMTP_ADDR"
 "$LOCALBIN/notification-sink" --listen "$SINK_ADDR" --smtp-listen "$SMTP_ADDR" &
@@ -49,13 +51,13 @@ pids+=($!)
 
 log "pointing the sample receivers at the sink and applying the samples"
 for secret in internal-audit-webhook service-desk-webhook line-managers-webhook; do
-  "$KUBECTL" create secret generic "$secret" --from-literal=url="http://$SINK_ADDR/$secret" \
-    --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+  "$KUBECTL" create secret generic "$secret" --from-literal=url="http://$SINK_ADDR/$secret" --dry-run=client -o yaml |
+    "$KUBECTL" label --local -f - -o yaml security.incidentops.io/notification-secret=true | "$KUBECTL" apply -f - >/dev/null
 done
 "$KUBECTL" apply -k "$ROOT/config/samples"
 
 log "starting the operator"
-"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18080 --health-probe-bind-address=127.0.0.1:18081 \
+"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 \
   --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
 pids+=($!)

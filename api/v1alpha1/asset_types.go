@@ -186,6 +186,7 @@ type AssetStatus struct {
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner.name`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Open",type=integer,JSONPath=`.status.openIncidents`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Classification",type=string,JSONPath=`.spec.dataClassification`,priority=1
 // +kubebuilder:printcolumn:name="Supplier",type=string,JSONPath=`.spec.supplier.name`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -8,9 +8,10 @@ type Contact struct {
 	// +required
 	Name string `json:"name"`
 
-	// Email address that notifications by e-mail are sent to.
+	// Email address that notifications by e-mail are sent to: a bare
+	// address such as name@example.org, without a display name.
 	// +kubebuilder:validation:MaxLength=254
-	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`
 	// +optional
 	Email string `json:"email,omitempty"`
 
@@ -21,20 +22,30 @@ type Contact struct {
 }
 
 // SecretKeyReference names one key of a Secret in the same namespace as the
-// object that refers to it.
+// object that refers to it. The operator reads only Secrets labelled
+// security.incidentops.io/notification-secret: "true", so that a policy
+// author cannot send any other Secret of the namespace to a receiver.
 type SecretKeyReference struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +required
 	Name string `json:"name"`
 
 	// Key within the Secret's data.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +required
 	Key string `json:"key"`
 }
+
+// NotificationSecretLabel marks a Secret that its owner lets the operator
+// read for receivers: a policy can name only Secrets that carry it with the
+// value "true", so that a policy author cannot send any other Secret of the
+// namespace, such as a database password, to a receiver of their choosing.
+const NotificationSecretLabel = "security.incidentops.io/notification-secret"
 
 // Condition types and reasons shared by every kind.
 const (

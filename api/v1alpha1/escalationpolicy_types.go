@@ -75,9 +75,11 @@ type WebhookReceiver struct {
 	// +optional
 	SigningSecretRef *SecretKeyReference `json:"signingSecretRef,omitempty"`
 
-	// Timeout of one delivery attempt. Defaults to 10s.
+	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Defaults to 10s.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
 	// +optional
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	Timeout *Duration `json:"timeout,omitempty"`
 }
 
 // ChatReceiver posts to a chat webhook: a Slack incoming webhook, or a
@@ -87,9 +89,11 @@ type ChatReceiver struct {
 	// +required
 	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
 
-	// Timeout of one delivery attempt. Defaults to 10s.
+	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Defaults to 10s.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
 	// +optional
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	Timeout *Duration `json:"timeout,omitempty"`
 }
 
 // PagerDutyReceiver raises an alert through the PagerDuty Events API v2.
@@ -107,9 +111,11 @@ type PagerDutyReceiver struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// Timeout of one delivery attempt. Defaults to 10s.
+	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Defaults to 10s.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
 	// +optional
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	Timeout *Duration `json:"timeout,omitempty"`
 }
 
 // EmailReceiver sends e-mail through the operator's SMTP server, which is
@@ -122,7 +128,7 @@ type EmailReceiver struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=254
-	// +kubebuilder:validation:items:Pattern=`^[^@\s<>,;]+@[^@\s<>,;]+$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
 	// +listType=set
 	// +required
 	To []string `json:"to"`
@@ -130,7 +136,7 @@ type EmailReceiver struct {
 	// Cc are addresses copied in.
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=254
-	// +kubebuilder:validation:items:Pattern=`^[^@\s<>,;]+@[^@\s<>,;]+$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
 	// +listType=set
 	// +optional
 	Cc []string `json:"cc,omitempty"`
@@ -231,8 +237,9 @@ type EscalationLevel struct {
 	// After is how long after the previous level (for level 0: after the
 	// incident is routed) this level is reached, unless the incident has
 	// been acknowledged or resolved by then. Defaults to 0.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self) <= duration('8760h')",message="after must be at most 8760h (a year)"
 	// +optional
-	After *metav1.Duration `json:"after,omitempty"`
+	After *Duration `json:"after,omitempty"`
 
 	// Notify lists who is told when the level is reached.
 	// +kubebuilder:validation:MinItems=1
@@ -244,7 +251,9 @@ type EscalationLevel struct {
 // Escalation is the chain of levels an incident climbs until someone
 // acknowledges it.
 // +kubebuilder:validation:XValidation:rule="!has(self.repeat) || self.repeat == 0 || has(self.repeatAfter)",message="repeatAfter is required when repeat is set",fieldPath=".repeatAfter"
-// +kubebuilder:validation:XValidation:rule="!has(self.levels[0].after) || duration(self.levels[0].after) == duration('0s')",message="levels[0] is notified when the incident is routed; after applies from levels[1]",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="!has(self.levels[0].after) || !self.levels[0].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[0].after) == duration('0s')",message="levels[0].after must be 0s or unset: level 0 is notified when the incident is routed; after applies from levels[1]",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="self.levels.filter(l, has(l.after) && (!l.after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(l.after) >= duration('1s'))).size() >= size(self.levels) - 1",message="levels[1] and later each need after of at least 1s: a level is reached some time after the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="self.levels.map(l, size(l.notify)).sum() * (self.?repeat.orValue(0) + 1) <= 100",message="an escalation may send at most 100 notifications per incident: the number of levels[].notify entries times (repeat + 1) is over 100",fieldPath=".levels"
 type Escalation struct {
 	// Levels in order; level 0 is notified when the incident is routed.
 	// +kubebuilder:validation:MinItems=1
@@ -259,9 +268,11 @@ type Escalation struct {
 	// +optional
 	Repeat int32 `json:"repeat,omitempty"`
 
-	// RepeatAfter is how long after the last level the chain starts again.
+	// RepeatAfter is how long after the last level the chain starts again,
+	// at least 1s.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('8760h'))",message="repeatAfter must be at least 1s and at most 8760h (a year)"
 	// +optional
-	RepeatAfter *metav1.Duration `json:"repeatAfter,omitempty"`
+	RepeatAfter *Duration `json:"repeatAfter,omitempty"`
 }
 
 // HoursKind says what time a target counts.
@@ -280,6 +291,8 @@ type Calendar struct {
 	// TimeZone is an IANA time zone, such as Europe/London.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone must be an IANA zone such as Europe/London: Local would mean whatever zone the operator's host is in"
 	// +kubebuilder:default=UTC
 	// +optional
 	TimeZone string `json:"timeZone,omitempty"`
@@ -322,18 +335,21 @@ type SLATarget struct {
 
 	// AcknowledgeWithin is how long, from routing, until someone must
 	// acknowledge the incident.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
 	// +optional
-	AcknowledgeWithin *metav1.Duration `json:"acknowledgeWithin,omitempty"`
+	AcknowledgeWithin *Duration `json:"acknowledgeWithin,omitempty"`
 
 	// ResolveWithin is how long, from routing, until the incident must be
 	// resolved.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
 	// +optional
-	ResolveWithin *metav1.Duration `json:"resolveWithin,omitempty"`
+	ResolveWithin *Duration `json:"resolveWithin,omitempty"`
 
 	// WarnBefore is how long before a deadline the incident becomes
 	// SLAAtRisk, and the reporter is told.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
 	// +optional
-	WarnBefore *metav1.Duration `json:"warnBefore,omitempty"`
+	WarnBefore *Duration `json:"warnBefore,omitempty"`
 
 	// Hours says whether the durations count business or calendar hours.
 	// +kubebuilder:default=Calendar
@@ -359,9 +375,12 @@ type Regulatory struct {
 	// AuthorityNotificationWithin is how long after awareness a personal
 	// data breach must be reported to the supervisory authority (GDPR
 	// Art. 33: 72 hours; the ICO in the UK), counted in calendar hours.
+	// A policy may shorten the legal clock, never remove or lengthen it, so
+	// this is more than 0s and at most 72h.
 	// +kubebuilder:default="72h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('72h'))",message="authorityNotificationWithin must be more than 0s and at most 72h: a policy may shorten the legal clock, not remove or lengthen it"
 	// +optional
-	AuthorityNotificationWithin *metav1.Duration `json:"authorityNotificationWithin,omitempty"`
+	AuthorityNotificationWithin *Duration `json:"authorityNotificationWithin,omitempty"`
 }
 
 // Major says what makes an incident major, and who else is told then.

@@ -181,6 +181,8 @@ type AuthorityNotification struct {
 
 // IncidentSpec is what was reported.
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || has(self.authorityNotification.delayReason) || !has(self.awareAt) || self.authorityNotification.notifiedAt <= self.awareAt + duration('72h')",message="authorityNotification.delayReason is required: the authority was told more than 72 hours after awareAt",fieldPath=".authorityNotification.delayReason"
+// +kubebuilder:validation:XValidation:rule="has(self.awareAt) == has(oldSelf.awareAt)",message="awareAt can be set only when the incident is reported, and not removed",fieldPath=".awareAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || !has(self.awareAt) || self.authorityNotification.notifiedAt >= self.awareAt",message="authorityNotification.notifiedAt is before awareAt: the authority cannot be told of a breach before the organisation knew of it",fieldPath=".authorityNotification.notifiedAt"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || has(self.acknowledgement)",message="acknowledgement cannot be removed once made",fieldPath=".acknowledgement"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || has(self.resolution)",message="resolution cannot be removed; report a new incident instead",fieldPath=".resolution"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || self.impact.?personalData.orValue(false)",message="authorityNotification is only for incidents involving personal data: set impact.personalData",fieldPath=".authorityNotification"
@@ -188,6 +190,7 @@ type IncidentSpec struct {
 	// Title is a one-line summary.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="self.trim().size() > 0",message="title must not be blank"
 	// +required
 	Title string `json:"title"`
 
@@ -227,8 +230,9 @@ type IncidentSpec struct {
 	Impact Impact `json:"impact,omitempty"`
 
 	// AwareAt is when the organisation became aware of the event; regulatory
-	// clocks start here. Defaults to the incident's creation time. It cannot
-	// be changed once set.
+	// clocks start here. Defaults to the incident's creation time. It is set
+	// only when the incident is reported, never after the report (the API
+	// server refuses a later time), and cannot be changed.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="awareAt cannot be changed once set"
 	// +optional
 	AwareAt *metav1.Time `json:"awareAt,omitempty"`
@@ -399,6 +403,7 @@ type IncidentStatus struct {
 	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
 
 	// EscalationLevel is the highest escalation level any policy has reached.
+	// +kubebuilder:default=0
 	// +optional
 	EscalationLevel int32 `json:"escalationLevel"`
 
@@ -431,6 +436,11 @@ type IncidentStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// MaxNotificationsPerIncident is the ceiling of notification records one
+// incident holds. Every record lives in the incident's status, which etcd
+// stores whole (about 1.5 MiB at most); a record takes about 400 bytes.
+const MaxNotificationsPerIncident = 1000
+
 // Incident condition types and reasons.
 const (
 	// ConditionRouted is True once the incident is matched to at least one policy.
@@ -461,6 +471,14 @@ const (
 	ConditionMajor = "Major"
 	// ConditionAssetsFound is False when an asset the incident names does not exist.
 	ConditionAssetsFound = "AssetsFound"
+	// ConditionInputValid is False when the spec holds a time that cannot
+	// be right, such as an awareAt after the report; the message names the
+	// field and what the operator does instead. It is absent otherwise.
+	ConditionInputValid = "InputValid"
+	// ConditionNotificationsComplete is False when the incident reached the
+	// ceiling of notification records (MaxNotificationsPerIncident) and
+	// further notifications were not recorded or sent.
+	ConditionNotificationsComplete = "NotificationsComplete"
 
 	ReasonWithinTarget            = "WithinTarget"
 	ReasonAcknowledgeDueSoon      = "AcknowledgeDueSoon"
@@ -478,6 +496,8 @@ const (
 	ReasonAssetNotFound           = "AssetNotFound"
 	ReasonAllFound                = "AllFound"
 	ReasonStoppedOnResolution     = "Resolved"
+	ReasonTimeInFuture            = "TimeInFuture"
+	ReasonNotificationLimit       = "NotificationLimitReached"
 )
 
 // Incident is an information-security event or weakness that someone
@@ -493,6 +513,7 @@ const (
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policies[0].name`
 // +kubebuilder:printcolumn:name="Level",type=integer,JSONPath=`.status.escalationLevel`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SLA-Breached",type=string,JSONPath=`.status.conditions[?(@.type=="SLABreached")].status`,priority=1
 // +kubebuilder:printcolumn:name="Authority-By",type=string,JSONPath=`.status.authorityNotificationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -35,6 +35,10 @@ const maxDays = 3 * 366
 // New checks a spec and builds its calendar. Errors name the field.
 func New(s Spec) (*Calendar, error) {
 	c := &Calendar{holidays: map[string]bool{}}
+	if s.TimeZone == "Local" {
+		// time.LoadLocation would answer with the operator host's zone.
+		return nil, fmt.Errorf("timeZone %q: name an IANA zone such as Europe/London; Local would be whatever zone the operator's host is in", s.TimeZone)
+	}
 	var err error
 	if c.loc, err = time.LoadLocation(orDefault(s.TimeZone, "UTC")); err != nil {
 		return nil, fmt.Errorf("timeZone %q: %w", s.TimeZone, err)

@@ -144,7 +144,7 @@ func isTrue(conditions []metav1.Condition, t string) bool {
 	return meta.IsStatusConditionTrue(conditions, t)
 }
 
-func durationOf(d *metav1.Duration) time.Duration {
+func durationOf(d *securityv1alpha1.Duration) time.Duration {
 	if d == nil {
 		return 0
 	}
@@ -582,7 +582,7 @@ func Deadlines(start time.Time, policy string, cal *securityv1alpha1.Calendar, t
 	}
 	s := &securityv1alpha1.SLAStatus{Policy: policy, Hours: hours}
 	for _, d := range []struct {
-		within   *metav1.Duration
+		within   *securityv1alpha1.Duration
 		by, risk **metav1.Time
 	}{
 		{target.AcknowledgeWithin, &s.AcknowledgeBy, &s.AcknowledgeAtRiskAt},

@@ -14,8 +14,8 @@ import (
 
 var routed = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // a Monday
 
-func minutes(n int) *metav1.Duration {
-	return &metav1.Duration{Duration: time.Duration(n) * time.Minute}
+func minutes(n int) *securityv1alpha1.Duration {
+	return securityv1alpha1.NewDuration(time.Duration(n) * time.Minute)
 }
 
 // escalatingPolicy has three levels 10 and 20 minutes apart, repeated once
@@ -383,7 +383,7 @@ func TestAuthorityClock(t *testing.T) {
 
 func TestAuthorityHoursComeFromThePolicy(t *testing.T) {
 	policy := escalatingPolicy()
-	policy.Spec.Regulatory = &securityv1alpha1.Regulatory{AuthorityNotificationWithin: &metav1.Duration{Duration: 24 * time.Hour}}
+	policy.Spec.Regulatory = &securityv1alpha1.Regulatory{AuthorityNotificationWithin: securityv1alpha1.NewDuration(24 * time.Hour)}
 	inc := routedIncident("desk")
 	inc.Spec.Impact.PersonalData = true
 	advance(inc, routed, policy)

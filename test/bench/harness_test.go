@@ -220,7 +220,7 @@ func measureFloor(t *testing.T, n int) time.Duration {
 func policies(t testing.TB, ns, url string, p int, sla *securityv1alpha1.SLA) {
 	t.Helper()
 	ctx := context.Background()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"}, StringData: map[string]string{"url": url}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook", Labels: notificationSecret}, StringData: map[string]string{"url": url}}
 	if err := k8sClient.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Op
 		t.Fatal(err)
 	}
 	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
-		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--pprof-bind-address=" + pprofAddr,
+		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--pprof-bind-address=" + pprofAddr,
 	}}
 	op.Args = append(op.Args, extra...)
 	if err := op.Start(); err != nil {
@@ -736,7 +736,7 @@ func measureTimers(t *testing.T, n int) distribution {
 		within = 10 * time.Second
 	}
 	policies(t, ns, url, 1, &securityv1alpha1.SLA{Targets: []securityv1alpha1.SLATarget{{
-		Severities: []securityv1alpha1.Severity{securityv1alpha1.SeverityHigh}, AcknowledgeWithin: &metav1.Duration{Duration: within},
+		Severities: []securityv1alpha1.Severity{securityv1alpha1.SeverityHigh}, AcknowledgeWithin: securityv1alpha1.NewDuration(within),
 	}}})
 	startOperator(t, ns, 1)
 
@@ -791,3 +791,6 @@ func measureTimers(t *testing.T, n int) distribution {
 	d.spread = last.Sub(first)
 	return d
 }
+
+// notificationSecret labels a Secret for the operator to read.
+var notificationSecret = map[string]string{securityv1alpha1.NotificationSecretLabel: "true"}

@@ -6,6 +6,7 @@
 package bench_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -52,6 +53,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	if err := testenv.InstallAdmissionPolicies(context.Background(), restConfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	// The same client settings as the operator's: controller-runtime leaves
 	// client-side rate limiting to the API server's priority and fairness.
 	restConfig.QPS, restConfig.Burst = -1, 0

@@ -65,6 +65,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	if err := testenv.InstallAdmissionPolicies(context.Background(), restConfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	scheme := testenv.Scheme()
 	if k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
@@ -142,12 +146,12 @@ func webhookPolicy(t *testing.T, ns, name string, priority int32, cont bool, tim
 		data[receiver] = url
 		hook := &securityv1alpha1.WebhookReceiver{URLSecretRef: securityv1alpha1.SecretKeyReference{Name: name, Key: receiver}}
 		if timeout > 0 {
-			hook.Timeout = &metav1.Duration{Duration: timeout}
+			hook.Timeout = securityv1alpha1.NewDuration(timeout)
 		}
 		policy.Spec.Receivers = append(policy.Spec.Receivers, securityv1alpha1.Receiver{Name: receiver, Webhook: hook})
 		policy.Spec.Escalation.Levels[0].Notify = append(policy.Spec.Escalation.Levels[0].Notify, securityv1alpha1.NotifyTarget{Receiver: receiver})
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: notificationSecret}, StringData: data}
 	for _, obj := range []client.Object{secret, policy} {
 		if err := k8sClient.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
@@ -243,3 +247,6 @@ func checkDeliveries(t *testing.T, incidents []securityv1alpha1.Incident, perInc
 	}
 	return duplicates
 }
+
+// notificationSecret labels a Secret for the operator to read.
+var notificationSecret = map[string]string{securityv1alpha1.NotificationSecretLabel: "true"}

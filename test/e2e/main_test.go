@@ -38,7 +38,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := env.Start(); err != nil {
+	cfg, err := env.Start()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting control plane:", err)
 		return 1
 	}
@@ -76,6 +77,14 @@ func run(m *testing.M) int {
 	}
 	if out, err := kubectl("wait", "--for=condition=established", "--timeout=60s", "crd", "--all"); err != nil {
 		fmt.Fprintln(os.Stderr, "waiting for CRDs:", out, err)
+		return 1
+	}
+	if out, err := kubectl("apply", "-k", testenv.AdmissionDir()); err != nil {
+		fmt.Fprintln(os.Stderr, "installing admission policies:", out, err)
+		return 1
+	}
+	if err := testenv.WaitForAdmissionPolicies(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	manager, err := testenv.BuildOperator(dir)

@@ -15,6 +15,7 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 	mustKubectl(t, "create", "namespace", ns)
 	for _, secret := range []string{"internal-audit-webhook", "service-desk-webhook", "line-managers-webhook"} {
 		mustKubectl(t, "-n", ns, "create", "secret", "generic", secret, "--from-literal=url="+sinkURL+"/"+secret)
+		mustKubectl(t, "-n", ns, "label", "secret", secret, "security.incidentops.io/notification-secret=true")
 	}
 	mustKubectl(t, "-n", ns, "apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples"))
 	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "incidents", "--all")

@@ -1,0 +1,374 @@
+// Package policycheck finds, when an EscalationPolicy is reconciled, every
+// problem the CRD schema cannot express or that an object stored before the
+// schema tightened may still have: durations that do not parse, a match
+// expression or selector that cannot work, templates that fail, addresses
+// mail cannot be sent to, channels the operator was not configured for,
+// destinations it may not send to. It reports every problem at once, each
+// naming its field, so that a policy author fixes them in one go.
+package policycheck
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/calendar"
+)
+
+// Reasons, as they appear in the policy's Ready condition.
+const (
+	ReasonInvalidDuration       = "InvalidDuration"
+	ReasonInvalidExpression     = securityv1alpha1.ReasonInvalidExpression
+	ReasonInvalidSelector       = "InvalidSelector"
+	ReasonInvalidTemplate       = securityv1alpha1.ReasonInvalidTemplate
+	ReasonInvalidAddress        = "InvalidAddress"
+	ReasonInvalidCalendar       = securityv1alpha1.ReasonInvalidCalendar
+	ReasonChannelNotConfigured  = securityv1alpha1.ReasonChannelNotConfigured
+	ReasonDestinationNotAllowed = "DestinationNotAllowed"
+	ReasonTooManyNotifications  = "TooManyNotifications"
+)
+
+// Limits the API server enforces too; they are checked again here for
+// policies stored before it did.
+const (
+	MaxTimeout                     = 5 * time.Minute
+	MaxWait                        = 8760 * time.Hour
+	MinStep                        = time.Second
+	MaxAuthorityNotificationWithin = 72 * time.Hour
+	// MaxNotificationsPerChain bounds the notify targets of an escalation
+	// chain times its runs (repeat + 1).
+	MaxNotificationsPerChain = 100
+)
+
+// Problem is one thing wrong with a policy.
+type Problem struct {
+	// Field is the path of the field at fault, such as spec.escalation.levels[1].after.
+	Field string
+	// Reason is one CamelCase word for the Ready condition.
+	Reason string
+	// Message says what is wrong and what to do, in words.
+	Message string
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Message }
+
+// Environment is what the checks need from the operator: its settings and
+// the compilers of the parts written in other languages.
+type Environment struct {
+	// MailConfigured is true when the operator has an SMTP server.
+	MailConfigured bool
+	// DestinationAllowed says whether the operator may send to a URL that a
+	// policy names itself (PagerDuty's url). Nil allows none.
+	DestinationAllowed func(url string) bool
+	// Expression compiles and tries a match expression; nil skips it.
+	Expression func(source string) error
+	// Template parses and tries a receiver's template; nil skips it.
+	Template func(title, body string) error
+}
+
+// Check is one named check of the chain.
+type Check func(*securityv1alpha1.EscalationPolicy, Environment) []Problem
+
+// Chain is every check, in the order their problems are reported.
+var Chain = []Check{Durations, NotificationBound, Selector, Expression, Templates, Addresses, Channels, Calendar, Destinations}
+
+// Run runs the whole chain and returns every problem found.
+func Run(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
+	var problems []Problem
+	for _, check := range Chain {
+		problems = append(problems, check(policy, env)...)
+	}
+	return problems
+}
+
+// Structural runs the checks that need nothing but the policy itself, so
+// routing can skip, without compiling anything, a policy that cannot work.
+func Structural(policy *securityv1alpha1.EscalationPolicy) []Problem {
+	return append(Durations(policy, Environment{}), NotificationBound(policy, Environment{})...)
+}
+
+// Summary is the problems as one message, and the reason of the first.
+func Summary(problems []Problem) (reason, message string) {
+	if len(problems) == 0 {
+		return "", ""
+	}
+	parts := make([]string, len(problems))
+	for i, p := range problems {
+		parts[i] = p.String()
+	}
+	return problems[0].Reason, strings.Join(parts, "; ")
+}
+
+// span is a duration field and the range it must be in.
+type span struct {
+	field    string
+	d        *securityv1alpha1.Duration
+	min, max time.Duration
+	// minExclusive makes min itself invalid: the field must be more than it.
+	minExclusive bool
+	what         string
+}
+
+// Durations checks that every duration parses and is in its range.
+func Durations(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	spec := &policy.Spec
+	var spans []span
+	for i := range spec.Receivers {
+		r := &spec.Receivers[i]
+		field := fmt.Sprintf("spec.receivers[%d]", i)
+		switch {
+		case r.Webhook != nil:
+			spans = append(spans, timeoutSpan(field+".webhook.timeout", r.Webhook.Timeout))
+		case r.Slack != nil:
+			spans = append(spans, timeoutSpan(field+".slack.timeout", r.Slack.Timeout))
+		case r.Teams != nil:
+			spans = append(spans, timeoutSpan(field+".teams.timeout", r.Teams.Timeout))
+		case r.PagerDuty != nil:
+			spans = append(spans, timeoutSpan(field+".pagerDuty.timeout", r.PagerDuty.Timeout))
+		}
+	}
+	for i, level := range spec.Escalation.Levels {
+		field := fmt.Sprintf("spec.escalation.levels[%d].after", i)
+		if i == 0 {
+			spans = append(spans, span{field: field, d: level.After, what: "0s or unset: level 0 is notified when the incident is routed"})
+			continue
+		}
+		if level.After == nil {
+			spans = append(spans, span{field: field, d: &securityv1alpha1.Duration{}, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h: a level is reached some time after the one before it"})
+			continue
+		}
+		spans = append(spans, span{field: field, d: level.After, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h: a level is reached some time after the one before it"})
+	}
+	if spec.Escalation.Repeat > 0 || spec.Escalation.RepeatAfter != nil {
+		repeatAfter := spec.Escalation.RepeatAfter
+		if repeatAfter == nil {
+			repeatAfter = &securityv1alpha1.Duration{}
+		}
+		spans = append(spans, span{field: "spec.escalation.repeatAfter", d: repeatAfter, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h when repeat is set"})
+	}
+	if sla := spec.SLA; sla != nil {
+		for i := range sla.Targets {
+			t := &sla.Targets[i]
+			field := fmt.Sprintf("spec.sla.targets[%d].", i)
+			for _, f := range []struct {
+				name string
+				d    *securityv1alpha1.Duration
+			}{{"acknowledgeWithin", t.AcknowledgeWithin}, {"resolveWithin", t.ResolveWithin}, {"warnBefore", t.WarnBefore}} {
+				spans = append(spans, span{field: field + f.name, d: f.d, max: MaxWait, minExclusive: true, what: "more than 0s and at most 8760h"})
+			}
+		}
+	}
+	if reg := spec.Regulatory; reg != nil {
+		spans = append(spans, span{field: "spec.regulatory.authorityNotificationWithin", d: reg.AuthorityNotificationWithin, max: MaxAuthorityNotificationWithin, minExclusive: true,
+			what: "more than 0s and at most 72h: a policy may shorten the legal clock, not remove or lengthen it"})
+	}
+
+	var problems []Problem
+	for _, s := range spans {
+		if s.d == nil {
+			continue
+		}
+		if err := s.d.Err(); err != nil {
+			problems = append(problems, Problem{Field: s.field, Reason: ReasonInvalidDuration, Message: err.Error()})
+			continue
+		}
+		v := s.d.Duration
+		if v < s.min || v > s.max || (s.minExclusive && v <= s.min) {
+			problems = append(problems, Problem{Field: s.field, Reason: ReasonInvalidDuration, Message: fmt.Sprintf("%s must be %s", v, s.what)})
+		}
+	}
+	return problems
+}
+
+func timeoutSpan(field string, d *securityv1alpha1.Duration) span {
+	return span{field: field, d: d, max: MaxTimeout, minExclusive: true, what: "more than 0s and at most 5m"}
+}
+
+// NotificationBound keeps one incident's notification records bounded:
+// every record lives in the incident's status, which etcd stores whole.
+func NotificationBound(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	targets := 0
+	for _, level := range policy.Spec.Escalation.Levels {
+		targets += len(level.Notify)
+	}
+	runs := int64(policy.Spec.Escalation.Repeat) + 1
+	if total := int64(targets) * runs; total > MaxNotificationsPerChain {
+		return []Problem{{Field: "spec.escalation", Reason: ReasonTooManyNotifications,
+			Message: fmt.Sprintf("the chain would send %d notifications per incident (%d notify entries × %d runs); at most %d are allowed", total, targets, runs, MaxNotificationsPerChain)}}
+	}
+	return nil
+}
+
+// Selector checks that the label selector can be used.
+func Selector(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	if policy.Spec.Match.Selector == nil {
+		return nil
+	}
+	if _, err := metav1.LabelSelectorAsSelector(policy.Spec.Match.Selector); err != nil {
+		return []Problem{{Field: "spec.match.selector", Reason: ReasonInvalidSelector, Message: err.Error()}}
+	}
+	return nil
+}
+
+// Expression checks that the match expression compiles and can succeed.
+func Expression(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
+	source := policy.Spec.Match.Expression
+	if source == "" || env.Expression == nil {
+		return nil
+	}
+	if err := env.Expression(source); err != nil {
+		return []Problem{{Field: "spec.match.expression", Reason: ReasonInvalidExpression, Message: err.Error()}}
+	}
+	return nil
+}
+
+// Templates checks that each receiver's template parses and renders.
+func Templates(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
+	if env.Template == nil {
+		return nil
+	}
+	var problems []Problem
+	for i := range policy.Spec.Receivers {
+		t := policy.Spec.Receivers[i].Template
+		if t == nil {
+			continue
+		}
+		if err := env.Template(t.Title, t.Body); err != nil {
+			problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d].template", i), Reason: ReasonInvalidTemplate,
+				Message: fmt.Sprintf("receiver %s: %v", policy.Spec.Receivers[i].Name, err)})
+		}
+	}
+	return problems
+}
+
+// Addresses checks that every address is one a mail server takes: a bare
+// address as net/mail reads it, with no display name or comment.
+func Addresses(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	var problems []Problem
+	for i := range policy.Spec.Receivers {
+		e := policy.Spec.Receivers[i].Email
+		if e == nil {
+			continue
+		}
+		for _, list := range []struct {
+			name      string
+			addresses []string
+		}{{"to", e.To}, {"cc", e.Cc}} {
+			for j, address := range list.addresses {
+				if err := CheckAddress(address); err != nil {
+					problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d].email.%s[%d]", i, list.name, j), Reason: ReasonInvalidAddress, Message: err.Error()})
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// CheckAddress is nil for a bare e-mail address that net/mail reads back
+// unchanged.
+func CheckAddress(address string) error {
+	parsed, err := mail.ParseAddress(address)
+	if err != nil {
+		return fmt.Errorf("%q is not an e-mail address: %v", address, err)
+	}
+	if parsed.Name != "" || parsed.Address != address {
+		return fmt.Errorf("%q is not a bare e-mail address such as name@example.org", address)
+	}
+	return nil
+}
+
+// Channels checks that the operator can use every channel the policy does.
+func Channels(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
+	if env.MailConfigured {
+		return nil
+	}
+	const noMail = "e-mail needs an SMTP server, and the operator has none: start it with --smtp-address and --smtp-from"
+	var problems []Problem
+	for i := range policy.Spec.Receivers {
+		if policy.Spec.Receivers[i].Email != nil {
+			problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d] (%s)", i, policy.Spec.Receivers[i].Name), Reason: ReasonChannelNotConfigured, Message: noMail})
+		}
+	}
+	roleTargets := func(field string, targets []securityv1alpha1.NotifyTarget) {
+		for j, t := range targets {
+			if t.Role != "" {
+				problems = append(problems, Problem{Field: fmt.Sprintf("%s[%d] (role %s)", field, j, t.Role), Reason: ReasonChannelNotConfigured,
+					Message: "people reached by role are sent e-mail: " + noMail})
+			}
+		}
+	}
+	for i, level := range policy.Spec.Escalation.Levels {
+		roleTargets(fmt.Sprintf("spec.escalation.levels[%d].notify", i), level.Notify)
+	}
+	if policy.Spec.Major != nil {
+		roleTargets("spec.major.notify", policy.Spec.Major.Notify)
+	}
+	return problems
+}
+
+// Calendar checks that the SLA calendar can be used.
+func Calendar(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	sla := policy.Spec.SLA
+	if sla == nil || sla.Calendar == nil {
+		return nil
+	}
+	c := sla.Calendar
+	if _, err := calendar.New(calendar.Spec{TimeZone: c.TimeZone, Days: c.Days, Opens: c.Opens, Closes: c.Closes, Holidays: c.Holidays}); err != nil {
+		return []Problem{{Field: "spec.sla.calendar", Reason: ReasonInvalidCalendar, Message: err.Error()}}
+	}
+	return nil
+}
+
+// Destinations checks that every URL written in the policy itself is one
+// the operator's administrator allows: any other URL comes from a Secret.
+func Destinations(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
+	var problems []Problem
+	for i := range policy.Spec.Receivers {
+		pd := policy.Spec.Receivers[i].PagerDuty
+		if pd == nil || pd.URL == "" {
+			continue
+		}
+		if env.DestinationAllowed == nil || !env.DestinationAllowed(pd.URL) {
+			problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d].pagerDuty.url", i), Reason: ReasonDestinationNotAllowed,
+				Message: "the operator sends only to the PagerDuty Events API and to the destinations its administrator allows (--allowed-destination); leave url unset, or ask for the destination to be allowed"})
+		}
+	}
+	return problems
+}
+
+// DefaultDestinations are the URLs a policy may name without the
+// administrator allowing more: PagerDuty's Events API, in both regions.
+var DefaultDestinations = []string{"https://events.pagerduty.com/", "https://events.eu.pagerduty.com/"}
+
+// AllowDestinations allows the URLs under any of prefixes: the same scheme
+// and host (with port), and a path that starts with the prefix's path. The
+// URL is parsed, so that https://events.pagerduty.com.example.net/ or a
+// user-info trick does not pass as PagerDuty.
+func AllowDestinations(prefixes []string) func(string) bool {
+	type prefix struct{ scheme, host, path string }
+	var allowed []prefix
+	for _, p := range prefixes {
+		u, err := url.Parse(p)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		allowed = append(allowed, prefix{strings.ToLower(u.Scheme), strings.ToLower(u.Host), u.EscapedPath()})
+	}
+	return func(raw string) bool {
+		u, err := url.Parse(raw)
+		if err != nil || u.User != nil || u.Host == "" {
+			return false
+		}
+		for _, a := range allowed {
+			if strings.ToLower(u.Scheme) == a.scheme && strings.ToLower(u.Host) == a.host && strings.HasPrefix(u.EscapedPath(), a.path) {
+				return true
+			}
+		}
+		return false
+	}
+}
