@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/cel-go/cel"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -95,7 +95,7 @@ func Sort(policies []Policy) []Policy {
 func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision {
 	var (
 		d    Decision
-		vars map[string]any
+		vars cel.Activation
 	)
 	for _, p := range ordered {
 		if p.Invalid != nil {
@@ -107,12 +107,11 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 		}
 		if p.Expression != nil {
 			if vars == nil {
-				u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(incident)
-				if err != nil {
-					d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: err})
+				var err error
+				if vars, err = incidentActivation(incident); err != nil {
+					d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: fmt.Errorf("spec.match.expression: %w", err)})
 					continue
 				}
-				vars = map[string]any{"incident": u}
 			}
 			ok, err := p.Expression.matches(vars)
 			if err != nil {

@@ -138,6 +138,32 @@ func TestRoute(t *testing.T) {
 			want:    []string{"guarded"},
 			skipped: []string{"subjects"},
 		},
+		"expression sees the type the API server defaults": {
+			incident: incident(nil),
+			policies: []*securityv1alpha1.EscalationPolicy{
+				policy("weaknesses", 2, false, securityv1alpha1.PolicyMatch{Expression: "incident.spec.type == 'Weakness'"}),
+				policy("incidents", 1, false, securityv1alpha1.PolicyMatch{Expression: "incident.spec.type == 'Incident'"}),
+			},
+			want: []string{"incidents"},
+		},
+		"expression that fails at run time is skipped with the error": {
+			incident: incident(nil),
+			policies: []*securityv1alpha1.EscalationPolicy{
+				policy("per-zero", 2, false, securityv1alpha1.PolicyMatch{Expression: "incident.spec.impact.dataSubjects / 0 > 1"}),
+				policy("fallback", 1, false, all),
+			},
+			want:    []string{"fallback"},
+			skipped: []string{"per-zero"},
+		},
+		"type error is skipped": {
+			incident: incident(nil),
+			policies: []*securityv1alpha1.EscalationPolicy{
+				policy("string-count", 2, false, securityv1alpha1.PolicyMatch{Expression: "incident.spec.impact.dataSubjects > '100'"}),
+				policy("fallback", 1, false, all),
+			},
+			want:    []string{"fallback"},
+			skipped: []string{"string-count"},
+		},
 		"invalid selector is skipped": {
 			incident: incident(nil),
 			policies: []*securityv1alpha1.EscalationPolicy{
