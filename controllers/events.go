@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"fmt"
+	"reflect"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 )
 
@@ -25,6 +28,8 @@ const (
 // eventRecorder emits events/v1 Events about one object.
 type eventRecorder struct {
 	recorder recorder.EventRecorder
+	// scheme names the kinds of the objects events are about.
+	scheme *runtime.Scheme
 	// warningsOnly drops Normal events: each costs an API write and memory.
 	warningsOnly bool
 }
@@ -59,7 +64,25 @@ func (e eventRecorder) warningRelated(obj, related runtime.Object, reason, actio
 // is refused for its length.
 func (e eventRecorder) emit(obj, related runtime.Object, eventType, reason, action, format string, args ...any) {
 	note := truncateBytes(fmt.Sprintf(format, args...), maxEventNote)
-	e.recorder.Eventf(obj, related, eventType, reason, truncateBytes(action, maxEventAction), "%s", note)
+	e.recorder.Eventf(e.subject(obj), e.subject(related), eventType, reason, truncateBytes(action, maxEventAction), "%s", note)
+}
+
+// subject is the object an event refers to, without its resourceVersion:
+// events/v1 folds repeats into a series only when they refer to the same
+// object reference, and every status write changes the version, so each
+// retry of a failing receiver would otherwise be an Event of its own.
+func (e eventRecorder) subject(obj runtime.Object) runtime.Object {
+	o, ok := obj.(client.Object)
+	if !ok || e.scheme == nil || reflect.ValueOf(o).IsNil() {
+		return obj
+	}
+	gvks, _, err := e.scheme.ObjectKinds(obj)
+	if err != nil || len(gvks) == 0 {
+		return obj
+	}
+	ref := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: o.GetName(), UID: o.GetUID()}}
+	ref.SetGroupVersionKind(gvks[0])
+	return ref
 }
 
 // truncateBytes cuts s to at most limit bytes, on a rune boundary, marking

@@ -194,7 +194,10 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 // receiver, because events/v1 folds events that differ only in their note
 // into one series, which would hide one receiver's outcome behind another's.
 func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
-	return "Notify " + rec.Policy + "/" + rec.Receiver
+	// The receiver comes first: when a long policy name makes the action
+	// too long, the cut falls in the policy's name, and receivers still
+	// have series of their own.
+	return "Notify " + rec.Receiver + " of " + rec.Policy
 }
 
 // recordAttempt writes the outcome of an attempt into its record. Failures

@@ -78,12 +78,6 @@ func (o *MailOptions) mailer(reader client.Reader) *notify.Mailer {
 	return m
 }
 
-// checkExpression compiles a match expression as routing will.
-func checkExpression(source string) error {
-	_, err := routing.CompileExpression(source)
-	return err
-}
-
 // checkTemplate parses a receiver's template as delivery will.
 func checkTemplate(title, body string) error {
 	_, err := notify.NewRenderer(notify.Template{Title: title, Body: body})
@@ -117,7 +111,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Checks: policycheck.Environment{
 			MailConfigured:     opts.Mail != nil,
 			DestinationAllowed: opts.DestinationAllowed,
-			Expression:         checkExpression,
+			Expression:         routing.ValidateExpression,
 			Template:           checkTemplate,
 		},
 	}).SetupWithManager(mgr); err != nil {
@@ -126,7 +120,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
 		SecretReader:            newSecretCache(mgr.GetAPIReader(), opts.Clock),
-		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), warningsOnly: opts.WarningEventsOnly},
+		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly},
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
 		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},

@@ -52,9 +52,14 @@ type PolicyMatch struct {
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
-	// Expression is a CEL expression over the variable `incident` (the whole
-	// object: metadata, spec) that must evaluate to true, for example
-	// `incident.spec.impact.dataSubjects > 100`.
+	// Expression is a CEL expression over the variable `incident` that must
+	// evaluate to true, for example `incident.spec.impact.dataSubjects > 100`.
+	// `incident` exposes metadata.name, namespace, labels and annotations,
+	// and the whole spec, typed as the Incident's schema: a type error or
+	// an unknown field is reported on the policy (InvalidExpression), as is
+	// an expression whose worst-case cost is too high or that fails on a
+	// sample incident with every field set. Flags left false are absent:
+	// write `incident.spec.impact.?personalData.orValue(false)`.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Expression string `json:"expression,omitempty"`

@@ -141,8 +141,10 @@ func TestRun(t *testing.T) {
 			want:   []Problem{{Field: "spec.match.expression", Reason: ReasonInvalidExpression}},
 		},
 		"template that fails": {
-			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) { p.Spec.Receivers[2].Template.Title = "{{.Nope}}" },
-			want:   []Problem{{Field: "spec.receivers[2].template", Reason: ReasonInvalidTemplate}},
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Receivers[2].Template.Title = "{{.Nope}}"
+			},
+			want: []Problem{{Field: "spec.receivers[2].template", Reason: ReasonInvalidTemplate}},
 		},
 		"addresses net/mail does not take as they are": {
 			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
