@@ -490,7 +490,8 @@ func (a *advancer) sla() {
 		if a.condition(securityv1alpha1.ConditionSLABreached, metav1.ConditionTrue, t.breachedReason, message) {
 			a.event(true, "SLABreached", "SLA breached: %s", message)
 		}
-	} else {
+	} else if !meta.IsStatusConditionTrue(st.Conditions, securityv1alpha1.ConditionSLABreached) {
+		// A breach once seen stays: a clock set back must not undo it.
 		a.condition(securityv1alpha1.ConditionSLABreached, metav1.ConditionFalse, securityv1alpha1.ReasonWithinTarget, "every SLA target met or still ahead")
 	}
 
@@ -663,7 +664,9 @@ func (a *advancer) authority() {
 		return
 	}
 	a.condition(securityv1alpha1.ConditionAuthorityNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotReported, "not reported yet")
-	if !a.Now.Before(deadline) {
+	// A deadline once missed stays missed: a clock set back must not undo it.
+	missed := meta.FindStatusCondition(st.Conditions, securityv1alpha1.ConditionAuthorityDeadlineMissed)
+	if !a.Now.Before(deadline) || (missed != nil && missed.Status == metav1.ConditionTrue && missed.Reason == securityv1alpha1.ReasonNotReported) {
 		message := fmt.Sprintf("personal data breach not reported to the supervisory authority by the deadline %s; record spec.authorityNotification with delayReason", by)
 		a.condition(securityv1alpha1.ConditionAuthorityNotificationRequired, metav1.ConditionTrue, securityv1alpha1.ReasonNotReported, message)
 		if a.condition(securityv1alpha1.ConditionAuthorityDeadlineMissed, metav1.ConditionTrue, securityv1alpha1.ReasonNotReported, message) {
