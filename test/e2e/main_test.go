@@ -21,6 +21,8 @@ import (
 )
 
 var (
+	// manager is the operator binary the tests run.
+	manager string
 	kubeconfig   string
 	notification *sink.Sink
 	sinkURL      string
@@ -87,7 +89,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	manager, err := testenv.BuildOperator(dir)
+	manager, err = testenv.BuildOperator(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -23,7 +23,7 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "assets", "--all")
 
 	header, rows := table(t, mustKubectl(t, "-n", ns, "get", "incidents"))
-	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "LEVEL", "AGE"}; !slices.Equal(header, want) {
+	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "LEVEL", "READY", "AGE"}; !slices.Equal(header, want) {
 		t.Errorf("kubectl get incidents columns = %v, want %v", header, want)
 	}
 	want := map[string][]string{
@@ -39,6 +39,10 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 		}
 		if got := row[1:5]; !slices.Equal(got, cols) {
 			t.Errorf("%s: columns %v, want %v", name, got, cols)
+		}
+		// Level 0 is shown as 0, not left empty.
+		if got := row[5:7]; !slices.Equal(got, []string{"0", "True"}) {
+			t.Errorf("%s: LEVEL and READY = %v, want [0 True]", name, got)
 		}
 	}
 
@@ -118,7 +122,7 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 	if row := assets["laptop-fin-0142"]; !slices.Equal(row, []string{"laptop-fin-0142", "Lost", "1"}) {
 		t.Errorf("laptop = %v, want Lost with 1 open incident", row)
 	}
-	if header := strings.Fields(strings.SplitN(mustKubectl(t, "-n", ns, "get", "assets"), "\n", 2)[0]); !slices.Equal(header, []string{"NAME", "TYPE", "OWNER", "STATE", "OPEN", "AGE"}) {
+	if header := strings.Fields(strings.SplitN(mustKubectl(t, "-n", ns, "get", "assets"), "\n", 2)[0]); !slices.Equal(header, []string{"NAME", "TYPE", "OWNER", "STATE", "OPEN", "READY", "AGE"}) {
 		t.Errorf("kubectl get assets columns = %v", header)
 	}
 
