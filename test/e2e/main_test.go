@@ -22,7 +22,7 @@ import (
 
 var (
 	// manager is the operator binary the tests run.
-	manager string
+	manager      string
 	kubeconfig   string
 	notification *sink.Sink
 	sinkURL      string
