@@ -59,11 +59,23 @@ vet: ## Run go vet, and fail on files gofmt would change.
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: test
-test: envtest verify-generated vet test-unit test-integration test-e2e bench-short ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-unit fuzz test-integration test-e2e bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages.
 	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/...
+
+# Each fuzz target runs briefly past its seed corpus (which test-unit runs).
+FUZZTIME ?= 5s
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus.
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; fn=$${target##*:}; \
+		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
 
 .PHONY: test-integration
 test-integration: envtest ## Controller tests against a real kube-apiserver and etcd.
