@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ChatTarget is a Slack incoming webhook or a Microsoft Teams workflow webhook.
@@ -31,14 +32,25 @@ func facts(msg Message) [][2]string {
 }
 
 // SlackMessage is the Block Kit message a Slack incoming webhook receives.
+// The header is plain_text, which Slack shows as written and never parses for
+// mentions or links, so it carries the title as rendered from the message
+// itself; every mrkdwn text, and the top-level text Slack also parses, is
+// rendered from the escaped message. Those texts are verbatim, so that Slack
+// does not turn names in the incident's text into links or mentions either.
 func SlackMessage(r *Renderer, msg Message) ([]byte, error) {
-	title, body, err := r.Render(msg)
+	header, _, err := r.Render(msg)
+	if err != nil {
+		return nil, err
+	}
+	escaped := escapeMessage(msg, slackEscaper)
+	title, body, err := r.Render(escaped)
 	if err != nil {
 		return nil, err
 	}
 	type text struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+		Type     string `json:"type"`
+		Text     string `json:"text"`
+		Verbatim bool   `json:"verbatim,omitempty"`
 	}
 	type block struct {
 		Type     string `json:"type"`
@@ -46,23 +58,33 @@ func SlackMessage(r *Renderer, msg Message) ([]byte, error) {
 		Fields   []text `json:"fields,omitempty"`
 		Elements []text `json:"elements,omitempty"`
 	}
+	mrkdwn := func(s string) text { return text{Type: "mrkdwn", Text: s, Verbatim: true} }
 	fields := make([]text, 0, 5)
-	for _, f := range facts(msg) {
-		fields = append(fields, text{Type: "mrkdwn", Text: "*" + f[0] + "*\n" + f[1]})
+	for _, f := range facts(escaped) {
+		fields = append(fields, mrkdwn("*"+f[0]+"*\n"+f[1]))
 	}
+	bodyText := mrkdwn(Truncate(body, 3000))
 	return json.Marshal(map[string]any{
 		"text": title, // shown in notifications and by clients without blocks
 		"blocks": []block{
-			{Type: "header", Text: &text{Type: "plain_text", Text: Truncate(title, 150)}},
+			{Type: "header", Text: &text{Type: "plain_text", Text: Truncate(header, 150)}},
 			{Type: "section", Fields: fields},
-			{Type: "section", Text: &text{Type: "mrkdwn", Text: Truncate(body, 3000)}},
-			{Type: "context", Elements: []text{{Type: "mrkdwn", Text: fmt.Sprintf("policy %s · level %d · key %s", msg.Policy, msg.Level, msg.Key)}}},
+			{Type: "section", Text: &bodyText},
+			{Type: "context", Elements: []text{mrkdwn(footer(escaped))}},
 		},
 	})
 }
 
-// TeamsMessage is the Adaptive Card a Teams workflow webhook receives.
+// footer names the policy, level and delivery key under a chat message.
+func footer(msg Message) string {
+	return fmt.Sprintf("policy %s · level %d · key %s", msg.Policy, msg.Level, msg.Key)
+}
+
+// TeamsMessage is the Adaptive Card a Teams workflow webhook receives. Every
+// text of a card is Markdown, so all of it is rendered from the escaped
+// message.
 func TeamsMessage(r *Renderer, msg Message) ([]byte, error) {
+	msg = escapeMessage(msg, teamsEscaper)
 	title, body, err := r.Render(msg)
 	if err != nil {
 		return nil, err
@@ -79,7 +101,7 @@ func TeamsMessage(r *Renderer, msg Message) ([]byte, error) {
 			{"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": true},
 			{"type": "FactSet", "facts": factSet},
 			{"type": "TextBlock", "text": body, "wrap": true},
-			{"type": "TextBlock", "text": fmt.Sprintf("policy %s · level %d · key %s", msg.Policy, msg.Level, msg.Key), "isSubtle": true, "size": "Small", "wrap": true},
+			{"type": "TextBlock", "text": footer(msg), "isSubtle": true, "size": "Small", "wrap": true},
 		},
 	}
 	return json.Marshal(map[string]any{
@@ -98,9 +120,11 @@ func (h *HTTP) SendChat(ctx context.Context, target ChatTarget, body []byte) err
 
 // Truncate shortens s to at most n runes, marking the cut with an ellipsis.
 func Truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return string(r[:n-1]) + "…"
+	if n <= 0 {
+		return ""
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

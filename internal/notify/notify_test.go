@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 )
@@ -71,51 +70,5 @@ func TestWebhookSendsTheMessageWithItsKey(t *testing.T) {
 	}
 	if got.Incident.Name != "lost-laptop" || got.Policy != "audit" || got.Key != "k1" {
 		t.Errorf("body = %+v", got)
-	}
-}
-
-func TestWebhookErrorsNeverContainTheURL(t *testing.T) {
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-time.After(time.Second):
-		}
-	}))
-	defer slow.Close()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
-
-	cases := map[string]struct {
-		url     string
-		timeout time.Duration
-		want    string
-	}{
-		"timeout":      {slow.URL + "/hooks/secret-token", 50 * time.Millisecond, "timed out"},
-		"refused":      {closedURL + "/hooks/secret-token", time.Second, "connection refused"},
-		"not a URL":    {"secret-token", time.Second, "not an absolute http(s) URL"},
-		"wrong scheme": {"ftp://host/secret-token", time.Second, "not an absolute http(s) URL"},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := (&HTTP{}).SendWebhook(context.Background(), WebhookTarget{URL: tc.url, Timeout: tc.timeout}, Message{Key: "k"}, time.Now())
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "secret-token") {
-				t.Fatalf("error %q leaks the URL", err)
-			}
-		})
-	}
-}
-
-func TestWebhookNon2xxIsAFailure(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "down for maintenance", http.StatusBadGateway)
-	}))
-	defer srv.Close()
-	err := (&HTTP{}).SendWebhook(context.Background(), WebhookTarget{URL: srv.URL, Timeout: time.Second}, Message{Key: "k"}, time.Now())
-	if err == nil || err.Error() != "receiver answered 502 Bad Gateway" {
-		t.Fatalf("got %v, want the receiver's status", err)
 	}
 }
