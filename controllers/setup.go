@@ -78,10 +78,14 @@ func (o *MailOptions) mailer(reader client.Reader) *notify.Mailer {
 	return m
 }
 
-// checkTemplate parses a receiver's template as delivery will.
+// checkTemplate parses a receiver's template as delivery will, and renders
+// it for every kind of notice on sample incidents, within the limits.
 func checkTemplate(title, body string) error {
-	_, err := notify.NewRenderer(notify.Template{Title: title, Body: body})
-	return err
+	r, err := notify.NewRenderer(notify.Template{Title: title, Body: body})
+	if err != nil {
+		return err
+	}
+	return r.Check()
 }
 
 // Setup registers the field indexes and every controller with the manager.
@@ -90,7 +94,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
+		// No redirects, and no link-local or metadata addresses unless
+		// the administrator allows them, checked when connecting.
+		opts.HTTPClient = notify.NewHTTPClient(notify.HTTPClientOptions{AllowLinkLocal: opts.AllowLinkLocal})
 	}
 	if opts.Backoff == (notify.Backoff{}) {
 		opts.Backoff = notify.DefaultBackoff
