@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -18,6 +19,7 @@ import (
 // AssetReconciler keeps each asset's state and open-incident count.
 type AssetReconciler struct {
 	client.Client
+	Clock clock.Clock
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=assets,verbs=get;list;watch
@@ -52,7 +54,17 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if status.State == "" {
 		status.State = securityv1alpha1.AssetInService
 	}
-	updateAssetState(asset, incidents.Items)
+	returned := asset.Spec.ReturnedToService
+	if returned != nil && returned.At.After(r.Clock.Now().Add(clockSkew)) {
+		// A return dated in the future (9999 for 2026) would put the asset
+		// back in service for good, and stamp the year 9999 on its state.
+		updateAssetState(asset, incidents.Items, nil)
+		markStalled(&status.Conditions, asset.Generation, securityv1alpha1.ReasonTimeInFuture,
+			fmt.Sprintf("spec.returnedToService.at %s is in the future: the asset stays %s until a person records when it came back",
+				returned.At.UTC().Format(time.RFC3339), status.State))
+		return ctrl.Result{RequeueAfter: returned.At.Sub(r.Clock.Now()) - clockSkew + time.Second}, nil
+	}
+	updateAssetState(asset, incidents.Items, returned)
 	markReady(&status.Conditions, asset.Generation, fmt.Sprintf("%s, %d open incidents", status.State, open))
 	return ctrl.Result{}, nil
 }
@@ -78,11 +90,11 @@ func outOfService(state securityv1alpha1.AssetState) bool {
 
 // updateAssetState takes the asset out of service for the latest loss,
 // theft or destruction incident that names it, and puts it back only when
-// spec.returnedToService says so after that incident. The state is kept in
+// returned (spec.returnedToService, unless it cannot be trusted) says so
+// after that incident. The state is kept in
 // status, so deleting the incident does not bring the asset back.
-func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha1.Incident) {
+func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha1.Incident, returned *securityv1alpha1.ReturnedToService) {
 	status := &asset.Status
-	returned := asset.Spec.ReturnedToService
 	var latest *securityv1alpha1.Incident
 	var latestAt time.Time
 	for i := range incidents {
@@ -93,10 +105,7 @@ func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha
 		if r := inc.Spec.Resolution; r != nil && r.State != securityv1alpha1.ResolutionResolved {
 			continue // a false positive or a duplicate took nothing out of service
 		}
-		at := inc.CreationTimestamp.Time
-		if inc.Spec.AwareAt != nil {
-			at = inc.Spec.AwareAt.Time
-		}
+		at := awareAt(inc).Time
 		if latest == nil || at.After(latestAt) {
 			latest, latestAt = inc, at
 		}

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,16 @@ func TestLossTakesAnAssetOutOfServiceUntilAPersonReturnsIt(t *testing.T) {
 	waitForOpenIncidents(t, laptop, 0)
 	if laptop.Status.State != securityv1alpha1.AssetLost {
 		t.Errorf("state after resolution = %s, want still Lost", laptop.Status.State)
+	}
+
+	// A return dated in the year 9999 is not believed: the laptop stays
+	// Lost, and the asset says which field is wrong.
+	update(t, laptop, func(a *securityv1alpha1.Asset) {
+		a.Spec.ReturnedToService = &securityv1alpha1.ReturnedToService{At: metav1.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), By: "Typo"}
+	})
+	c := waitForCondition(t, laptop, func() []metav1.Condition { return laptop.Status.Conditions }, securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonTimeInFuture)
+	if !strings.Contains(c.Message, "spec.returnedToService.at") || laptop.Status.State != securityv1alpha1.AssetLost {
+		t.Errorf("state %s, Ready %q; want Lost, naming spec.returnedToService.at", laptop.Status.State, c.Message)
 	}
 
 	// A person says it is back.

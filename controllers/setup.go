@@ -141,5 +141,5 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&AssetReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
 }
