@@ -369,3 +369,59 @@ func TestReceiverThatKeepsFailingIsAbandonedAndTheFallbackIsTold(t *testing.T) {
 		return nil
 	})
 }
+
+// A receiver that answers 404 will never take the notification: it is
+// abandoned after the one attempt, and the fallback receiver is told in
+// seconds, not after every attempt the policy allows. A 503 beside it is
+// retried.
+func TestPermanentFailureIsAbandonedAtOnceAndTheFallbackIsTold(t *testing.T) {
+	ns := newNamespace(t)
+	gone, busy, fallback := newSink(t), newSink(t), newSink(t)
+	gone.Fail = func(int) int { return http.StatusNotFound }
+	busy.Fail = func(int) int { return http.StatusServiceUnavailable }
+	create(t, secretWithData(ns, "hooks", map[string]string{"gone": gone.URL, "busy": busy.URL, "fallback": fallback.URL}))
+	hook := func(key string) *securityv1alpha1.WebhookReceiver {
+		return &securityv1alpha1.WebhookReceiver{URLSecretRef: securityv1alpha1.SecretKeyReference{Name: "hooks", Key: key}}
+	}
+	create(t, &securityv1alpha1.EscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "desk"},
+		Spec: securityv1alpha1.EscalationPolicySpec{
+			Receivers: []securityv1alpha1.Receiver{{Name: "gone", Webhook: hook("gone")}, {Name: "busy", Webhook: hook("busy")}, {Name: "fallback", Webhook: hook("fallback")}},
+			Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{Notify: []securityv1alpha1.NotifyTarget{
+				{Receiver: "gone"}, {Receiver: "busy"},
+			}}}},
+			Delivery: &securityv1alpha1.Delivery{MaxAttempts: 10, FallbackReceiver: "fallback"},
+		},
+	})
+	inc := newIncident(ns, "hook-removed", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityHigh)
+	create(t, inc)
+
+	eventually(t, 10*time.Second, func() error {
+		if fallback.Len() == 0 {
+			return errorf("the fallback receiver was not told")
+		}
+		return nil
+	})
+	current := getIncident(t, ns, inc.Name)
+	for _, rec := range current.Status.Notifications {
+		switch rec.Receiver {
+		case "gone":
+			if rec.State != securityv1alpha1.DeliveryAbandoned || rec.Attempts != 1 || !strings.Contains(rec.LastError, "404") {
+				t.Errorf("gone: %s after %d attempts (%s); want Abandoned after 1, with the 404", rec.State, rec.Attempts, rec.LastError)
+			}
+		case "busy":
+			if rec.State == securityv1alpha1.DeliveryAbandoned {
+				t.Errorf("busy was abandoned after %d attempts: a 503 is worth retrying", rec.Attempts)
+			}
+		}
+	}
+	if gone.Len() != 1 {
+		t.Errorf("the 404 receiver got %d requests, want 1", gone.Len())
+	}
+	eventually(t, 10*time.Second, func() error {
+		if busy.Len() < 2 {
+			return errorf("the 503 receiver was tried %d times; want retries", busy.Len())
+		}
+		return nil
+	})
+}

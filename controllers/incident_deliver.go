@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -173,7 +174,7 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 		return err
 	}
 	if policy == nil {
-		return fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)
+		return permanentError{fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)}
 	}
 	var receiver *securityv1alpha1.Receiver
 	for i := range policy.Spec.Receivers {
@@ -182,7 +183,7 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 		}
 	}
 	if receiver == nil {
-		return fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)
+		return permanentError{fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)}
 	}
 	start := time.Now()
 	err := r.sendTo(ctx, policy, receiver, msg)
@@ -216,7 +217,8 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 		return
 	}
 	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)
-	if limit := maxAttempts(policy); rec.Attempts >= limit {
+	permanent := isPermanent(err)
+	if limit := maxAttempts(policy); permanent || rec.Attempts >= limit {
 		rec.State = securityv1alpha1.DeliveryAbandoned
 		rec.NextAttemptAt = nil
 		notificationsTotal.WithLabelValues(rec.Channel, "abandoned").Inc()
@@ -224,13 +226,21 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 		if to := fallbackReceiver(policy, rec); to != "" {
 			fallback = "; telling fallback receiver " + to + " instead"
 		}
-		r.Events.warning(incident, EventNotificationAbandoned, action, "Gave up notifying %s after %d attempts%s: %s",
-			rec.Receiver, rec.Attempts, fallback, rec.LastError)
+		why := fmt.Sprintf("after %d attempts", rec.Attempts)
+		if permanent {
+			why = "at once: retrying cannot help"
+		}
+		r.Events.warning(incident, EventNotificationAbandoned, action, "Gave up notifying %s %s%s: %s",
+			rec.Receiver, why, fallback, rec.LastError)
 		return
 	}
 	// Status keeps whole seconds; rounding up keeps a retry from ever
 	// coming sooner than the backoff asks.
-	next := metav1.NewTime(ceilSecond(r.Clock.Now().Add(r.Backoff.Delay(rec.Attempts, nil))))
+	delay := r.Backoff.Delay(rec.Attempts, nil)
+	if asked, ok := notify.RetryAfter(err); ok && asked > delay {
+		delay = asked // the receiver said when to come back (429, 503)
+	}
+	next := metav1.NewTime(ceilSecond(r.Clock.Now().Add(delay)))
 	rec.State = securityv1alpha1.DeliveryFailed
 	rec.NextAttemptAt = &next
 	notificationsTotal.WithLabelValues(rec.Channel, "failed").Inc()
@@ -239,6 +249,25 @@ func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, 
 	// receiver's failures are one Event, not one per attempt. Status has
 	// the attempt count and the next attempt.
 	r.Events.warning(incident, EventNotificationFailed, action, "Notifying %s failed: %s", rec.Receiver, rec.LastError)
+}
+
+// permanentError marks a failure that no retry can mend.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// isPermanent is true for failures that retrying cannot mend, as
+// Alertmanager's retry stage tells them apart: a receiver's 4xx answer
+// other than 408, 425 and 429, a refused destination or redirect, a
+// template that does not render, a receiver or policy that is gone, e-mail
+// without an SMTP server. Such a delivery is abandoned at once, and the
+// fallback receiver told within seconds rather than after every attempt.
+// A Secret that is not available yet is retried: GitOps often applies a
+// policy moments before the Secret it names.
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p) || notify.IsPermanent(err) ||
+		errors.Is(err, errNoMailServer) || errors.Is(err, errDestinationNotAllowed)
 }
 
 func ceilSecond(t time.Time) time.Time {
