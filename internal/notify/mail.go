@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
+	"io"
 	"net"
-	"net/mail"
-	"net/textproto"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -87,69 +84,78 @@ const messageIDDomain = "incidentops.io"
 
 // MessageID is the Message-ID of a delivery: derived from its idempotency
 // key, so a delivery sent twice is recognisably the same mail.
-func MessageID(key string) string { return "<" + key + "@" + messageIDDomain + ">" }
+func MessageID(key string) string { return "<" + deliveryMsgID(key) + ">" }
 
 // ThreadID is the Message-ID every mail about one incident refers to, so that
 // mail clients keep them in one thread.
-func ThreadID(incidentUID string) string {
-	return "<incident-" + incidentUID + "@" + messageIDDomain + ">"
+func ThreadID(incidentUID string) string { return "<" + threadMsgID(incidentUID) + ">" }
+
+// deliveryMsgID and threadMsgID are the identifiers without the angle
+// brackets, which is how the mail header takes them.
+func deliveryMsgID(key string) string { return key + "@" + messageIDDomain }
+
+func threadMsgID(incidentUID string) string {
+	return "incident-" + incidentUID + "@" + messageIDDomain
 }
 
 // ComposeMail renders the RFC 5322 message: a multipart/alternative with a
-// plain-text and an HTML part.
+// plain-text and an HTML part. go-message writes it: names and subjects
+// outside ASCII become RFC 2047 encoded words and long fields are folded, so
+// fifty recipients or a long subject never make a line longer than a mail
+// server must accept.
 func ComposeMail(from string, m Mail) ([]byte, error) {
-	if _, err := mail.ParseAddress(from); err != nil {
+	sender, err := mail.ParseAddress(from)
+	if err != nil {
 		return nil, fmt.Errorf("sender address %q: %w", from, err)
 	}
-	for _, addr := range append(append([]string(nil), m.To...), m.Cc...) {
-		if _, err := mail.ParseAddress(addr); err != nil {
-			return nil, fmt.Errorf("recipient address %q: %w", addr, err)
-		}
+	to, err := recipientAddresses(m.To)
+	if err != nil {
+		return nil, err
 	}
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	thread := ThreadID(m.Message.Incident.UID)
-	header := []struct{ k, v string }{
-		{"From", from},
-		{"To", strings.Join(m.To, ", ")},
-		{"Cc", strings.Join(m.Cc, ", ")},
-		{"Subject", mime.QEncoding.Encode("utf-8", m.Subject)},
-		{"Date", m.Date.UTC().Format(time.RFC1123Z)},
-		{"Message-ID", MessageID(m.Message.Key)},
-		{"In-Reply-To", thread},
-		{"References", thread},
-		{"Auto-Submitted", "auto-generated"},
-		{"X-Incidentops-Idempotency-Key", m.Message.Key},
-		{"MIME-Version", "1.0"},
-		{"Content-Type", "multipart/alternative; boundary=" + w.Boundary()},
+	cc, err := recipientAddresses(m.Cc)
+	if err != nil {
+		return nil, err
 	}
-	for _, h := range header {
-		if h.v != "" {
-			fmt.Fprintf(&buf, "%s: %s\r\n", h.k, h.v)
-		}
-	}
-	buf.WriteString("\r\n")
-
 	html, err := mailHTML(m)
 	if err != nil {
 		return nil, err
 	}
-	for _, part := range []struct{ contentType, body string }{
-		{"text/plain; charset=utf-8", m.Text},
-		{"text/html; charset=utf-8", html},
+
+	var h mail.Header
+	h.SetAddressList("From", []*mail.Address{sender})
+	h.SetAddressList("To", to)
+	h.SetAddressList("Cc", cc)
+	h.SetSubject(m.Subject)
+	h.SetDate(m.Date.UTC())
+	h.SetMessageID(deliveryMsgID(m.Message.Key))
+	thread := []string{threadMsgID(m.Message.Incident.UID)}
+	h.SetMsgIDList("In-Reply-To", thread)
+	h.SetMsgIDList("References", thread)
+	h.Set("Auto-Submitted", "auto-generated")
+	if m.Message.Key != "" {
+		h.Set("X-Incidentops-Idempotency-Key", m.Message.Key)
+	}
+
+	var buf bytes.Buffer
+	w, err := mail.CreateInlineWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range []struct{ mediaType, body string }{
+		{"text/plain", m.Text},
+		{"text/html", html},
 	} {
-		pw, err := w.CreatePart(textproto.MIMEHeader{
-			"Content-Type":              {part.contentType},
-			"Content-Transfer-Encoding": {"quoted-printable"},
-		})
+		var ph mail.InlineHeader
+		ph.SetContentType(part.mediaType, map[string]string{"charset": "utf-8"})
+		pw, err := w.CreatePart(ph)
 		if err != nil {
 			return nil, err
 		}
-		qp := quotedprintable.NewWriter(pw)
-		if _, err := qp.Write([]byte(strings.ReplaceAll(part.body, "\n", "\r\n"))); err != nil {
+		// The part is quoted-printable, which also turns each \n into CRLF.
+		if _, err := io.WriteString(pw, part.body); err != nil {
 			return nil, err
 		}
-		if err := qp.Close(); err != nil {
+		if err := pw.Close(); err != nil {
 			return nil, err
 		}
 	}
@@ -157,6 +163,19 @@ func ComposeMail(from string, m Mail) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// recipientAddresses parses To or Cc, naming the address that is not one.
+func recipientAddresses(list []string) ([]*mail.Address, error) {
+	addrs := make([]*mail.Address, 0, len(list))
+	for _, s := range list {
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			return nil, fmt.Errorf("recipient address %q: %w", s, err)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
 }
 
 var mailPage = template.Must(template.New("mail").Parse(`<!DOCTYPE html>

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/mail"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -90,13 +92,21 @@ func TestMailOverSTARTTLSWithLogin(t *testing.T) {
 		"In-Reply-To":                   "<incident-c0ffee@incidentops.io>",
 		"References":                    "<incident-c0ffee@incidentops.io>",
 		"Subject":                       "[High] Laptop lost — <script>alert(1)</script>",
-		"To":                            "Internal Audit <audit@council.example>",
-		"Cc":                            "dpo@council.example",
 		"Auto-Submitted":                "auto-generated",
 		"X-Incidentops-Idempotency-Key": "0123456789abcdef0123456789abcdef",
 	} {
 		if v := got.Header.Get(header); v != want {
 			t.Errorf("%s = %q, want %q", header, v, want)
+		}
+	}
+	// Addresses are compared as parsed: the writer may quote a name or
+	// bracket a bare address, which means the same.
+	for header, want := range map[string][]*mail.Address{
+		"To": {{Name: "Internal Audit", Address: "audit@council.example"}},
+		"Cc": {{Address: "dpo@council.example"}},
+	} {
+		if addrs, err := got.Header.AddressList(header); err != nil || !reflect.DeepEqual(addrs, want) {
+			t.Errorf("%s = %q (%v), want %v", header, got.Header.Get(header), err, want)
 		}
 	}
 	if got.Text != mailMessage().Text {
