@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,32 +28,15 @@ func TestOperatorKilledDuringABurst(t *testing.T) {
 		kills     = 12
 	)
 	ns := newNamespace(t, "kill")
-	s, url := newSink(t)
-	// The receiver answers after a pause, so that some kills land between a
-	// delivery arriving and the operator recording it: the case that makes
-	// duplicates.
-	s.Fail = func(int) int {
-		time.Sleep(40 * time.Millisecond)
-		return 0
-	}
+	s, url := newPausingSink(t, 40*time.Millisecond)
 	webhookPolicy(t, ns, "internal-audit", 100, true, 0, map[string]string{"audit": url + "/audit", "dpo": url + "/dpo"})
 	webhookPolicy(t, ns, "service-desk", 50, false, 0, map[string]string{"desk": url + "/desk"})
 	op := startOperator(t, ns)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	created := make(chan error, 1)
-	go func() {
-		// A steady stream, so that kills land in every stage of the work.
-		for i := range incidents {
-			if err := createRetrying(ctx, newIncident(ns, fmt.Sprintf("burst-%03d", i))); err != nil {
-				created <- err
-				return
-			}
-			time.Sleep(120 * time.Millisecond)
-		}
-		created <- nil
-	}()
+	// A steady stream, so that kills land in every stage of the work.
+	created := createSteadily(ctx, ns, "burst", incidents, 120*time.Millisecond)
 
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for k := range kills {
@@ -167,17 +149,7 @@ func TestAPIServerRestartDuringABurst(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	var createErr atomic.Value
-	wg.Go(func() {
-		for i := range incidents {
-			if err := createRetrying(ctx, newIncident(ns, fmt.Sprintf("restart-%02d", i))); err != nil {
-				createErr.Store(err)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+	created := createSteadily(ctx, ns, "restart", incidents, 100*time.Millisecond)
 
 	time.Sleep(1500 * time.Millisecond)
 	apiserver := env.ControlPlane.GetAPIServer()
@@ -193,8 +165,7 @@ func TestAPIServerRestartDuringABurst(t *testing.T) {
 		t.Fatalf("starting the API server again: %v", err)
 	}
 	outage := time.Since(stopped)
-	wg.Wait()
-	if err, _ := createErr.Load().(error); err != nil {
+	if err := <-created; err != nil {
 		t.Fatalf("creating incidents: %v", err)
 	}
 

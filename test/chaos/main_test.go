@@ -128,6 +128,18 @@ func newSink(t *testing.T) (*sink.Sink, string) {
 	return s, srv.URL
 }
 
+// newPausingSink is a sink that answers each delivery after pause, so that a
+// kill is likely to land between a delivery arriving and the operator
+// recording it: the case that makes duplicates.
+func newPausingSink(t *testing.T, pause time.Duration) (*sink.Sink, string) {
+	s, url := newSink(t)
+	s.Fail = func(int) int {
+		time.Sleep(pause)
+		return 0
+	}
+	return s, url
+}
+
 // webhookPolicy is a policy whose receivers are webhooks at the given URLs,
 // all notified at level 0.
 func webhookPolicy(t *testing.T, ns, name string, priority int32, cont bool, timeout time.Duration, urls map[string]string) {
@@ -184,6 +196,23 @@ func createRetrying(ctx context.Context, obj client.Object) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// createSteadily creates n incidents in ns, named prefix-000 on, one every
+// interval, and reports on the channel when it is done.
+func createSteadily(ctx context.Context, ns, prefix string, n int, interval time.Duration) <-chan error {
+	created := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := createRetrying(ctx, newIncident(ns, fmt.Sprintf("%s-%03d", prefix, i))); err != nil {
+				created <- err
+				return
+			}
+			time.Sleep(interval)
+		}
+		created <- nil
+	}()
+	return created
 }
 
 // waitAllNotified waits until all want incidents in ns are Notified=True and
