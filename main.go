@@ -28,6 +28,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 )
 
@@ -94,7 +95,7 @@ func main() {
 		maxConcurrent       int
 		deliveryConcurrency int
 		leaderElectionNS    string
-		backoff             = notify.DefaultBackoff
+		backoff             = delivery.DefaultBackoff
 		leaseDuration       time.Duration
 		renewDeadline       time.Duration
 		retryPeriod         time.Duration

@@ -21,6 +21,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
+	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -46,7 +47,7 @@ type IncidentReconciler struct {
 	DestinationAllowed func(url string) bool
 	// PolicySets holds each namespace's policies prepared for routing.
 	PolicySets *policySets
-	Backoff    notify.Backoff
+	Backoff    delivery.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
@@ -116,7 +117,18 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		before = incident.DeepCopy()
 	}
 
-	retryIn, sent, keys := r.deliverDue(ctx, incident, policies)
+	// store writes the status as it stands from a copy, so that the sends
+	// still out never see their records change under them.
+	store := func() error {
+		snapshot := incident.DeepCopy()
+		if err := patchStatus(ctx, r.Client, snapshot, before, incidentStatus); err != nil {
+			return err
+		}
+		before = snapshot
+		incident.ResourceVersion = snapshot.ResourceVersion
+		return nil
+	}
+	retryIn, sent, keys := r.deliverDue(ctx, incident, policies, store)
 	delivered = keys
 	r.capNotifications(incident)
 	r.tellDeliveries(incident, routedNow, sent)
@@ -170,7 +182,7 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 		}
 	}
 	outcome := lifecycle.Advance(lifecycle.Input{
-		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: channelOf,
+		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: delivery.ChannelOf,
 	})
 	for _, e := range outcome.Events {
 		if e.Warning {

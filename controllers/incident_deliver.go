@@ -5,20 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 )
 
 // maxErrorLength keeps a receiver's error from bloating the incident's status.
 const maxErrorLength = 256
+
+// recordSlowAfter is how long a reconcile waits for its sends before it
+// stores the outcomes it has. A receiver that hangs until its timeout (10s
+// by default, up to 5m) must not hold back the record of the fast ones: if
+// the operator died in the meantime, they would all be sent again.
+const recordSlowAfter = time.Second
 
 // deliverDue sends every delivery that is pending or whose retry is due, in
 // parallel up to DeliveryConcurrency, and records each outcome. A delivery
@@ -30,44 +35,76 @@ const maxErrorLength = 256
 // delivery the ledger remembers as accepted, whose outcome an earlier
 // reconcile could not store, is recorded without being sent again. keys
 // are the deliveries recorded as delivered here, for the ledger to forget
-// once they are stored.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (retryIn time.Duration, sent, keys []string) {
+// once they are stored. While sends are still out after recordSlowAfter,
+// store is called to write the outcomes known so far.
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, store func() error) (retryIn time.Duration, sent, keys []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
-	var due []int
-	for i := range records {
-		rec := &records[i]
-		if isSettled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.Time.After(now)) {
-			continue
-		}
-		due = append(due, i)
-	}
+	due := delivery.Due(records, now)
 
+	// Each send gets its own copy of its record and message, and reports
+	// back here; only this goroutine writes the records, so that status can
+	// be stored while slow sends are still out.
+	type job struct {
+		i      int
+		rec    securityv1alpha1.NotificationRecord
+		policy *securityv1alpha1.EscalationPolicy
+		msg    notify.Message
+	}
+	type result struct {
+		i   int
+		err error
+	}
 	summary := notify.Summarise(incident)
-	sem := make(chan struct{}, max(r.DeliveryConcurrency, 1))
-	var wg sync.WaitGroup
+	var jobs []job
 	for _, i := range due {
 		rec := &records[i]
-		policy := policies[rec.Policy]
-		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
-		if original := findDelivery(records, rec.FallbackFor); original != nil {
-			msg.FallbackFor = original.Receiver
-		}
 		if at, ok := r.Sent.deliveredAt(rec.Key, now); ok {
-			recordDelivered(rec, metav1.NewTime(at.Truncate(time.Second)))
+			delivery.Delivered(rec, at)
 			continue
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := r.send(ctx, policy, rec, msg)
-			if err == nil {
-				r.Sent.remember(rec.Key, r.Clock.Now())
-			}
-			r.recordAttempt(incident, policy, rec, err)
-		})
+		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
+		if original := delivery.Find(records, rec.FallbackFor); original != nil {
+			msg.FallbackFor = original.Receiver
+		}
+		jobs = append(jobs, job{i: i, rec: *rec, policy: policies[rec.Policy], msg: msg})
 	}
-	wg.Wait()
+	results := make(chan result, len(jobs))
+	go func() {
+		sem := make(chan struct{}, max(r.DeliveryConcurrency, 1))
+		for _, j := range jobs {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				err := r.send(ctx, j.policy, &j.rec, j.msg)
+				if err == nil {
+					r.Sent.remember(j.rec.Key, r.Clock.Now())
+				}
+				results <- result{i: j.i, err: err}
+			}()
+		}
+	}()
+	timer := time.NewTimer(recordSlowAfter)
+	defer timer.Stop()
+	unstored := false
+	for pending := len(jobs); pending > 0; {
+		select {
+		case res := <-results:
+			rec := &records[res.i]
+			r.recordAttempt(incident, policies[rec.Policy], rec, res.err)
+			pending--
+			unstored = true
+		case <-timer.C:
+			if unstored {
+				summariseDeliveries(incident)
+				if err := store(); err != nil {
+					ctrl.LoggerFrom(ctx).Error(err, "Storing the outcomes of finished deliveries while slow ones are still out")
+				}
+				unstored = false
+			}
+			timer.Reset(recordSlowAfter)
+		}
+	}
 
 	for _, i := range due {
 		if rec := &records[i]; rec.State == securityv1alpha1.DeliveryDelivered {
@@ -76,24 +113,14 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 		}
 	}
 
-	// Fallback intents are appended only now: the sends above hold
-	// pointers into the slice.
+	// Fallback intents are appended only now: the loop above holds
+	// indexes into the slice.
 	for _, i := range due {
-		if fallback := fallbackDelivery(incident, policies[records[i].Policy], &records[i]); fallback != nil {
+		if fallback := delivery.Fallback(incident, policies[records[i].Policy], &records[i]); fallback != nil {
 			incident.Status.Notifications = append(incident.Status.Notifications, *fallback)
 		}
 	}
-	return nextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
-}
-
-// recordDelivered records a delivery the receiver accepted at.
-func recordDelivered(rec *securityv1alpha1.NotificationRecord, at metav1.Time) {
-	rec.Attempts++
-	rec.LastAttemptAt = &at
-	rec.State = securityv1alpha1.DeliveryDelivered
-	rec.DeliveredAt = &at
-	rec.NextAttemptAt = nil
-	rec.LastError = ""
+	return delivery.NextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
 }
 
 // describeDelivery says who was told what, for an event. People reached by
@@ -106,51 +133,6 @@ func describeDelivery(rec *securityv1alpha1.NotificationRecord) string {
 		what = strings.ToLower(rec.Notice) + " notice"
 	}
 	return fmt.Sprintf("%s (%s, %s)", who, rec.Channel, what)
-}
-
-// isSettled is true for a delivery that needs no more attempts.
-func isSettled(rec *securityv1alpha1.NotificationRecord) bool {
-	return rec.State == securityv1alpha1.DeliveryDelivered || rec.State == securityv1alpha1.DeliveryAbandoned
-}
-
-// maxAttempts is how often the policy lets one delivery be tried.
-func maxAttempts(policy *securityv1alpha1.EscalationPolicy) int32 {
-	if policy != nil && policy.Spec.Delivery != nil && policy.Spec.Delivery.MaxAttempts > 0 {
-		return policy.Spec.Delivery.MaxAttempts
-	}
-	return securityv1alpha1.DefaultMaxAttempts
-}
-
-// fallbackDelivery is the delivery owed to the policy's fallback receiver
-// for an abandoned one, or nil when none is owed. A fallback delivery that
-// fails is not itself replaced.
-func fallbackDelivery(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) *securityv1alpha1.NotificationRecord {
-	fallback := fallbackReceiver(policy, rec)
-	if rec.State != securityv1alpha1.DeliveryAbandoned || fallback == "" {
-		return nil
-	}
-	key := notify.DeliveryKey(string(incident.UID), rec.Policy, rec.Level, 0, fallback+"\x00fallback-for\x00"+rec.Receiver)
-	if findDelivery(incident.Status.Notifications, key) != nil {
-		return nil
-	}
-	return &securityv1alpha1.NotificationRecord{
-		Key:         key,
-		Policy:      rec.Policy,
-		Level:       rec.Level,
-		Receiver:    fallback,
-		Channel:     channelOf(policy, fallback),
-		State:       securityv1alpha1.DeliveryPending,
-		FallbackFor: rec.Key,
-	}
-}
-
-// fallbackReceiver is who the policy tells in place of rec's receiver when
-// rec is abandoned, or "". A fallback delivery is never itself replaced.
-func fallbackReceiver(policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) string {
-	if policy == nil || policy.Spec.Delivery == nil || rec.FallbackFor != "" || policy.Spec.Delivery.FallbackReceiver == rec.Receiver {
-		return ""
-	}
-	return policy.Spec.Delivery.FallbackReceiver
 }
 
 // currentPolicy returns the policy from the cache, or nil when it is gone.
@@ -206,43 +188,29 @@ func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
 // reconcile, because every event costs a write and memory in the event
 // recorder for minutes.
 func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error) {
-	now := r.now()
-	rec.Attempts++
-	rec.LastAttemptAt = &now
-	action := notifyAction(rec)
+	now := r.Clock.Now()
 	if err == nil {
-		rec.Attempts--
-		recordDelivered(rec, now)
+		delivery.Delivered(rec, now)
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()
 		return
 	}
-	rec.LastError = notify.Truncate(err.Error(), maxErrorLength)
-	permanent := isPermanent(err)
-	if limit := maxAttempts(policy); permanent || rec.Attempts >= limit {
-		rec.State = securityv1alpha1.DeliveryAbandoned
-		rec.NextAttemptAt = nil
+	failure := delivery.Failure{Error: notify.Truncate(err.Error(), maxErrorLength), Permanent: isPermanent(err)}
+	failure.RetryAfter, _ = notify.RetryAfter(err)
+	action := notifyAction(rec)
+	if delivery.Failed(rec, policy, failure, now, r.Backoff) {
 		notificationsTotal.WithLabelValues(rec.Channel, "abandoned").Inc()
 		fallback := ""
-		if to := fallbackReceiver(policy, rec); to != "" {
+		if to := delivery.FallbackReceiver(policy, rec); to != "" {
 			fallback = "; telling fallback receiver " + to + " instead"
 		}
 		why := fmt.Sprintf("after %d attempts", rec.Attempts)
-		if permanent {
+		if failure.Permanent {
 			why = "at once: retrying cannot help"
 		}
 		r.Events.warning(incident, EventNotificationAbandoned, action, "Gave up notifying %s %s%s: %s",
 			rec.Receiver, why, fallback, rec.LastError)
 		return
 	}
-	// Status keeps whole seconds; rounding up keeps a retry from ever
-	// coming sooner than the backoff asks.
-	delay := r.Backoff.Delay(rec.Attempts, nil)
-	if asked, ok := notify.RetryAfter(err); ok && asked > delay {
-		delay = asked // the receiver said when to come back (429, 503)
-	}
-	next := metav1.NewTime(ceilSecond(r.Clock.Now().Add(delay)))
-	rec.State = securityv1alpha1.DeliveryFailed
-	rec.NextAttemptAt = &next
 	notificationsTotal.WithLabelValues(rec.Channel, "failed").Inc()
 	// The note stays the same from one attempt to the next: events/v1
 	// keeps the first note of a series and counts the repeats, so one
@@ -270,76 +238,19 @@ func isPermanent(err error) bool {
 		errors.Is(err, errNoMailServer) || errors.Is(err, errDestinationNotAllowed)
 }
 
-func ceilSecond(t time.Time) time.Time {
-	if c := t.Truncate(time.Second); !c.Equal(t) {
-		return c.Add(time.Second)
-	}
-	return t
-}
-
-// nextRetry is the time until the earliest retry that is due, or zero.
-func nextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) time.Duration {
-	var next time.Duration
-	for _, rec := range records {
-		if isSettled(&rec) || rec.NextAttemptAt == nil {
-			continue
-		}
-		wait := max(rec.NextAttemptAt.Sub(now), time.Second)
-		if next == 0 || wait < next {
-			next = wait
-		}
-	}
-	return next
-}
-
 // summariseDeliveries sets Notified and the kstatus conditions from the
 // delivery records of a routed incident.
 func summariseDeliveries(incident *securityv1alpha1.Incident) {
 	status := &incident.Status
 	generation := incident.Generation
-	var delivered int
-	var failed, abandoned *securityv1alpha1.NotificationRecord
-	for i := range status.Notifications {
-		rec := &status.Notifications[i]
-		switch {
-		case rec.State == securityv1alpha1.DeliveryDelivered:
-			delivered++
-		case abandoned == nil && rec.State == securityv1alpha1.DeliveryAbandoned:
-			abandoned = rec
-		case failed == nil && rec.State == securityv1alpha1.DeliveryFailed:
-			failed = rec
-		}
-	}
-	total := len(status.Notifications)
-	switch {
-	case delivered == total:
-		message := fmt.Sprintf("%d of %d notifications delivered", delivered, total)
-		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionTrue, securityv1alpha1.ReasonDelivered, message)
-		markReady(&status.Conditions, generation, message)
-	case failed != nil:
-		message := fmt.Sprintf("%d of %d notifications delivered; receiver %s of policy %s failed %d times, last: %s",
-			delivered, total, failed.Receiver, failed.Policy, failed.Attempts, failed.LastError)
-		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotificationFailed, message)
-		markReconciling(&status.Conditions, generation, securityv1alpha1.ReasonNotificationFailed, message)
-	case abandoned != nil && delivered+countAbandoned(status.Notifications) == total:
-		// Nothing is left to try: only a person can fix the receiver.
-		message := fmt.Sprintf("%d of %d notifications delivered; gave up on receiver %s of policy %s after %d attempts, last: %s",
-			delivered, total, abandoned.Receiver, abandoned.Policy, abandoned.Attempts, abandoned.LastError)
-		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonNotificationAbandoned, message)
-		markStalled(&status.Conditions, generation, securityv1alpha1.ReasonNotificationAbandoned, message)
+	summary := delivery.Summarise(status.Notifications)
+	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, summary.Status, summary.Reason, summary.Message)
+	switch summary.Progress {
+	case delivery.Done:
+		markReady(&status.Conditions, generation, summary.Message)
+	case delivery.GaveUp:
+		markStalled(&status.Conditions, generation, summary.Reason, summary.Message)
 	default:
-		message := fmt.Sprintf("%d of %d notifications delivered", delivered, total)
-		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, metav1.ConditionFalse, securityv1alpha1.ReasonDelivering, message)
-		markReconciling(&status.Conditions, generation, securityv1alpha1.ReasonDelivering, message)
+		markReconciling(&status.Conditions, generation, summary.Reason, summary.Message)
 	}
-}
-
-func countAbandoned(records []securityv1alpha1.NotificationRecord) int {
-	n := 0
-	for i := range records {
-		if records[i].State == securityv1alpha1.DeliveryAbandoned {
-			n++
-		}
-	}
-	return n
 }

@@ -90,21 +90,3 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	r.PolicySets.put(namespace, version, set)
 	return set, nil
 }
-
-func findDelivery(records []securityv1alpha1.NotificationRecord, key string) *securityv1alpha1.NotificationRecord {
-	for i := range records {
-		if records[i].Key == key {
-			return &records[i]
-		}
-	}
-	return nil
-}
-
-func channelOf(policy *securityv1alpha1.EscalationPolicy, receiver string) string {
-	for i := range policy.Spec.Receivers {
-		if policy.Spec.Receivers[i].Name == receiver {
-			return receiverChannel(&policy.Spec.Receivers[i])
-		}
-	}
-	return "unknown"
-}

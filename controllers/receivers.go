@@ -13,37 +13,11 @@ import (
 	"github.com/incidentops/incident-operator/internal/notify"
 )
 
-// Channel names, as recorded in status and metrics.
-const (
-	channelWebhook   = "webhook"
-	channelSlack     = "slack"
-	channelTeams     = "teams"
-	channelPagerDuty = "pagerduty"
-	channelEmail     = "email"
-)
-
 // errNoMailServer is why an email receiver cannot be used.
 var errNoMailServer = errors.New("e-mail needs an SMTP server, and the operator has none: start it with --smtp-address and --smtp-from")
 
 // errDestinationNotAllowed is why a URL written in a policy is not sent to.
 var errDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination)")
-
-// receiverChannel names the channel a receiver uses.
-func receiverChannel(r *securityv1alpha1.Receiver) string {
-	switch {
-	case r.Webhook != nil:
-		return channelWebhook
-	case r.Slack != nil:
-		return channelSlack
-	case r.Teams != nil:
-		return channelTeams
-	case r.PagerDuty != nil:
-		return channelPagerDuty
-	case r.Email != nil:
-		return channelEmail
-	}
-	return "unknown"
-}
 
 // receiverSecrets lists the Secret keys a receiver needs.
 func receiverSecrets(r *securityv1alpha1.Receiver) []securityv1alpha1.SecretKeyReference {

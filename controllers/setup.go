@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/routing"
@@ -24,7 +25,7 @@ type Options struct {
 	// HTTPClient sends webhook, chat and PagerDuty notifications.
 	HTTPClient *http.Client
 	// Backoff is the retry schedule of failing deliveries.
-	Backoff notify.Backoff
+	Backoff delivery.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
@@ -98,8 +99,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		// the administrator allows them, checked when connecting.
 		opts.HTTPClient = notify.NewHTTPClient(notify.HTTPClientOptions{AllowLinkLocal: opts.AllowLinkLocal})
 	}
-	if opts.Backoff == (notify.Backoff{}) {
-		opts.Backoff = notify.DefaultBackoff
+	if opts.Backoff == (delivery.Backoff{}) {
+		opts.Backoff = delivery.DefaultBackoff
 	}
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err

@@ -33,6 +33,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/sink"
 	"github.com/incidentops/incident-operator/internal/testenv"
@@ -191,7 +192,7 @@ func (m *testManager) start() error {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock:                   operatorClock,
 		Mail:                    m.mail,
-		Backoff:                 notify.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
+		Backoff:                 delivery.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		MaxConcurrentReconciles: 4,
 		DeliveryConcurrency:     4,
 		// The tests' PagerDuty servers listen on loopback ports.

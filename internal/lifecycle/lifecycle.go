@@ -19,7 +19,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/calendar"
-	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/delivery"
 )
 
 // DefaultAuthorityNotificationWithin is GDPR Art. 33's 72 hours.
@@ -35,7 +35,7 @@ const (
 )
 
 // ChannelEmail is the channel of everyone reached by role.
-const ChannelEmail = "email"
+const ChannelEmail = delivery.ChannelEmail
 
 // Input is what Advance looks at.
 type Input struct {
@@ -216,7 +216,7 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	uid := string(a.inc.UID)
 	if target.Receiver != "" {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:      notify.DeliveryKey(uid, policy.Name, level, repeat, noticeScope(notice, target.Receiver)),
+			Key:      delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, target.Receiver)),
 			Policy:   policy.Name,
 			Level:    level,
 			Receiver: target.Receiver,
@@ -231,7 +231,7 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	}
 	for _, email := range people {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:       notify.DeliveryKey(uid, policy.Name, level, repeat, noticeScope(notice, "role:"+string(target.Role)+":"+email)),
+			Key:       delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, "role:"+string(target.Role)+":"+email)),
 			Policy:    policy.Name,
 			Level:     level,
 			Receiver:  string(target.Role),
@@ -313,7 +313,7 @@ func (a *advancer) noticeToEveryone(notice string) {
 		}
 		seen[w] = true
 		rec := securityv1alpha1.NotificationRecord{
-			Key:       notify.DeliveryKey(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, rec.Receiver+":"+rec.Recipient)),
+			Key:       delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, rec.Receiver+":"+rec.Recipient)),
 			Policy:    rec.Policy,
 			Receiver:  rec.Receiver,
 			Channel:   rec.Channel,
@@ -332,7 +332,7 @@ func (a *advancer) tellReporter(notice string) {
 	for _, rec := range a.inc.Status.Notifications {
 		if rec.Role == securityv1alpha1.RoleReporter && rec.Notice == "" {
 			a.add(securityv1alpha1.NotificationRecord{
-				Key:       notify.DeliveryKey(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, "reporter:"+rec.Recipient+":"+a.phaseWord())),
+				Key:       delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, "reporter:"+rec.Recipient+":"+a.phaseWord())),
 				Policy:    rec.Policy,
 				Receiver:  rec.Receiver,
 				Channel:   ChannelEmail,
@@ -519,7 +519,7 @@ func (a *advancer) reporterAtRisk(target string) {
 	}
 	policy := a.inc.Status.SLA.Policy
 	a.add(securityv1alpha1.NotificationRecord{
-		Key:       notify.DeliveryKey(string(a.inc.UID), policy, 0, 0, noticeScope(NoticeSLAAtRisk, target+":"+email)),
+		Key:       delivery.Key(string(a.inc.UID), policy, 0, 0, noticeScope(NoticeSLAAtRisk, target+":"+email)),
 		Policy:    policy,
 		Receiver:  string(securityv1alpha1.RoleReporter),
 		Channel:   ChannelEmail,

@@ -4,21 +4,10 @@
 package notify
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"time"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
-
-// DeliveryKey identifies one delivery: the same incident, policy, level,
-// repeat and receiver always give the same key, so every retry of a delivery
-// carries it and receivers can drop duplicates.
-func DeliveryKey(incidentUID, policy string, level, repeat int32, receiver string) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%s", incidentUID, policy, level, repeat, receiver))
-	return hex.EncodeToString(sum[:16])
-}
 
 // Message is what a receiver is told.
 type Message struct {

@@ -15,10 +15,10 @@ import (
 
 // TestSlowReceiverKilledMidSend notifies one slow receiver beside three fast
 // ones, and kills the operator with SIGKILL once the fast receivers have
-// accepted their deliveries while the slow ones are still held. A delivery
-// recorded as delivered before the kill must never be sent again; the rest
-// may be, under their original keys; and the slow receiver is told after the
-// restart.
+// accepted their deliveries while the slow ones are still held. The
+// operator stores the fast outcomes without waiting for the slow sends, so
+// every fast delivery is recorded before the kill and never sent again; the
+// slow ones are sent again under their original keys after the restart.
 func TestSlowReceiverKilledMidSend(t *testing.T) {
 	const (
 		incidents = 6
@@ -92,6 +92,10 @@ func TestSlowReceiverKilledMidSend(t *testing.T) {
 				t.Errorf("delivery %s was recorded as delivered before the kill, yet a fast receiver got it %d times", key, n)
 			}
 		}
+	}
+	if recordedFast != len(perKey) || resent != 0 {
+		t.Errorf("%d of %d fast deliveries were recorded %s after the last was accepted, and %d were sent again: a slow receiver held back the record of the fast ones",
+			recordedFast, len(perKey), settle, resent)
 	}
 	slowAfter := map[string]bool{}
 	for _, d := range slow.Deliveries() {

@@ -1,0 +1,194 @@
+package delivery
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+// Channel names, as recorded in status and metrics.
+const (
+	ChannelWebhook   = "webhook"
+	ChannelSlack     = "slack"
+	ChannelTeams     = "teams"
+	ChannelPagerDuty = "pagerduty"
+	ChannelEmail     = "email"
+	ChannelUnknown   = "unknown"
+)
+
+// Channel names the channel a receiver uses.
+func Channel(r *securityv1alpha1.Receiver) string {
+	switch {
+	case r.Webhook != nil:
+		return ChannelWebhook
+	case r.Slack != nil:
+		return ChannelSlack
+	case r.Teams != nil:
+		return ChannelTeams
+	case r.PagerDuty != nil:
+		return ChannelPagerDuty
+	case r.Email != nil:
+		return ChannelEmail
+	}
+	return ChannelUnknown
+}
+
+// ChannelOf names the channel of the policy's receiver called receiver.
+func ChannelOf(policy *securityv1alpha1.EscalationPolicy, receiver string) string {
+	if r := Receiver(policy, receiver); r != nil {
+		return Channel(r)
+	}
+	return ChannelUnknown
+}
+
+// Receiver is the policy's receiver called name, or nil.
+func Receiver(policy *securityv1alpha1.EscalationPolicy, name string) *securityv1alpha1.Receiver {
+	if policy == nil {
+		return nil
+	}
+	for i := range policy.Spec.Receivers {
+		if policy.Spec.Receivers[i].Name == name {
+			return &policy.Spec.Receivers[i]
+		}
+	}
+	return nil
+}
+
+// Find is the record with key, or nil.
+func Find(records []securityv1alpha1.NotificationRecord, key string) *securityv1alpha1.NotificationRecord {
+	for i := range records {
+		if records[i].Key == key {
+			return &records[i]
+		}
+	}
+	return nil
+}
+
+// Settled is true for a delivery that needs no more attempts.
+func Settled(rec *securityv1alpha1.NotificationRecord) bool {
+	return rec.State == securityv1alpha1.DeliveryDelivered || rec.State == securityv1alpha1.DeliveryAbandoned
+}
+
+// Due lists the indexes of the records to try now: pending ones, and
+// failed ones whose retry time has come.
+func Due(records []securityv1alpha1.NotificationRecord, now time.Time) []int {
+	var due []int
+	for i := range records {
+		rec := &records[i]
+		if Settled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now)) {
+			continue
+		}
+		due = append(due, i)
+	}
+	return due
+}
+
+// NextRetry is the time until the earliest retry that is not due yet, at
+// least a second, or zero when none is waiting.
+func NextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) time.Duration {
+	var next time.Duration
+	for i := range records {
+		rec := &records[i]
+		if Settled(rec) || rec.NextAttemptAt == nil {
+			continue
+		}
+		wait := max(rec.NextAttemptAt.Sub(now), time.Second)
+		if next == 0 || wait < next {
+			next = wait
+		}
+	}
+	return next
+}
+
+// MaxAttempts is how often the policy lets one delivery be tried.
+func MaxAttempts(policy *securityv1alpha1.EscalationPolicy) int32 {
+	if policy != nil && policy.Spec.Delivery != nil && policy.Spec.Delivery.MaxAttempts > 0 {
+		return policy.Spec.Delivery.MaxAttempts
+	}
+	return securityv1alpha1.DefaultMaxAttempts
+}
+
+// Delivered records that the receiver accepted the delivery at at.
+func Delivered(rec *securityv1alpha1.NotificationRecord, at time.Time) {
+	t := metav1.NewTime(at.Truncate(time.Second))
+	rec.Attempts++
+	rec.LastAttemptAt = &t
+	rec.State = securityv1alpha1.DeliveryDelivered
+	rec.DeliveredAt = &t
+	rec.NextAttemptAt = nil
+	rec.LastError = ""
+}
+
+// Failure is a failed attempt as the ledger needs it.
+type Failure struct {
+	// Error is why, as people read it; it is stored as it is.
+	Error string
+	// Permanent is true when no retry can mend the failure.
+	Permanent bool
+	// RetryAfter is how long the receiver asked to be left alone, or zero.
+	RetryAfter time.Duration
+}
+
+// Failed records a failed attempt at now. The delivery is abandoned when
+// the failure is permanent or the policy's attempts are used up; otherwise
+// it is retried after the backoff's delay, or later if the receiver asked.
+// It reports whether the delivery was abandoned.
+func Failed(rec *securityv1alpha1.NotificationRecord, policy *securityv1alpha1.EscalationPolicy, f Failure, now time.Time, backoff Backoff) (abandoned bool) {
+	t := metav1.NewTime(now.Truncate(time.Second))
+	rec.Attempts++
+	rec.LastAttemptAt = &t
+	rec.LastError = f.Error
+	if f.Permanent || rec.Attempts >= MaxAttempts(policy) {
+		rec.State = securityv1alpha1.DeliveryAbandoned
+		rec.NextAttemptAt = nil
+		return true
+	}
+	delay := max(backoff.Delay(rec.Attempts, nil), f.RetryAfter)
+	// Status keeps whole seconds; rounding up keeps a retry from ever
+	// coming sooner than the backoff asks.
+	next := metav1.NewTime(ceilSecond(now.Add(delay)))
+	rec.State = securityv1alpha1.DeliveryFailed
+	rec.NextAttemptAt = &next
+	return false
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); !c.Equal(t) {
+		return c.Add(time.Second)
+	}
+	return t
+}
+
+// FallbackReceiver is who the policy tells in place of rec's receiver when
+// rec is abandoned, or "". A fallback delivery is never itself replaced,
+// and a receiver is never its own fallback.
+func FallbackReceiver(policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) string {
+	if policy == nil || policy.Spec.Delivery == nil || rec.FallbackFor != "" || policy.Spec.Delivery.FallbackReceiver == rec.Receiver {
+		return ""
+	}
+	return policy.Spec.Delivery.FallbackReceiver
+}
+
+// Fallback is the delivery owed to the policy's fallback receiver for the
+// abandoned rec, or nil when none is owed or it is already recorded.
+func Fallback(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) *securityv1alpha1.NotificationRecord {
+	fallback := FallbackReceiver(policy, rec)
+	if rec.State != securityv1alpha1.DeliveryAbandoned || fallback == "" {
+		return nil
+	}
+	key := Key(string(incident.UID), rec.Policy, rec.Level, 0, fallback+"\x00fallback-for\x00"+rec.Receiver)
+	if Find(incident.Status.Notifications, key) != nil {
+		return nil
+	}
+	return &securityv1alpha1.NotificationRecord{
+		Key:         key,
+		Policy:      rec.Policy,
+		Level:       rec.Level,
+		Receiver:    fallback,
+		Channel:     ChannelOf(policy, fallback),
+		State:       securityv1alpha1.DeliveryPending,
+		FallbackFor: rec.Key,
+	}
+}
