@@ -1,0 +1,58 @@
+package lifecycle
+
+// Major: what makes an incident major, and who is told then.
+
+import (
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+// major sets the Major condition from the first policy that defines what
+// major means (by default: Critical or service-affecting), and tells each
+// policy's major receivers once.
+func (a *advancer) major() {
+	var def *securityv1alpha1.Major
+	for _, ref := range a.inc.Status.Policies {
+		if p := a.Policies[ref.Name]; p != nil && p.Spec.Major != nil {
+			def = p.Spec.Major
+			break
+		}
+	}
+	severities := []securityv1alpha1.Severity{securityv1alpha1.SeverityCritical}
+	serviceAffecting := true
+	if def != nil {
+		if len(def.Severities) > 0 {
+			severities = def.Severities
+		}
+		if def.ServiceAffecting != nil {
+			serviceAffecting = *def.ServiceAffecting
+		}
+	}
+	spec := a.inc.Spec
+	var why string
+	switch {
+	case slices.Contains(severities, spec.Severity):
+		why = "severity " + string(spec.Severity)
+	case serviceAffecting && spec.Impact.ServiceAffecting:
+		why = "service affecting"
+	}
+	if why == "" {
+		a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionFalse, securityv1alpha1.ReasonNotMajor, "not a major incident")
+		return
+	}
+	if a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionTrue, securityv1alpha1.ReasonMajorIncident, "major incident: "+why) {
+		a.event(true, "MajorIncident", "Major incident: %s", why)
+	}
+	for _, ref := range a.inc.Status.Policies {
+		p := a.Policies[ref.Name]
+		if p == nil || p.Spec.Major == nil {
+			continue
+		}
+		for _, target := range p.Spec.Major.Notify {
+			a.owe(p, 0, 0, target, NoticeMajor)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package lifecycle
+
+// SLA: the service-level deadlines, at risk and breached.
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/calendar"
+	"github.com/incidentops/incident-operator/internal/delivery"
+)
+
+// sla computes the deadlines of the first policy with a target for the
+// incident's severity, and sets SLAAtRisk and SLABreached.
+func (a *advancer) sla() {
+	st := &a.inc.Status
+	if st.SLA == nil {
+		st.SLA = a.slaDeadlines()
+		if st.SLA == nil {
+			return
+		}
+	}
+	s := st.SLA
+	type target struct {
+		name           string
+		by, atRisk     *metav1.Time
+		doneAt         *metav1.Time
+		atRiskReason   string
+		breachedReason string
+	}
+	targets := []target{
+		{"acknowledge", s.AcknowledgeBy, s.AcknowledgeAtRiskAt, firstOf(st.AcknowledgedAt, st.ResolvedAt), securityv1alpha1.ReasonAcknowledgeDueSoon, securityv1alpha1.ReasonAcknowledgeTargetMissed},
+		{"resolve", s.ResolveBy, s.ResolveAtRiskAt, st.ResolvedAt, securityv1alpha1.ReasonResolveDueSoon, securityv1alpha1.ReasonResolveTargetMissed},
+	}
+	var breached, atRisk []target
+	for _, t := range targets {
+		if t.by == nil {
+			continue
+		}
+		switch {
+		case t.doneAt != nil && t.doneAt.After(t.by.Time), t.doneAt == nil && !a.Now.Before(t.by.Time):
+			breached = append(breached, t)
+		case t.doneAt != nil:
+		case t.atRisk != nil && !a.Now.Before(t.atRisk.Time):
+			atRisk = append(atRisk, t)
+			a.wake(t.by.Time)
+		default:
+			if t.atRisk != nil {
+				a.wake(t.atRisk.Time)
+			}
+			a.wake(t.by.Time)
+		}
+	}
+
+	if len(breached) > 0 {
+		t := breached[0]
+		message := fmt.Sprintf("the %s target of %s was missed: due %s", t.name, s.Policy, t.by.UTC().Format(time.RFC3339))
+		if a.condition(securityv1alpha1.ConditionSLABreached, metav1.ConditionTrue, t.breachedReason, message) {
+			a.event(true, "SLABreached", "SLA breached: %s", message)
+		}
+	} else if !meta.IsStatusConditionTrue(st.Conditions, securityv1alpha1.ConditionSLABreached) {
+		// A breach once seen stays: a clock set back must not undo it.
+		a.condition(securityv1alpha1.ConditionSLABreached, metav1.ConditionFalse, securityv1alpha1.ReasonWithinTarget, "every SLA target met or still ahead")
+	}
+
+	switch {
+	case len(atRisk) > 0:
+		t := atRisk[0]
+		message := fmt.Sprintf("the %s target of %s is due %s", t.name, s.Policy, t.by.UTC().Format(time.RFC3339))
+		if a.condition(securityv1alpha1.ConditionSLAAtRisk, metav1.ConditionTrue, t.atRiskReason, message) {
+			a.event(true, "SLAAtRisk", "SLA at risk: %s", message)
+			a.reporterAtRisk(t.name)
+		}
+	case st.ResolvedAt != nil:
+		a.condition(securityv1alpha1.ConditionSLAAtRisk, metav1.ConditionFalse, securityv1alpha1.ReasonStoppedOnResolution, "resolved; the SLA clocks have stopped")
+	default:
+		a.condition(securityv1alpha1.ConditionSLAAtRisk, metav1.ConditionFalse, securityv1alpha1.ReasonWithinTarget, "no SLA target is near")
+	}
+}
+
+// reporterAtRisk tells the reporter that a target may not be met, as the
+// council's policy asks, when an address is known for them.
+func (a *advancer) reporterAtRisk(target string) {
+	email := a.inc.Spec.Reporter.Email
+	if email == "" {
+		return
+	}
+	policy := a.inc.Status.SLA.Policy
+	a.add(securityv1alpha1.NotificationRecord{
+		Key:       delivery.Key(string(a.inc.UID), policy, 0, 0, noticeScope(NoticeSLAAtRisk, target+":"+email)),
+		Policy:    policy,
+		Receiver:  string(securityv1alpha1.RoleReporter),
+		Channel:   ChannelEmail,
+		Role:      securityv1alpha1.RoleReporter,
+		Recipient: email,
+		Notice:    NoticeSLAAtRisk,
+	})
+}
+
+func firstOf(ts ...*metav1.Time) *metav1.Time {
+	var first *metav1.Time
+	for _, t := range ts {
+		if t != nil && (first == nil || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}
+
+// slaDeadlines finds the applicable target and computes its deadlines from
+// the routing time.
+func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
+	for _, ref := range a.inc.Status.Policies {
+		p := a.Policies[ref.Name]
+		if p == nil || p.Spec.SLA == nil {
+			continue
+		}
+		for _, target := range p.Spec.SLA.Targets {
+			if !slices.Contains(target.Severities, a.inc.Spec.Severity) {
+				continue
+			}
+			s, err := Deadlines(a.inc.Status.RoutedAt.Time, p.Name, p.Spec.SLA.Calendar, target)
+			if err != nil {
+				a.event(true, "SLANotComputed", "EscalationPolicy %s: spec.sla.calendar: %v", p.Name, err)
+				return nil
+			}
+			return s
+		}
+	}
+	return nil
+}
+
+// Deadlines computes a target's deadlines for an incident routed at start.
+func Deadlines(start time.Time, policy string, cal *securityv1alpha1.Calendar, target securityv1alpha1.SLATarget) (*securityv1alpha1.SLAStatus, error) {
+	hours := target.Hours
+	if hours == "" {
+		hours = securityv1alpha1.CalendarHours
+	}
+	add := func(t time.Time, d time.Duration) (time.Time, error) { return t.Add(d), nil }
+	sub := func(t time.Time, d time.Duration) (time.Time, error) { return t.Add(-d), nil }
+	if hours == securityv1alpha1.BusinessHours {
+		var spec calendar.Spec
+		if cal != nil {
+			spec = calendar.Spec{TimeZone: cal.TimeZone, Days: cal.Days, Opens: cal.Opens, Closes: cal.Closes, Holidays: cal.Holidays}
+		}
+		c, err := calendar.New(spec)
+		if err != nil {
+			return nil, err
+		}
+		add, sub = c.Add, c.Subtract
+	}
+	s := &securityv1alpha1.SLAStatus{Policy: policy, Hours: hours}
+	for _, d := range []struct {
+		within   *securityv1alpha1.Duration
+		by, risk **metav1.Time
+	}{
+		{target.AcknowledgeWithin, &s.AcknowledgeBy, &s.AcknowledgeAtRiskAt},
+		{target.ResolveWithin, &s.ResolveBy, &s.ResolveAtRiskAt},
+	} {
+		if d.within == nil {
+			continue
+		}
+		by, err := add(start, d.within.Duration)
+		if err != nil {
+			return nil, err
+		}
+		*d.by = &metav1.Time{Time: by.UTC()}
+		if w := durationOf(target.WarnBefore); w > 0 {
+			risk, err := sub(by, w)
+			if err != nil {
+				return nil, err
+			}
+			risk = later(risk, start)
+			*d.risk = &metav1.Time{Time: risk.UTC()}
+		}
+	}
+	return s, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
