@@ -83,7 +83,7 @@ test-integration: envtest ## Controller tests against a real kube-apiserver and 
 
 .PHONY: test-e2e
 test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl and the operator binary.
-	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/chaos/...
+	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/chaos/... ./test/validation/...
 
 .PHONY: bench-short
 bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.

@@ -1,0 +1,684 @@
+package validation_test
+
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/incidentops/incident-operator/config/crd"
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+// A kind is one CRD: its schema, and the samples the sweep starts from.
+type kind struct {
+	crd    string
+	gvk    schema.GroupVersionKind
+	schema *apiextensionsv1.JSONSchemaProps
+	// bases are the kind's samples from config/samples, in file order.
+	bases []map[string]any
+}
+
+// loadKinds reads the CRDs the API server runs, as controller-gen wrote
+// them, and the samples of config/samples.
+func loadKinds() (map[string]*kind, error) {
+	kinds := map[string]*kind{}
+	files, err := fs.Glob(crd.Bases, "bases/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, file := range files {
+		data, err := crd.Bases.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		var def apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &def); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		v := def.Spec.Versions[0]
+		kinds[def.Spec.Names.Kind] = &kind{
+			crd:    def.Name,
+			gvk:    schema.GroupVersionKind{Group: def.Spec.Group, Version: v.Name, Kind: def.Spec.Names.Kind},
+			schema: v.Schema.OpenAPIV3Schema,
+		}
+	}
+	samples, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(samples)
+	for _, file := range samples {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var obj map[string]any
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			if k, ok := kinds[fmt.Sprint(obj["kind"])]; ok {
+				k.bases = append(k.bases, obj)
+			}
+		}
+	}
+	for name, k := range kinds {
+		if len(k.bases) == 0 {
+			return nil, fmt.Errorf("config/samples has no %s to start from", name)
+		}
+	}
+	return kinds, nil
+}
+
+// A badCase is one malformed object, or one malformed change to a stored
+// object, and the field an answer must name.
+type badCase struct {
+	kind string
+	// name says what is wrong: the kind, the path changed and the value, or
+	// what a case breaking a rule does. It is the key of knownGaps.
+	name string
+	// field is the path an answer must name.
+	field string
+	// exact asks for field itself: a list that is too long must not pass as
+	// named because one of its items is wrong as well.
+	exact bool
+	// why is how the value was derived: a schema keyword, or explicit.
+	why string
+	// rule is the message of the rule comparing fields that the case
+	// breaks, for a case of ruleBreakers.
+	rule string
+	// object is the whole object to create, or nil for an update.
+	object map[string]any
+	update *update
+	// present is true when the base had the field; such a case is kept
+	// over the same value set on a base without the field.
+	present bool
+}
+
+// An update changes an incident already stored: transition rules and the
+// rules of times reported later are checked only then.
+type update struct {
+	live string
+	// patch is a JSON merge patch made from the stored object.
+	patch func(live map[string]any) map[string]any
+}
+
+// The stored incidents update cases start from.
+const (
+	liveAware   = "live-aware"   // with awareAt, acknowledgement and resolution
+	liveUnaware = "live-unaware" // personal data, no awareAt
+)
+
+// deriver makes the cases of one base object.
+type deriver struct {
+	kind string
+	// schema is the kind's whole schema; examples fill what a case adds.
+	schema   *apiextensionsv1.JSONSchemaProps
+	examples examples
+	base     map[string]any
+	cases    []badCase
+	rules    *ruleCoverage
+}
+
+// ruleCoverage follows the x-kubernetes-validations rules met in the
+// schemas, so that a rule nothing breaks fails the sweep.
+type ruleCoverage struct {
+	seen    map[string]string // message -> where
+	broken  map[string]bool
+	updated map[string]bool // transition rules, broken once for all bases
+	unknown map[string]bool // rules of strings no bad value is derived for
+}
+
+// deriveCases walks each kind's schema from each of its samples and returns
+// the bad cases, one for each kind, path and value; and the rules the
+// sweep does not know how to break.
+func deriveCases(kinds map[string]*kind, now time.Time) ([]badCase, []string) {
+	cov := &ruleCoverage{seen: map[string]string{}, broken: map[string]bool{}, updated: map[string]bool{}, unknown: map[string]bool{}}
+	var all []badCase
+	for _, name := range sortedKeys(kinds) {
+		k := kinds[name]
+		for _, base := range k.bases {
+			d := &deriver{kind: name, schema: k.schema, examples: k.examples(), base: base, rules: cov}
+			spec := k.schema.Properties["spec"]
+			d.walk(&spec, path{"spec"}, "", base["spec"], true, true, now)
+			// A root rule sees the whole object.
+			for _, r := range k.schema.XValidations {
+				d.rule(k.schema, r, path{}, base, now)
+			}
+			all = append(all, d.cases...)
+		}
+	}
+	all = append(all, explicitCases(kinds, now)...)
+
+	var missing []string
+	for message, where := range cov.seen {
+		if !cov.broken[message] {
+			missing = append(missing, fmt.Sprintf("no case breaks the rule %q at %s", message, where))
+		}
+	}
+	for _, b := range ruleBreakers {
+		if _, ok := cov.seen[b.message]; !ok {
+			missing = append(missing, fmt.Sprintf("%s: the schema no longer has the rule %q that ruleBreakers breaks", b.kind, b.message))
+		}
+	}
+	missing = append(missing, sortedKeys(cov.unknown)...)
+	sort.Strings(missing)
+
+	// Keep one case of each name: kind, path and value. Prefer the base
+	// that had the field, so the value replaces one rather than adding it.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].present && !all[j].present })
+	seen := map[string]bool{}
+	var cases []badCase
+	for _, c := range all {
+		if !seen[c.name] {
+			seen[c.name] = true
+			cases = append(cases, c)
+		}
+	}
+	sort.SliceStable(cases, func(i, j int) bool { return cases[i].name < cases[j].name })
+	return cases, missing
+}
+
+// set adds the case of the base with value at p.
+func (d *deriver) set(p path, field string, value any, why string, exact, present bool) {
+	if field == "" {
+		field = p.String()
+	}
+	if field != p.String() {
+		// Inside an atomic map, or a case naming an object above the value:
+		// the API server names the value's own path, the operator the object's.
+		exact = false
+	}
+	obj := setAt(runtime.DeepCopyJSON(d.base), p, copyValue(value)).(map[string]any)
+	d.fillRequired(obj, p)
+	d.cases = append(d.cases, badCase{
+		kind: d.kind, name: fmt.Sprintf("%s %s=%s", d.kind, p, show(value)), field: field, exact: exact,
+		why: why, object: obj, present: present,
+	})
+}
+
+// fillRequired gives each object on the way to p that the base lacks the
+// fields its schema requires. The API server does not run the rules of an
+// object that fails its structural checks, so a value set in an object
+// missing a required field would be refused for that instead of for itself.
+func (d *deriver) fillRequired(obj map[string]any, p path) {
+	s := d.schema
+	for i := 0; i < len(p)-1; i++ {
+		if s = childSchema(s, p[i]); s == nil {
+			return
+		}
+		if _, had := getAt(d.base, p[:i+1]); had {
+			continue
+		}
+		node, _ := getAt(obj, p[:i+1])
+		m, ok := node.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, name := range s.Required {
+			if _, ok := m[name]; !ok {
+				prop := s.Properties[name]
+				m[name] = d.examples.valid(&prop)
+			}
+		}
+	}
+}
+
+func childSchema(s *apiextensionsv1.JSONSchemaProps, seg any) *apiextensionsv1.JSONSchemaProps {
+	switch seg := seg.(type) {
+	case string:
+		if p, ok := s.Properties[seg]; ok {
+			return &p
+		}
+		if s.AdditionalProperties != nil {
+			return s.AdditionalProperties.Schema
+		}
+	case int:
+		if s.Items != nil {
+			return s.Items.Schema
+		}
+	}
+	return nil
+}
+
+// examples are valid strings of the samples, by the pattern they match.
+type examples map[string][]string
+
+// examples collects the strings of the kind's samples that fields with a
+// pattern hold.
+func (k *kind) examples() examples {
+	out := examples{}
+	var collect func(s *apiextensionsv1.JSONSchemaProps, v any)
+	collect = func(s *apiextensionsv1.JSONSchemaProps, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for name, child := range v {
+				if cs := childSchema(s, name); cs != nil {
+					collect(cs, child)
+				}
+			}
+		case []any:
+			for _, item := range v {
+				if s.Items != nil {
+					collect(s.Items.Schema, item)
+				}
+			}
+		case string:
+			if s.Pattern != "" {
+				out[s.Pattern] = append(out[s.Pattern], v)
+			}
+		}
+	}
+	for _, base := range k.bases {
+		collect(k.schema, base)
+	}
+	return out
+}
+
+// valid is a value the schema takes: what is required and no more.
+func (x examples) valid(s *apiextensionsv1.JSONSchemaProps) any {
+	switch s.Type {
+	case "object":
+		m := map[string]any{}
+		for _, name := range s.Required {
+			prop := s.Properties[name]
+			m[name] = x.valid(&prop)
+		}
+		return m
+	case "array":
+		var items []any
+		for i := int64(0); s.MinItems != nil && i < *s.MinItems; i++ {
+			if len(s.Items.Schema.Enum) > 0 {
+				items = append(items, itemFor(nil, s.Items.Schema, int(i))) // a set takes each member once
+			} else {
+				items = append(items, x.valid(s.Items.Schema))
+			}
+		}
+		return items
+	case "integer":
+		if s.Minimum != nil {
+			return int64(*s.Minimum)
+		}
+		return int64(0)
+	case "boolean":
+		return false
+	}
+	if members := enumStrings(s); len(members) > 0 {
+		return members[0]
+	}
+	if s.Format == "date-time" {
+		return stamp(time.Now(), -time.Hour)
+	}
+	if s.Pattern != "" {
+		re := regexp.MustCompile(s.Pattern)
+		for _, c := range append(slices.Clone(x[s.Pattern]), "example", "a@example.org", "09:00", "17:00", "2026-01-01", "https://example.org/") {
+			if re.MatchString(c) {
+				return c
+			}
+		}
+	}
+	return "example"
+}
+
+func copyValue(v any) any {
+	if v == removed {
+		return v
+	}
+	return runtime.DeepCopyJSONValue(v)
+}
+
+// walk derives bad values for the node at p with schema s and every node
+// below it. v is the base's value there; present says whether it has one.
+// field, when set, is the atomic map above p that answers name instead.
+// Absent nodes are walked only when expand is set: once for each field is
+// enough, not once for each item of every list.
+func (d *deriver) walk(s *apiextensionsv1.JSONSchemaProps, p path, field string, v any, present, expand bool, now time.Time) {
+	for _, r := range s.XValidations {
+		d.rule(s, r, p, v, now)
+	}
+	switch s.Type {
+	case "object":
+		for _, wrong := range []any{"not-an-object", int64(42), []any{}} {
+			d.set(p, field, wrong, "type", true, present)
+		}
+		if s.XMapType != nil && *s.XMapType == "atomic" && field == "" {
+			field = p.String()
+		}
+		m, _ := v.(map[string]any)
+		for _, name := range s.Required {
+			if _, ok := m[name]; ok {
+				d.set(p.with(name), field, removed, "required", true, present)
+			}
+		}
+		for _, name := range sortedKeys(s.Properties) {
+			child := s.Properties[name]
+			value, ok := m[name]
+			if ok || expand {
+				d.walk(&child, p.with(name), field, value, ok, expand, now)
+			}
+		}
+		if extra := s.AdditionalProperties; extra != nil && extra.Schema != nil {
+			// The values of a map share one schema: one key is enough.
+			key, value, ok := "example", any(nil), false
+			for _, k := range sortedKeys(m) {
+				key, value, ok = k, m[k], true
+				break
+			}
+			d.walk(extra.Schema, p.with(key), field, value, ok, expand, now)
+		}
+	case "array":
+		for _, wrong := range []any{"not-a-list", map[string]any{"a": "b"}} {
+			d.set(p, field, wrong, "type", true, present)
+		}
+		list, _ := v.([]any)
+		item := s.Items.Schema
+		if s.MaxItems != nil {
+			items := make([]any, *s.MaxItems+1)
+			for i := range items {
+				items[i] = itemFor(list, item, i)
+			}
+			d.set(p, field, items, "maxItems", true, present)
+		}
+		if s.MinItems != nil && *s.MinItems > 0 {
+			d.set(p, field, []any{}, "minItems", true, present)
+		}
+		if lt := s.XListType; lt != nil && (*lt == "set" || *lt == "map") && len(list) > 0 {
+			d.set(p, field, append(slices.Clone(list), list[0]), "duplicate ("+*lt+")", false, present)
+		}
+		for i, value := range list {
+			d.walk(item, p.with(i), field, value, true, expand && i == 0, now)
+		}
+		if len(list) == 0 && expand {
+			d.walk(item, p.with(0), field, nil, false, true, now)
+		}
+	case "string":
+		for _, b := range badStrings(s, v) {
+			d.set(p, field, b.value, b.why, true, present)
+		}
+		for _, r := range s.XValidations {
+			if !strings.Contains(r.Rule, "oldSelf") {
+				d.rules.seen[r.Message] = d.kind + " " + p.String()
+				if leafRuleKnown(r.Rule) {
+					d.rules.broken[r.Message] = true
+				} else {
+					d.rules.unknown[fmt.Sprintf("%s %s: no bad values derived for the rule %q", d.kind, p, r.Rule)] = true
+				}
+			}
+		}
+	case "integer":
+		for _, b := range badIntegers(s) {
+			d.set(p, field, b.value, b.why, true, present)
+		}
+	case "boolean":
+		for _, wrong := range []any{"true", "yes", int64(1)} {
+			d.set(p, field, wrong, "type", true, present)
+		}
+	}
+}
+
+// itemFor is the ith item of a list made one item too long: the base's
+// items over again, or a value of the item's type.
+func itemFor(list []any, item *apiextensionsv1.JSONSchemaProps, i int) any {
+	if len(list) > 0 {
+		return runtime.DeepCopyJSONValue(list[i%len(list)])
+	}
+	switch item.Type {
+	case "object":
+		return map[string]any{}
+	case "integer":
+		return int64(i)
+	}
+	if members := enumStrings(item); len(members) > 0 {
+		return members[i%len(members)]
+	}
+	return fmt.Sprintf("x%d", i)
+}
+
+type badValue struct {
+	value any
+	why   string
+}
+
+// badStrings derives the values a string field must refuse from its schema.
+func badStrings(s *apiextensionsv1.JSONSchemaProps, v any) []badValue {
+	base, _ := v.(string)
+	var out []badValue
+	seen := map[any]bool{}
+	add := func(value any, why string) {
+		if !seen[value] && value != any(base) {
+			seen[value] = true
+			out = append(out, badValue{value, why})
+		}
+	}
+	if s.MinLength != nil && *s.MinLength > 0 {
+		add("", "minLength")
+	}
+	if s.MaxLength != nil {
+		add(strings.Repeat("a", int(*s.MaxLength)+1), "maxLength")
+	}
+	if members := enumStrings(s); len(members) > 0 {
+		first := members[0]
+		if base != "" {
+			first = base
+		}
+		for _, c := range []string{"Bogus", strings.ToLower(first), strings.ToUpper(first), " " + first, first + " ", ""} {
+			if !slices.Contains(members, c) {
+				add(c, "enum")
+			}
+		}
+	}
+	if s.Pattern != "" {
+		re := regexp.MustCompile(s.Pattern)
+		for _, c := range patternMutations(base) {
+			if !re.MatchString(c) {
+				add(c, "pattern")
+			}
+		}
+		if strings.Contains(s.Pattern, "@") {
+			// Addresses the pattern takes that mail cannot use: the
+			// operator must find these itself.
+			for _, c := range addressCandidates() {
+				if re.MatchString(c) && !bareAddress(c) {
+					add(c, "net/mail")
+				}
+			}
+		}
+	}
+	if s.Format == "date-time" {
+		for _, c := range []string{"not a date", "2026-11-20", "2026-11-20 09:30:00", "20/11/2026 09:30", "2026-11-20T09:30:00",
+			"2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-20T25:00:00Z", "10000-01-01T00:00:00Z", "", "1700000000"} {
+			add(c, "date-time")
+		}
+		for _, c := range []string{"2062-11-20T09:30:00Z", "9999-12-31T23:59:59Z"} {
+			add(c, "future")
+		}
+	}
+	for _, c := range ruleValues(s.XValidations) {
+		add(c, "rule")
+	}
+	add(int64(42), "type")
+	add(true, "type")
+	return out
+}
+
+// patternMutations are near misses of a value a pattern takes: blanks,
+// spaces around it, other scripts, separators in the wrong place, digits
+// out of range.
+func patternMutations(base string) []string {
+	seed := base
+	if seed == "" {
+		seed = "example"
+	}
+	out := []string{"", " ", "  ", seed + " ", " " + seed, "two words", strings.ToUpper(seed), seed + "é", "ünïcödé", "日本語",
+		"a/b", seed + "/", "/" + seed, "@", seed + "@", "@" + seed, "a@@b", "-" + seed, seed + "-", "." + seed, seed + ".",
+		"a..b", "\t", seed + "\n", "<b>x</b>", "a;b", "*", "%2F", "a:b", "a,b", "a\\b", "'", `"`, seed[1:]}
+	if at := strings.Index(seed, "@"); at > 0 {
+		out = append(out, seed[:at], seed[at:], strings.Replace(seed, "@", "@@", 1), seed[at+1:]+"@"+seed[:at]+".", "<"+seed+">", "Name <"+seed+">")
+	}
+	for i, c := range seed {
+		if c >= '0' && c <= '9' {
+			out = append(out, seed[:i]+"9"+seed[i+1:], seed[:i]+"x"+seed[i+1:])
+		}
+	}
+	return out
+}
+
+// addressCandidates are odd but printable addresses, to find any the
+// address patterns take and net/mail does not.
+func addressCandidates() []string {
+	var out []string
+	for c := byte('!'); c <= '~'; c++ {
+		out = append(out, "a"+string(c)+"b@example.org", string(c)+"@example.org", "a@example"+string(c)+"org")
+	}
+	return append(out, "a@b", "a@1.2.3.4", "a.@example.org", "a@example..org", strings.Repeat("a", 65)+"@example.org")
+}
+
+// bareAddress is true for an address net/mail reads back unchanged.
+func bareAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+func badIntegers(s *apiextensionsv1.JSONSchemaProps) []badValue {
+	var out []badValue
+	seen := map[any]bool{}
+	add := func(value any, why string) {
+		if !seen[value] {
+			seen[value] = true
+			out = append(out, badValue{value, why})
+		}
+	}
+	if s.Minimum != nil {
+		add(int64(*s.Minimum)-1, "minimum")
+	}
+	if s.Maximum != nil {
+		add(int64(*s.Maximum)+1, "maximum")
+	}
+	if s.Format == "int32" {
+		add(int64(math.MaxInt32)+1, "int32")
+		add(int64(math.MinInt32)-1, "int32")
+	}
+	add(int64(99999999999), "overflow")
+	add("12", "type")
+	add(1.5, "type")
+	add(true, "type")
+	return out
+}
+
+func enumStrings(s *apiextensionsv1.JSONSchemaProps) []string {
+	var out []string
+	for _, e := range s.Enum {
+		var v string
+		if yaml.Unmarshal(e.Raw, &v) == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// badDurations are the ways people get a duration wrong: words, days,
+// signs, exponents, spaces, case, ISO 8601, a unit left off. Those a
+// field's rules accept are dropped for that field.
+var badDurations = []string{"5 minutes", "1d", "2 hours", "1e100h", "-72h", "0s", "73h", "9999999h", "", " 5m", "5m ", "5M",
+	"P1D", "PT5M", "1h30", "5", "m", "1w", "1.5.5h", "10us", "1h 30m", "+5m", "８h", "5mins", "NaN", "99999h", "1.0001h", "0.5"}
+
+var (
+	ruleMatches  = regexp.MustCompile(`self\.matches\('([^']*)'\)`)
+	ruleBound    = regexp.MustCompile(`duration\(self\)\s*(<=|<|>=|>)\s*duration\('([^']*)'\)`)
+	ruleNotEqual = regexp.MustCompile(`^self != '([^']*)'$`)
+	ruleNotBlank = regexp.MustCompile(`^self\.trim\(\)\.size\(\) > 0$`)
+)
+
+func leafRuleKnown(rule string) bool {
+	return ruleMatches.MatchString(rule) || ruleBound.MatchString(rule) || ruleNotEqual.MatchString(rule) || ruleNotBlank.MatchString(rule)
+}
+
+// ruleValues derives bad values from a string field's rules: durations the
+// format or the range refuses, including values just past each bound;
+// blanks where a rule wants text; the one value a rule forbids.
+func ruleValues(rules apiextensionsv1.ValidationRules) []string {
+	var format *regexp.Regexp
+	type bound struct {
+		op string
+		d  time.Duration
+	}
+	var bounds []bound
+	var out []string
+	for _, r := range rules {
+		if strings.Contains(r.Rule, "oldSelf") {
+			continue
+		}
+		if m := ruleMatches.FindStringSubmatch(r.Rule); m != nil {
+			format = regexp.MustCompile(m[1])
+		}
+		for _, m := range ruleBound.FindAllStringSubmatch(r.Rule, -1) {
+			d, err := time.ParseDuration(m[2])
+			if err == nil {
+				bounds = append(bounds, bound{m[1], d})
+			}
+		}
+		if m := ruleNotEqual.FindStringSubmatch(r.Rule); m != nil {
+			out = append(out, m[1])
+		}
+		if ruleNotBlank.MatchString(r.Rule) {
+			out = append(out, " ", "   ", "\t", " \n ", "\u00a0", "\u3000", "\u200b")
+		}
+	}
+	if format == nil && len(bounds) == 0 {
+		return out
+	}
+	candidates := slices.Clone(badDurations)
+	for _, b := range bounds {
+		switch b.op {
+		case "<=":
+			candidates = append(candidates, (b.d + time.Millisecond).String(), (b.d + time.Hour).String())
+		case "<", ">":
+			candidates = append(candidates, b.d.String(), "0ms", "0h")
+		case ">=":
+			candidates = append(candidates, (b.d - time.Millisecond).String())
+		}
+	}
+	valid := func(s string) bool {
+		if format != nil && !format.MatchString(s) {
+			return false
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return false
+		}
+		for _, b := range bounds {
+			if (b.op == "<=" && d > b.d) || (b.op == "<" && d >= b.d) || (b.op == ">=" && d < b.d) || (b.op == ">" && d <= b.d) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, c := range candidates {
+		if !valid(c) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,403 @@
+package validation_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// A site is an object that carries a rule, in one base.
+type site struct {
+	p    path
+	node map[string]any // a copy, free to change
+}
+
+// A breach is the site's object changed so that it breaks the rule.
+type breach struct {
+	node any
+	// field is the path an answer must name; empty is the rule's own field.
+	field string
+	// loose lets a field below field answer for it.
+	loose bool
+	what  string
+}
+
+// An updateBreach breaks a transition rule by changing a stored incident.
+type updateBreach struct {
+	live  string
+	patch func(live map[string]any) map[string]any
+	field string
+	what  string
+}
+
+// A breaker breaks one x-kubernetes-validations rule that compares fields
+// of an object, which values derived field by field cannot. It is found by
+// the start of the rule's message. Each rule of the CRDs needs one, and each
+// breaker a rule: a rule added, dropped or reworded fails the sweep until
+// this table follows.
+type breaker struct {
+	kind    string
+	message string
+	create  func(s site, now time.Time) []breach
+	update  func(now time.Time) []updateBreach
+}
+
+var roles = []string{"Reporter", "LineManager", "AssetOwner", "SystemOwner", "Supplier"}
+
+var channels = []string{"webhook", "slack", "teams", "pagerDuty", "email"}
+
+var ruleBreakers = []breaker{
+	{kind: "EscalationPolicy", message: "set exactly one of receiver and role", create: func(s site, _ time.Time) []breach {
+		both := clone(s.node)
+		if _, ok := both["receiver"]; ok {
+			both["role"] = "Reporter"
+		} else {
+			both["receiver"] = "desk"
+		}
+		return []breach{{node: both, what: "receiver and role"}, {node: map[string]any{}, what: "neither receiver nor role"}}
+	}},
+	{kind: "EscalationPolicy", message: "a receiver needs exactly one channel", create: func(s site, _ time.Time) []breach {
+		none, two := clone(s.node), clone(s.node)
+		for _, c := range channels {
+			delete(none, c)
+		}
+		if _, ok := two["email"]; ok {
+			two["webhook"] = map[string]any{"urlSecretRef": map[string]any{"name": "hook", "key": "url"}}
+		} else {
+			two["email"] = map[string]any{"to": []any{"desk@example.org"}}
+		}
+		return []breach{{node: none, what: "no channel"}, {node: two, what: "two channels"}}
+	}},
+	{kind: "EscalationPolicy", message: "repeatAfter is required when repeat is set", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["repeat"] = int64(1)
+		delete(n, "repeatAfter")
+		return []breach{{node: n, what: "repeat 1 without repeatAfter"}}
+	}},
+	{kind: "EscalationPolicy", message: "levels[0].after must be 0s or unset", create: func(s site, _ time.Time) []breach {
+		var out []breach
+		for _, after := range []string{"1s", "1m"} {
+			n := clone(s.node)
+			setAt(n, path{"levels", 0, "after"}, after)
+			out = append(out, breach{node: n, field: s.p.with("levels", 0, "after").String(), what: "levels[0].after " + after})
+		}
+		return out
+	}},
+	{kind: "EscalationPolicy", message: "levels[1] and later each need after of at least 1s", create: func(s site, _ time.Time) []breach {
+		levels, _ := s.node["levels"].([]any)
+		if len(levels) == 0 {
+			return nil
+		}
+		if len(levels) == 1 {
+			next := clone(levels[0].(map[string]any))
+			delete(next, "after")
+			levels = append(levels, next)
+		}
+		var out []breach
+		for i := 1; i < len(levels); i++ {
+			for _, after := range []any{removed, "0s", "999ms"} {
+				n := clone(s.node)
+				n["levels"] = runtime.DeepCopyJSONValue(levels)
+				setAt(n, path{"levels", i, "after"}, after)
+				out = append(out, breach{node: n, field: s.p.with("levels", i, "after").String(), what: fmt.Sprintf("levels[%d].after %s", i, show(after))})
+			}
+		}
+		return out
+	}},
+	{kind: "EscalationPolicy", message: "an escalation may send at most 100 notifications", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["repeat"], n["repeatAfter"] = int64(10), "1h"
+		notify := make([]any, 16)
+		for i := range notify {
+			notify[i] = map[string]any{"role": roles[i%len(roles)]}
+		}
+		setAt(n, path{"levels", 0, "notify"}, notify)
+		// The bound is on the chain: the API server names its levels, the
+		// operator the chain.
+		return []breach{{node: n, field: s.p.String(), loose: true, what: "16 notify entries at level 0 and repeat 10"}}
+	}},
+	{kind: "EscalationPolicy", message: "every escalation.levels[].notify[].receiver must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		setAt(n, path{"escalation", "levels", 0, "notify", 0}, map[string]any{"receiver": "no-such-receiver"})
+		return []breach{{node: n, field: s.p.with("escalation", "levels", 0, "notify", 0, "receiver").String(), what: "a receiver the policy lacks"}}
+	}},
+	{kind: "EscalationPolicy", message: "every major.notify[].receiver must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		setAt(n, path{"major", "notify"}, []any{map[string]any{"receiver": "no-such-receiver"}})
+		return []breach{{node: n, field: s.p.with("major", "notify", 0, "receiver").String(), what: "a receiver the policy lacks"}}
+	}},
+	{kind: "EscalationPolicy", message: "delivery.fallbackReceiver must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		setAt(n, path{"delivery", "fallbackReceiver"}, "no-such-receiver")
+		return []breach{{node: n, what: "a receiver the policy lacks"}}
+	}},
+
+	{kind: "Incident", message: "specialCategoryData is personal data", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["specialCategoryData"], n["personalData"] = true, false
+		return []breach{{node: n, what: "specialCategoryData without personalData"}}
+	}},
+	{kind: "Incident", message: "social-care records are personal data", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["socialCare"], n["personalData"] = true, false
+		return []breach{{node: n, what: "socialCare without personalData"}}
+	}},
+	{kind: "Incident", message: "authorityNotification.delayReason is required: the authority was told more than 72 hours after awareAt", create: func(s site, now time.Time) []breach {
+		n := clone(s.node)
+		n["awareAt"] = stamp(now, -100*time.Hour)
+		n["authorityNotification"] = map[string]any{"notifiedAt": stamp(now, -time.Hour)}
+		setAt(n, path{"impact", "personalData"}, true)
+		return []breach{{node: n, what: "told 99h after awareAt without delayReason"}}
+	}},
+	{kind: "Incident", message: "authorityNotification.notifiedAt is before awareAt", create: func(s site, now time.Time) []breach {
+		n := clone(s.node)
+		n["awareAt"] = stamp(now, -2*time.Hour)
+		n["authorityNotification"] = map[string]any{"notifiedAt": stamp(now, -3*time.Hour)}
+		setAt(n, path{"impact", "personalData"}, true)
+		return []breach{{node: n, what: "told an hour before awareAt"}}
+	}},
+	{kind: "Incident", message: "authorityNotification is only for incidents involving personal data", create: func(s site, now time.Time) []breach {
+		n := clone(s.node)
+		n["impact"] = map[string]any{"itRelated": true}
+		n["authorityNotification"] = map[string]any{"notifiedAt": stamp(now, -time.Hour)}
+		return []breach{{node: n, what: "without personal data"}}
+	}},
+	{kind: "Incident", message: "awareAt cannot be changed once set", update: func(now time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.awareAt", what: "awareAt changed",
+			patch: func(map[string]any) map[string]any { return specPatch("awareAt", stamp(now, -3*time.Hour)) }}}
+	}},
+	{kind: "Incident", message: "awareAt can be set only when the incident is reported, and not removed", update: func(now time.Time) []updateBreach {
+		return []updateBreach{
+			{live: liveUnaware, field: "spec.awareAt", what: "awareAt added after the report",
+				patch: func(map[string]any) map[string]any { return specPatch("awareAt", stamp(now, -time.Hour)) }},
+			{live: liveAware, field: "spec.awareAt", what: "awareAt removed",
+				patch: func(map[string]any) map[string]any { return specPatch("awareAt", nil) }},
+		}
+	}},
+	{kind: "Incident", message: "acknowledgement cannot be removed once made", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.acknowledgement", what: "acknowledgement removed",
+			patch: func(map[string]any) map[string]any { return specPatch("acknowledgement", nil) }}}
+	}},
+	{kind: "Incident", message: "resolution cannot be removed", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.resolution", what: "resolution removed",
+			patch: func(map[string]any) map[string]any { return specPatch("resolution", nil) }}}
+	}},
+	{kind: "Incident", message: "spec.authorityNotification.delayReason is required: the authority was told after status.authorityNotificationDeadline", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveUnaware, field: "spec.authorityNotification.delayReason", what: "told an hour after the deadline without delayReason",
+			patch: func(live map[string]any) map[string]any {
+				deadline, _ := getAt(live, path{"status", "authorityNotificationDeadline"})
+				at, err := time.Parse(time.RFC3339, fmt.Sprint(deadline))
+				if err != nil {
+					return nil
+				}
+				return specPatch("authorityNotification", map[string]any{"notifiedAt": at.Add(time.Hour).Format(time.RFC3339)})
+			}}}
+	}},
+
+	{kind: "Asset", message: "namedContact is required when contactVia is NamedContact", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["contactVia"] = "NamedContact"
+		delete(n, "namedContact")
+		return []breach{{node: n, field: s.p.with("namedContact").String(), what: "contactVia NamedContact without namedContact"}}
+	}},
+	{kind: "Asset", message: "helpDesk is required when contactVia is Direct", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["contactVia"] = "Direct"
+		delete(n, "helpDesk")
+		return []breach{{node: n, field: s.p.with("helpDesk").String(), what: "contactVia Direct without helpDesk"}}
+	}},
+}
+
+// rule makes the cases that break one rule on the object at p, whose base
+// value is v. Rules on a string alone are left to badStrings.
+func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.ValidationRule, p path, v any, now time.Time) {
+	if s.Type == "string" && !strings.Contains(r.Rule, "oldSelf") {
+		return
+	}
+	cov := d.rules
+	where := strings.TrimSpace(d.kind + " " + p.String())
+	cov.seen[r.Message] = where
+	var b *breaker
+	for i := range ruleBreakers {
+		if ruleBreakers[i].kind == d.kind && strings.HasPrefix(r.Message, ruleBreakers[i].message) {
+			b = &ruleBreakers[i]
+		}
+	}
+	if b == nil {
+		return
+	}
+	// A breaker is listed under the rule's own message, so coverage can
+	// find it whatever its wording after the start.
+	delete(cov.seen, r.Message)
+	cov.seen[b.message] = where
+	field := strings.TrimPrefix(p.String()+r.FieldPath, ".")
+	if b.update != nil {
+		if cov.updated[b.message] {
+			return
+		}
+		cov.updated[b.message] = true
+		for _, u := range b.update(now) {
+			cov.broken[b.message] = true
+			d.cases = append(d.cases, badCase{
+				kind: d.kind, name: fmt.Sprintf("%s %s: %s (update)", d.kind, u.field, u.what), field: u.field, exact: true,
+				why: "rule", update: &update{live: u.live, patch: u.patch}, present: true,
+			})
+		}
+		return
+	}
+	node, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, br := range b.create(site{p: p, node: clone(node)}, now) {
+		cov.broken[b.message] = true
+		f := br.field
+		if f == "" {
+			f = field
+		}
+		obj := setAt(runtime.DeepCopyJSON(d.base), p, br.node).(map[string]any)
+		d.cases = append(d.cases, badCase{
+			kind: d.kind, name: fmt.Sprintf("%s %s: %s", d.kind, f, br.what), field: f, exact: !br.loose,
+			why: "rule", rule: b.message, object: obj, present: true,
+		})
+	}
+}
+
+func clone(m map[string]any) map[string]any { return runtime.DeepCopyJSON(m) }
+
+func stamp(now time.Time, offset time.Duration) string {
+	return now.Add(offset).UTC().Truncate(time.Second).Format(time.RFC3339)
+}
+
+func specPatch(field string, value any) map[string]any {
+	return map[string]any{"spec": map[string]any{field: value}}
+}
+
+// An explicitCase is a bad value the sweep tries whatever the schema says.
+type explicitCase struct {
+	kind string
+	// at is where the value goes; an index of -1 appends to the list there.
+	at    path
+	value any
+	// field is what an answer must name; nil is at.
+	field path
+	// label, when set, names the case instead of the value: field=label.
+	label string
+	why   string
+}
+
+// explicitCases are of two sorts. Values the schema cannot refuse by
+// design, which the operator must find when it reconciles the object. And
+// a floor of values the API server must refuse, tried even when the schema
+// no longer says so: the other cases come from the schema, so a rule
+// dropped from the markers would otherwise take its cases with it.
+func explicitCases(kinds map[string]*kind, now time.Time) []badCase {
+	receiver1 := path{"spec", "receivers", 1}
+	calendar := path{"spec", "sla", "calendar"}
+	var list []explicitCase
+	policy := func(at path, field path, why string, values ...any) {
+		for _, v := range values {
+			list = append(list, explicitCase{kind: "EscalationPolicy", at: at, value: v, field: field, why: why})
+		}
+	}
+	policy(path{"spec", "match", "selector"}, nil, "selector",
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "team", "operator": "Equals", "values": []any{"desk"}}}},
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "team", "operator": "In"}}},
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "team", "operator": "Exists", "values": []any{"desk"}}}},
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "bad key!", "operator": "Exists"}}},
+		map[string]any{"matchLabels": map[string]any{"team": "bad value!"}},
+		map[string]any{"matchLabels": map[string]any{"-team": "desk"}},
+		map[string]any{"matchLabels": map[string]any{"example.org/a/b": "desk"}},
+		map[string]any{"matchLabels": map[string]any{"team": strings.Repeat("a", 64)}})
+	policy(path{"spec", "match", "expression"}, nil, "expression",
+		"1/0 == 1", "incident.spec.impact.dataSubjects > '100'", "incident.spec.nosuch == 1", "incident.spec.title",
+		"incident.spec.title ==", ")", "int(incident.spec.title) > 0", "incident.metadata.labels['team'] == 1",
+		"incident.spec.assets[100] == 'x'", "incident.status.phase == 'Open'")
+	for _, part := range []string{"title", "body"} {
+		policy(receiver1.with("template", part), receiver1.with("template"), "template",
+			"{{range 300000000}}{{end}}", "{{.Nope}}", "{{", "{{end}}", `{{template "nope"}}`, "{{.Incident.Title | nosuchfunc}}")
+	}
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "https://example.org/v2/enqueue",
+		"https://events.pagerduty.com.example.net/v2/enqueue", "https://user@events.pagerduty.com/v2/enqueue",
+		"http://events.pagerduty.com/v2/enqueue", "https://127.0.0.1/v2/enqueue", "https://[::1]/v2/enqueue"} {
+		list = append(list, explicitCase{kind: "EscalationPolicy", at: path{"spec", "receivers", -1}, why: "destination",
+			value: map[string]any{"name": "pager", "pagerDuty": map[string]any{
+				"routingKeySecretRef": map[string]any{"name": "pager", "key": "routing-key"}, "url": url}},
+			field: path{"spec", "receivers", -1, "pagerDuty", "url"}, label: url})
+	}
+	policy(calendar.with("timeZone"), nil, "calendar", "Mars/Olympus_Mons", "Europe/Lndon", "America/New_York/Extra")
+	policy(calendar.with("holidays", 0), nil, "calendar", "2026-02-30", "2026-13-01", "0000-00-00")
+	policy(calendar.with("closes"), nil, "calendar", "24:30", "07:00")
+	policy(path{"spec", "receivers", 0, "webhook", "urlSecretRef"}, nil, "secret",
+		map[string]any{"name": "no-such-secret", "key": "url"},
+		map[string]any{"name": "service-desk-webhook", "key": "no-such-key"},
+		map[string]any{"name": "unlabelled", "key": "url"})
+
+	// The floor.
+	list = append(list,
+		explicitCase{kind: "Incident", at: path{"spec", "title"}, value: "   ", why: "floor"},
+		explicitCase{kind: "Incident", at: path{"spec", "awareAt"}, value: "2062-11-20T09:30:00Z", why: "floor"},
+		explicitCase{kind: "Incident", at: path{"spec", "awareAt"}, value: "9999-12-31T23:59:59Z", why: "floor"},
+		explicitCase{kind: "Incident", at: path{"spec", "authorityNotification", "notifiedAt"}, value: "2062-11-20T09:30:00Z", why: "floor"},
+		explicitCase{kind: "EscalationPolicy", at: calendar.with("timeZone"), value: "Local", why: "floor"},
+		explicitCase{kind: "EscalationPolicy", at: path{"spec", "escalation", "levels", 1, "after"}, value: "5 minutes", why: "floor"},
+		explicitCase{kind: "EscalationPolicy", at: path{"spec", "regulatory", "authorityNotificationWithin"}, value: "73h", why: "floor"},
+	)
+
+	var cases []badCase
+	for _, e := range list {
+		base := baseFor(kinds[e.kind].bases, e.at)
+		at := resolve(base, e.at)
+		field := at
+		if e.field != nil {
+			field = resolve(base, e.field)
+		}
+		d := &deriver{kind: e.kind, schema: kinds[e.kind].schema, examples: kinds[e.kind].examples(), base: base}
+		d.set(at, field.String(), e.value, e.why, true, true)
+		switch b, _ := json.Marshal(e.value); {
+		case e.label != "":
+			d.cases[0].name = fmt.Sprintf("%s %s=%s", e.kind, field, show(e.label))
+		case len(b) <= 120:
+			// Selectors differ in the middle: name them whole.
+			d.cases[0].name = fmt.Sprintf("%s %s=%s", e.kind, at, b)
+		}
+		cases = append(cases, d.cases...)
+	}
+	// A notification that arrives after the report is checked by the
+	// operator: the admission policy sees only creation.
+	cases = append(cases, badCase{
+		kind: "Incident", name: "Incident spec.authorityNotification.notifiedAt: recorded an hour in the future (update)",
+		field: "spec.authorityNotification.notifiedAt", exact: true, why: "future", present: true,
+		update: &update{live: liveUnaware, patch: func(map[string]any) map[string]any {
+			return specPatch("authorityNotification", map[string]any{"notifiedAt": stamp(time.Now(), time.Hour)})
+		}},
+	})
+	return cases
+}
+
+// baseFor is the first base that has the object at's value goes into.
+func baseFor(bases []map[string]any, at path) map[string]any {
+	for _, b := range bases {
+		if _, ok := getAt(b, resolve(b, at[:len(at)-1])); ok {
+			return b
+		}
+	}
+	return bases[0]
+}
+
+// resolve replaces an index of -1 with the length of the list there.
+func resolve(obj map[string]any, p path) path {
+	out := append(path{}, p...)
+	for i, seg := range out {
+		if seg == -1 {
+			l, _ := getAt(obj, out[:i])
+			list, _ := l.([]any)
+			out[i] = len(list)
+		}
+	}
+	return out
+}
