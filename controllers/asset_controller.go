@@ -59,13 +59,13 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		// A return dated in the future (9999 for 2026) would put the asset
 		// back in service for good, and stamp the year 9999 on its state.
 		updateAssetState(asset, incidents.Items, nil)
-		markStalled(&status.Conditions, asset.Generation, securityv1alpha1.ReasonTimeInFuture,
+		markStalled(&status.Conditions, asset.Generation, r.Clock.Now(), securityv1alpha1.ReasonTimeInFuture,
 			fmt.Sprintf("spec.returnedToService.at %s is in the future: the asset stays %s until a person records when it came back",
 				returned.At.UTC().Format(time.RFC3339), status.State))
 		return ctrl.Result{RequeueAfter: returned.At.Sub(r.Clock.Now()) - clockSkew + time.Second}, nil
 	}
 	updateAssetState(asset, incidents.Items, returned)
-	markReady(&status.Conditions, asset.Generation, fmt.Sprintf("%s, %d open incidents", status.State, open))
+	markReady(&status.Conditions, asset.Generation, r.Clock.Now(), fmt.Sprintf("%s, %d open incidents", status.State, open))
 	return ctrl.Result{}, nil
 }
 

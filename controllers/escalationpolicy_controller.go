@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,6 +39,7 @@ type EscalationPolicyReconciler struct {
 	Renderers    *rendererCache
 	// Checks is what the policy checks need from the operator.
 	Checks policycheck.Environment
+	Clock  clock.Clock
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
@@ -64,7 +66,7 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	conditions := &policy.Status.Conditions
 	if problems := policycheck.Run(policy, r.Checks); len(problems) > 0 {
 		reason, message := policycheck.Summary(problems)
-		markStalled(conditions, generation, reason, truncateBytes(message, maxConditionMessage))
+		markStalled(conditions, generation, r.Clock.Now(), reason, truncateBytes(message, maxConditionMessage))
 		policy.Status.ObservedGeneration = generation
 		// Only a new generation, or a restart with other settings, can fix
 		// these; retrying would not help.
@@ -77,12 +79,12 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	policy.Status.ObservedGeneration = generation
 	if len(missing) > 0 {
-		markStalled(conditions, generation, securityv1alpha1.ReasonSecretNotFound,
+		markStalled(conditions, generation, r.Clock.Now(), securityv1alpha1.ReasonSecretNotFound,
 			truncateBytes(strings.Join(missing, "; "), maxConditionMessage))
 		return ctrl.Result{RequeueAfter: secretRecheckInterval}, nil
 	}
 
-	markReady(conditions, generation, fmt.Sprintf("%d receivers, %d escalation levels", len(policy.Spec.Receivers), len(policy.Spec.Escalation.Levels)))
+	markReady(conditions, generation, r.Clock.Now(), fmt.Sprintf("%d receivers, %d escalation levels", len(policy.Spec.Receivers), len(policy.Spec.Escalation.Levels)))
 	return ctrl.Result{}, nil
 }
 

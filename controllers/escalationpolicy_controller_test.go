@@ -129,3 +129,18 @@ func TestPolicySecretsMustBeLabelledAndTheirExistenceIsNotRevealed(t *testing.T)
 	update(t, policy, func(p *securityv1alpha1.EscalationPolicy) { p.Spec.Priority = 3 })
 	waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded)
 }
+
+// Conditions take their transition time from the operator's clock, not the
+// machine's, so that time-driven logic and tests agree on when things
+// happened.
+func TestConditionTimesComeFromTheOperatorsClock(t *testing.T) {
+	ns := newNamespace(t)
+	operatorClock.advance(3 * time.Hour)
+	webhookSecret(t, ns, "hook", "http://127.0.0.1:1/")
+	policy := webhookPolicy(ns, "later", 0, "hook", securityv1alpha1.PolicyMatch{})
+	create(t, policy)
+	c := waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded)
+	if ahead := c.LastTransitionTime.Sub(time.Now()); ahead < 2*time.Hour {
+		t.Errorf("Ready changed at %s, %s from the machine's clock; the operator's clock is at least 3h ahead", c.LastTransitionTime, ahead)
+	}
+}

@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/delivery"
+	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -132,7 +132,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	delivered = keys
 	r.capNotifications(incident)
 	r.tellDeliveries(incident, routedNow, sent)
-	summariseDeliveries(incident)
+	summariseDeliveries(incident, r.Clock.Now())
 	return ctrl.Result{RequeueAfter: earliest(retryIn, untilWake(outcome.Wake, r.Clock.Now()))}, nil
 }
 
@@ -230,7 +230,7 @@ func (r *IncidentReconciler) capNotifications(incident *securityv1alpha1.Inciden
 	status.Notifications = status.Notifications[:securityv1alpha1.MaxNotificationsPerIncident]
 	message := fmt.Sprintf("this incident reached the ceiling of %d notification records; %d more notifications were not recorded or sent",
 		securityv1alpha1.MaxNotificationsPerIncident, over)
-	setCondition(&status.Conditions, incident.Generation, securityv1alpha1.ConditionNotificationsComplete, metav1.ConditionFalse,
+	setCondition(&status.Conditions, incident.Generation, r.Clock.Now(), securityv1alpha1.ConditionNotificationsComplete, metav1.ConditionFalse,
 		securityv1alpha1.ReasonNotificationLimit, message)
 	r.Events.warning(incident, securityv1alpha1.ReasonNotificationLimit, "Notify", "%s", message)
 }
@@ -275,7 +275,7 @@ func checkReportedTimes(incident *securityv1alpha1.Incident, now time.Time) {
 		meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionInputValid)
 		return
 	}
-	setCondition(conditions, incident.Generation, securityv1alpha1.ConditionInputValid, metav1.ConditionFalse,
+	setCondition(conditions, incident.Generation, now, securityv1alpha1.ConditionInputValid, metav1.ConditionFalse,
 		securityv1alpha1.ReasonTimeInFuture, strings.Join(problems, "; "))
 }
 

@@ -96,7 +96,7 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 			unstored = true
 		case <-timer.C:
 			if unstored {
-				summariseDeliveries(incident)
+				summariseDeliveries(incident, r.Clock.Now())
 				if err := store(); err != nil {
 					ctrl.LoggerFrom(ctx).Error(err, "Storing the outcomes of finished deliveries while slow ones are still out")
 				}
@@ -240,17 +240,17 @@ func isPermanent(err error) bool {
 
 // summariseDeliveries sets Notified and the kstatus conditions from the
 // delivery records of a routed incident.
-func summariseDeliveries(incident *securityv1alpha1.Incident) {
+func summariseDeliveries(incident *securityv1alpha1.Incident, now time.Time) {
 	status := &incident.Status
 	generation := incident.Generation
 	summary := delivery.Summarise(status.Notifications)
-	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionNotified, summary.Status, summary.Reason, summary.Message)
+	setCondition(&status.Conditions, generation, now, securityv1alpha1.ConditionNotified, summary.Status, summary.Reason, summary.Message)
 	switch summary.Progress {
 	case delivery.Done:
-		markReady(&status.Conditions, generation, summary.Message)
+		markReady(&status.Conditions, generation, now, summary.Message)
 	case delivery.GaveUp:
-		markStalled(&status.Conditions, generation, summary.Reason, summary.Message)
+		markStalled(&status.Conditions, generation, now, summary.Reason, summary.Message)
 	default:
-		markReconciling(&status.Conditions, generation, summary.Reason, summary.Message)
+		markReconciling(&status.Conditions, generation, now, summary.Reason, summary.Message)
 	}
 }

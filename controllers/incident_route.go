@@ -37,8 +37,8 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 			incidentsRouted.WithLabelValues("unmatched").Inc()
 		}
 		status.Phase = securityv1alpha1.PhaseUnrouted
-		setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionFalse, securityv1alpha1.ReasonNoMatchingPolicy, message)
-		markStalled(&status.Conditions, generation, securityv1alpha1.ReasonNoMatchingPolicy, message)
+		setCondition(&status.Conditions, generation, r.Clock.Now(), securityv1alpha1.ConditionRouted, metav1.ConditionFalse, securityv1alpha1.ReasonNoMatchingPolicy, message)
+		markStalled(&status.Conditions, generation, r.Clock.Now(), securityv1alpha1.ReasonNoMatchingPolicy, message)
 		return false, nil
 	}
 
@@ -52,7 +52,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	status.Phase = securityv1alpha1.PhaseOpen
 	status.RoutedAt = &now
 	message := "routed to " + strings.Join(names, ", ")
-	setCondition(&status.Conditions, generation, securityv1alpha1.ConditionRouted, metav1.ConditionTrue, securityv1alpha1.ReasonMatched, message)
+	setCondition(&status.Conditions, generation, r.Clock.Now(), securityv1alpha1.ConditionRouted, metav1.ConditionTrue, securityv1alpha1.ReasonMatched, message)
 	incidentsRouted.WithLabelValues("matched").Inc()
 	return true, nil
 }

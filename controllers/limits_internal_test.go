@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/clock"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
@@ -36,7 +37,7 @@ func TestCapNotifications(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			events := &recordedEvents{}
-			r := &IncidentReconciler{Events: eventRecorder{recorder: events}}
+			r := &IncidentReconciler{Events: eventRecorder{recorder: events}, Clock: clock.RealClock{}}
 			incident := &securityv1alpha1.Incident{}
 			for i := range tc.records {
 				incident.Status.Notifications = append(incident.Status.Notifications, securityv1alpha1.NotificationRecord{Key: fmt.Sprint(i)})

@@ -115,6 +115,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		SecretReader: mgr.GetAPIReader(),
 		Expressions:  expressions,
 		Renderers:    renderers,
+		Clock:        opts.Clock,
 		Checks: policycheck.Environment{
 			MailConfigured:     opts.Mail != nil,
 			DestinationAllowed: opts.DestinationAllowed,

@@ -48,36 +48,39 @@ func waitForCache[T client.Object](ctx context.Context, cache client.Reader, obj
 	})
 }
 
-// setCondition sets a condition, stamping the generation it was computed from.
-func setCondition(conditions *[]metav1.Condition, generation int64, conditionType string, status metav1.ConditionStatus, reason, message string) {
+// setCondition sets a condition, stamping the generation it was computed
+// from and, when its status changes, the time from the operator's clock:
+// tests that move the clock see transitions at the time they caused them.
+func setCondition(conditions *[]metav1.Condition, generation int64, now time.Time, conditionType string, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(conditions, metav1.Condition{
 		Type:               conditionType,
 		Status:             status,
 		ObservedGeneration: generation,
 		Reason:             reason,
 		Message:            message,
+		LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
 	})
 }
 
 // markReady records a successful reconcile in the kstatus vocabulary.
-func markReady(conditions *[]metav1.Condition, generation int64, message string) {
-	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded, message)
+func markReady(conditions *[]metav1.Condition, generation int64, now time.Time, message string) {
+	setCondition(conditions, generation, now, securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded, message)
 	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionReconciling)
 	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionStalled)
 }
 
 // markStalled records a state that needs a person to act: Ready=False and
 // Stalled=True, which kstatus reports as Failed.
-func markStalled(conditions *[]metav1.Condition, generation int64, reason, message string) {
-	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	setCondition(conditions, generation, securityv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
+func markStalled(conditions *[]metav1.Condition, generation int64, now time.Time, reason, message string) {
+	setCondition(conditions, generation, now, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conditions, generation, now, securityv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
 	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionReconciling)
 }
 
 // markReconciling records work still in progress: Ready=False and
 // Reconciling=True, which kstatus reports as InProgress.
-func markReconciling(conditions *[]metav1.Condition, generation int64, reason, message string) {
-	setCondition(conditions, generation, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	setCondition(conditions, generation, securityv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+func markReconciling(conditions *[]metav1.Condition, generation int64, now time.Time, reason, message string) {
+	setCondition(conditions, generation, now, securityv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conditions, generation, now, securityv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 	meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionStalled)
 }
