@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,19 +55,48 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if status.State == "" {
 		status.State = securityv1alpha1.AssetInService
 	}
+	now := r.Clock.Now()
+	var reason string
+	var problems []string
+	var recheck ctrl.Result
 	returned := asset.Spec.ReturnedToService
-	if returned != nil && returned.At.After(r.Clock.Now().Add(clockSkew)) {
+	if returned != nil && returned.At.After(now.Add(clockSkew)) {
 		// A return dated in the future (9999 for 2026) would put the asset
 		// back in service for good, and stamp the year 9999 on its state.
-		updateAssetState(asset, incidents.Items, nil)
-		markStalled(&status.Conditions, asset.Generation, r.Clock.Now(), securityv1alpha1.ReasonTimeInFuture,
-			fmt.Sprintf("spec.returnedToService.at %s is in the future: the asset stays %s until a person records when it came back",
-				returned.At.UTC().Format(time.RFC3339), status.State))
-		return ctrl.Result{RequeueAfter: returned.At.Sub(r.Clock.Now()) - clockSkew + time.Second}, nil
+		reason = securityv1alpha1.ReasonTimeInFuture
+		problems = append(problems, fmt.Sprintf("spec.returnedToService.at: %s is in the future: the asset stays out of service until a person records when it came back",
+			returned.At.UTC().Format(time.RFC3339)))
+		recheck.RequeueAfter = returned.At.Sub(now) - clockSkew + time.Second
+		returned = nil
+	}
+	if field := supplierProblem(asset.Spec.Supplier); field != "" {
+		if reason == "" {
+			reason = securityv1alpha1.ReasonInconsistent
+		}
+		problems = append(problems, field)
 	}
 	updateAssetState(asset, incidents.Items, returned)
-	markReady(&status.Conditions, asset.Generation, r.Clock.Now(), fmt.Sprintf("%s, %d open incidents", status.State, open))
+	if len(problems) > 0 {
+		markStalled(&status.Conditions, asset.Generation, now, reason, strings.Join(problems, "; "))
+		return recheck, nil
+	}
+	markReady(&status.Conditions, asset.Generation, now, fmt.Sprintf("%s, %d open incidents", status.State, open))
 	return ctrl.Result{}, nil
+}
+
+// supplierProblem says what is wrong with how the supplier is reached, as
+// "field: message", or "": the CRD refuses both today, but an asset stored
+// before it did may lack the contact its supplier role needs.
+func supplierProblem(s *securityv1alpha1.Supplier) string {
+	switch {
+	case s == nil:
+		return ""
+	case s.ContactVia == securityv1alpha1.ContactDirect && s.HelpDesk == nil:
+		return "spec.supplier.helpDesk: is required when contactVia is Direct; nobody can be told as the supplier"
+	case s.ContactVia == securityv1alpha1.ContactNamedContact && s.NamedContact == nil:
+		return "spec.supplier.namedContact: is required when contactVia is NamedContact; nobody can be told as the supplier"
+	}
+	return ""
 }
 
 func assetStatus(a *securityv1alpha1.Asset) any { return a.Status }

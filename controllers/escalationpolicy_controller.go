@@ -88,18 +88,18 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	return ctrl.Result{}, nil
 }
 
-// missingSecrets lists the Secret keys the policy names that do not exist,
-// as people would write them: secret "name" key "key".
+// missingSecrets lists the Secret keys the policy names that cannot be
+// used, each with the field that names it.
 func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy) ([]string, error) {
 	var missing []string
 	for i := range policy.Spec.Receivers {
 		receiver := &policy.Spec.Receivers[i]
-		for _, ref := range receiverSecrets(receiver) {
-			_, err := readSecretKey(ctx, r.SecretReader, policy.Namespace, ref)
+		for _, use := range receiverSecrets(receiver) {
+			_, err := readSecretKey(ctx, r.SecretReader, policy.Namespace, use.ref)
 			switch {
 			case err == nil:
 			case isSecretMissing(err):
-				missing = append(missing, fmt.Sprintf("receiver %q: %v", receiver.Name, err))
+				missing = append(missing, fmt.Sprintf("spec.receivers[%d].%s: receiver %q: %v", i, use.field, receiver.Name, err))
 			default:
 				return nil, err
 			}

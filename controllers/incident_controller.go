@@ -91,7 +91,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if status.AwareAt == nil {
 		status.AwareAt = ptr.To(awareAt(incident))
 	}
-	checkReportedTimes(incident, r.Clock.Now())
+	checkInput(incident, r.Clock.Now())
 
 	routedNow := false
 	if !isRouted(incident) {
@@ -256,27 +256,56 @@ func awareAt(incident *securityv1alpha1.Incident) metav1.Time {
 	return reported
 }
 
-// checkReportedTimes reports, as the InputValid condition, the times in the
-// spec that cannot be right: they are reported on the incident itself, and
-// the operator works on with the report time in their place.
-func checkReportedTimes(incident *securityv1alpha1.Incident, now time.Time) {
-	var problems []string
+// checkInput reports, as the InputValid condition, what in the spec cannot
+// be right: the API server refuses each of these now, but an incident
+// stored before it did may hold them. The operator works on (a clock that
+// would start in the future starts at the report instead) and the
+// condition names each field.
+func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
+	type problem struct{ reason, field, message string }
+	var problems []problem
+	spec := &incident.Spec
 	reported := incident.CreationTimestamp
-	if aware := incident.Spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
-		problems = append(problems, fmt.Sprintf("spec.awareAt %s is after the incident was reported (%s); the regulatory clock starts at the report instead",
-			aware.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339)))
+	if aware := spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
+		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.awareAt", fmt.Sprintf(
+			"%s is after the incident was reported (%s); the regulatory clock starts at the report instead",
+			aware.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339))})
 	}
-	if n := incident.Spec.AuthorityNotification; n != nil && n.NotifiedAt.After(now.Add(clockSkew)) {
-		problems = append(problems, fmt.Sprintf("spec.authorityNotification.notifiedAt %s is in the future; record the report once it has been made",
-			n.NotifiedAt.UTC().Format(time.RFC3339)))
+	if spec.Impact.SpecialCategoryData && !spec.Impact.PersonalData {
+		problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.impact.personalData", "specialCategoryData is personal data: set personalData too"})
+	}
+	if spec.Impact.SocialCare && !spec.Impact.PersonalData {
+		problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.impact.personalData", "social-care records are personal data: set personalData too"})
+	}
+	if n := spec.AuthorityNotification; n != nil {
+		if !spec.Impact.PersonalData {
+			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification", "is only for incidents involving personal data: set impact.personalData"})
+		}
+		if n.NotifiedAt.After(now.Add(clockSkew)) {
+			problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.authorityNotification.notifiedAt", fmt.Sprintf(
+				"%s is in the future; record the report once it has been made", n.NotifiedAt.UTC().Format(time.RFC3339))})
+		}
+		aware := awareAt(incident)
+		if n.NotifiedAt.Before(&aware) {
+			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification.notifiedAt", fmt.Sprintf(
+				"%s is before awareAt %s: the authority cannot be told of a breach before the organisation knew of it",
+				n.NotifiedAt.UTC().Format(time.RFC3339), aware.UTC().Format(time.RFC3339))})
+		}
+		if n.DelayReason == "" && n.NotifiedAt.After(aware.Add(lifecycle.DefaultAuthorityNotificationWithin)) {
+			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification.delayReason", "is required: the authority was told more than 72 hours after awareAt"})
+		}
 	}
 	conditions := &incident.Status.Conditions
 	if len(problems) == 0 {
 		meta.RemoveStatusCondition(conditions, securityv1alpha1.ConditionInputValid)
 		return
 	}
+	parts := make([]string, len(problems))
+	for i, p := range problems {
+		parts[i] = p.field + ": " + p.message
+	}
 	setCondition(conditions, incident.Generation, now, securityv1alpha1.ConditionInputValid, metav1.ConditionFalse,
-		securityv1alpha1.ReasonTimeInFuture, strings.Join(problems, "; "))
+		problems[0].reason, truncateBytes(strings.Join(parts, "; "), maxConditionMessage))
 }
 
 func (r *IncidentReconciler) now() metav1.Time {

@@ -55,7 +55,7 @@ func unusableReason(p *securityv1alpha1.EscalationPolicy) string {
 		return ""
 	case securityv1alpha1.ReasonChannelNotConfigured, securityv1alpha1.ReasonInvalidExpression, securityv1alpha1.ReasonInvalidTemplate,
 		policycheck.ReasonInvalidDuration, policycheck.ReasonInvalidSelector, policycheck.ReasonInvalidAddress,
-		policycheck.ReasonInvalidCalendar, policycheck.ReasonDestinationNotAllowed, policycheck.ReasonTooManyNotifications:
+		policycheck.ReasonInvalidCalendar, policycheck.ReasonDestinationNotAllowed, policycheck.ReasonTooManyNotifications, policycheck.ReasonInvalidReceiver:
 		return ready.Message
 	}
 	return ""

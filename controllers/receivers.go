@@ -19,21 +19,27 @@ var errNoMailServer = errors.New("e-mail needs an SMTP server, and the operator 
 // errDestinationNotAllowed is why a URL written in a policy is not sent to.
 var errDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination)")
 
+// secretUse is one Secret key a receiver needs, and the field that names it.
+type secretUse struct {
+	field string // below the receiver, such as webhook.urlSecretRef
+	ref   securityv1alpha1.SecretKeyReference
+}
+
 // receiverSecrets lists the Secret keys a receiver needs.
-func receiverSecrets(r *securityv1alpha1.Receiver) []securityv1alpha1.SecretKeyReference {
+func receiverSecrets(r *securityv1alpha1.Receiver) []secretUse {
 	switch {
 	case r.Webhook != nil:
-		refs := []securityv1alpha1.SecretKeyReference{r.Webhook.URLSecretRef}
+		uses := []secretUse{{"webhook.urlSecretRef", r.Webhook.URLSecretRef}}
 		if r.Webhook.SigningSecretRef != nil {
-			refs = append(refs, *r.Webhook.SigningSecretRef)
+			uses = append(uses, secretUse{"webhook.signingSecretRef", *r.Webhook.SigningSecretRef})
 		}
-		return refs
+		return uses
 	case r.Slack != nil:
-		return []securityv1alpha1.SecretKeyReference{r.Slack.URLSecretRef}
+		return []secretUse{{"slack.urlSecretRef", r.Slack.URLSecretRef}}
 	case r.Teams != nil:
-		return []securityv1alpha1.SecretKeyReference{r.Teams.URLSecretRef}
+		return []secretUse{{"teams.urlSecretRef", r.Teams.URLSecretRef}}
 	case r.PagerDuty != nil:
-		return []securityv1alpha1.SecretKeyReference{r.PagerDuty.RoutingKeySecretRef}
+		return []secretUse{{"pagerDuty.routingKeySecretRef", r.PagerDuty.RoutingKeySecretRef}}
 	}
 	return nil
 }

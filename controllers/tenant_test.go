@@ -74,7 +74,7 @@ func TestPolicyAuthorCannotExfiltrateASecret(t *testing.T) {
 		t.Fatalf("mallory creates the policy: %v", err)
 	}
 	c := waitForCondition(t, policy, policyConditions(policy), securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonSecretNotFound)
-	want := `receiver "pd": Secret ` + ns + `/db-credentials key "password" is not available to the operator: the Secret must exist, be labelled ` +
+	want := `spec.receivers[0].pagerDuty.routingKeySecretRef: receiver "pd": Secret ` + ns + `/db-credentials key "password" is not available to the operator: the Secret must exist, be labelled ` +
 		securityv1alpha1.NotificationSecretLabel + `=true, and hold the key`
 	if c.Message != want {
 		t.Errorf("Ready says %q; want the words a missing Secret gets, %q", c.Message, want)

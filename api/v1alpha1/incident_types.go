@@ -190,7 +190,7 @@ type IncidentSpec struct {
 	// Title is a one-line summary.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=200
-	// +kubebuilder:validation:XValidation:rule="self.trim().size() > 0",message="title must not be blank"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="title must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
 	Title string `json:"title"`
 
@@ -471,9 +471,11 @@ const (
 	ConditionMajor = "Major"
 	// ConditionAssetsFound is False when an asset the incident names does not exist.
 	ConditionAssetsFound = "AssetsFound"
-	// ConditionInputValid is False when the spec holds a time that cannot
-	// be right, such as an awareAt after the report; the message names the
-	// field and what the operator does instead. It is absent otherwise.
+	// ConditionInputValid is False when the spec holds what cannot be
+	// right (stored before the API server refused it), such as an awareAt
+	// after the report or impact flags that contradict each other; the
+	// message names each field and what the operator does instead. It is
+	// absent otherwise.
 	ConditionInputValid = "InputValid"
 	// ConditionNotificationsComplete is False when the incident reached the
 	// ceiling of notification records (MaxNotificationsPerIncident) and
@@ -497,6 +499,7 @@ const (
 	ReasonAllFound                = "AllFound"
 	ReasonStoppedOnResolution     = "Resolved"
 	ReasonTimeInFuture            = "TimeInFuture"
+	ReasonInconsistent            = "Inconsistent"
 	ReasonNotificationLimit       = "NotificationLimitReached"
 )
 

@@ -31,6 +31,7 @@ const (
 	ReasonChannelNotConfigured  = securityv1alpha1.ReasonChannelNotConfigured
 	ReasonDestinationNotAllowed = "DestinationNotAllowed"
 	ReasonTooManyNotifications  = "TooManyNotifications"
+	ReasonInvalidReceiver       = "InvalidReceiver"
 )
 
 // Limits the API server enforces too; they are checked again here for
@@ -75,7 +76,7 @@ type Environment struct {
 type Check func(*securityv1alpha1.EscalationPolicy, Environment) []Problem
 
 // Chain is every check, in the order their problems are reported.
-var Chain = []Check{Durations, NotificationBound, Selector, Expression, Templates, Addresses, Channels, Calendar, Destinations}
+var Chain = []Check{Receivers, Durations, NotificationBound, Selector, Expression, Templates, Addresses, Channels, Calendar, Destinations}
 
 // Run runs the whole chain and returns every problem found.
 func Run(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
@@ -89,7 +90,11 @@ func Run(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
 // Structural runs the checks that need nothing but the policy itself, so
 // routing can skip, without compiling anything, a policy that cannot work.
 func Structural(policy *securityv1alpha1.EscalationPolicy) []Problem {
-	return append(Durations(policy, Environment{}), NotificationBound(policy, Environment{})...)
+	var problems []Problem
+	for _, check := range []Check{Receivers, Durations, NotificationBound} {
+		problems = append(problems, check(policy, Environment{})...)
+	}
+	return problems
 }
 
 // Summary is the problems as one message, and the reason of the first.
@@ -102,6 +107,52 @@ func Summary(problems []Problem) (reason, message string) {
 		parts[i] = p.String()
 	}
 	return problems[0].Reason, strings.Join(parts, "; ")
+}
+
+// Receivers checks what the CRD's rules between fields say, for policies
+// stored before them: each receiver has exactly one channel, each notify
+// entry names exactly one of a receiver and a role, and every receiver
+// named exists.
+func Receivers(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	spec := &policy.Spec
+	var problems []Problem
+	names := map[string]bool{}
+	for i := range spec.Receivers {
+		r := &spec.Receivers[i]
+		names[r.Name] = true
+		channels := 0
+		for _, set := range []bool{r.Webhook != nil, r.Slack != nil, r.Teams != nil, r.PagerDuty != nil, r.Email != nil} {
+			if set {
+				channels++
+			}
+		}
+		if channels != 1 {
+			problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d]", i), Reason: ReasonInvalidReceiver,
+				Message: fmt.Sprintf("receiver %s has %d channels; it needs exactly one of webhook, slack, teams, pagerDuty and email", r.Name, channels)})
+		}
+	}
+	targets := func(field string, list []securityv1alpha1.NotifyTarget) {
+		for j, t := range list {
+			f := fmt.Sprintf("%s[%d]", field, j)
+			switch {
+			case (t.Receiver == "") == (t.Role == ""):
+				problems = append(problems, Problem{Field: f, Reason: ReasonInvalidReceiver, Message: "set exactly one of receiver and role"})
+			case t.Receiver != "" && !names[t.Receiver]:
+				problems = append(problems, Problem{Field: f + ".receiver", Reason: ReasonInvalidReceiver, Message: fmt.Sprintf("%q is not one of spec.receivers", t.Receiver)})
+			}
+		}
+	}
+	for i, level := range spec.Escalation.Levels {
+		targets(fmt.Sprintf("spec.escalation.levels[%d].notify", i), level.Notify)
+	}
+	if spec.Major != nil {
+		targets("spec.major.notify", spec.Major.Notify)
+	}
+	if d := spec.Delivery; d != nil && d.FallbackReceiver != "" && !names[d.FallbackReceiver] {
+		problems = append(problems, Problem{Field: "spec.delivery.fallbackReceiver", Reason: ReasonInvalidReceiver,
+			Message: fmt.Sprintf("%q is not one of spec.receivers", d.FallbackReceiver)})
+	}
+	return problems
 }
 
 // span is a duration field and the range it must be in.

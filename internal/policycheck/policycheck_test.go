@@ -124,6 +124,22 @@ func TestRun(t *testing.T) {
 			},
 			want: []Problem{{Field: "spec.escalation", Reason: ReasonTooManyNotifications}},
 		},
+		"receivers that do not exist, a target with both, a receiver with two channels": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Escalation.Levels[1].Notify = append(p.Spec.Escalation.Levels[1].Notify,
+					securityv1alpha1.NotifyTarget{Receiver: "nobody"}, securityv1alpha1.NotifyTarget{Receiver: "hook", Role: securityv1alpha1.RoleReporter})
+				p.Spec.Receivers[0].Slack = &securityv1alpha1.ChatReceiver{}
+				p.Spec.Delivery = &securityv1alpha1.Delivery{FallbackReceiver: "gone"}
+				p.Spec.Major = &securityv1alpha1.Major{Notify: []securityv1alpha1.NotifyTarget{{}}}
+			},
+			want: []Problem{
+				{Field: "spec.receivers[0]", Reason: ReasonInvalidReceiver},
+				{Field: "spec.escalation.levels[1].notify[1].receiver", Reason: ReasonInvalidReceiver},
+				{Field: "spec.escalation.levels[1].notify[2]", Reason: ReasonInvalidReceiver},
+				{Field: "spec.major.notify[0]", Reason: ReasonInvalidReceiver},
+				{Field: "spec.delivery.fallbackReceiver", Reason: ReasonInvalidReceiver},
+			},
+		},
 		"bad selector": {
 			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
 				p.Spec.Match.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "team", Operator: "Near"}}}

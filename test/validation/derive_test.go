@@ -599,7 +599,7 @@ var (
 	ruleMatches  = regexp.MustCompile(`self\.matches\('([^']*)'\)`)
 	ruleBound    = regexp.MustCompile(`duration\(self\)\s*(<=|<|>=|>)\s*duration\('([^']*)'\)`)
 	ruleNotEqual = regexp.MustCompile(`^self != '([^']*)'$`)
-	ruleNotBlank = regexp.MustCompile(`^self\.trim\(\)\.size\(\) > 0$`)
+	ruleNotBlank = regexp.MustCompile(`^self\.trim\(\)\.size\(\) > 0$|^self\.matches\(r'\[\\p\{L\}`)
 )
 
 func leafRuleKnown(rule string) bool {

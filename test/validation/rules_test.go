@@ -3,6 +3,8 @@ package validation_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 type site struct {
 	p    path
 	node map[string]any // a copy, free to change
+	rule string         // the message of the rule to break
 }
 
 // A breach is the site's object changed so that it breaks the rule.
@@ -49,6 +52,9 @@ type breaker struct {
 var roles = []string{"Reporter", "LineManager", "AssetOwner", "SystemOwner", "Supplier"}
 
 var channels = []string{"webhook", "slack", "teams", "pagerDuty", "email"}
+
+// levelIndex finds the level a rule of one level names.
+var levelIndex = regexp.MustCompile(`^levels\[(\d+)\]`)
 
 var ruleBreakers = []breaker{
 	{kind: "EscalationPolicy", message: "set exactly one of receiver and role", create: func(s site, _ time.Time) []breach {
@@ -87,24 +93,25 @@ var ruleBreakers = []breaker{
 		}
 		return out
 	}},
-	{kind: "EscalationPolicy", message: "levels[1] and later each need after of at least 1s", create: func(s site, _ time.Time) []breach {
+	// One rule a level, each naming its level: levels[i].after must be at least 1s.
+	{kind: "EscalationPolicy", message: "].after must be at least 1s", create: func(s site, _ time.Time) []breach {
+		m := levelIndex.FindStringSubmatch(s.rule)
 		levels, _ := s.node["levels"].([]any)
-		if len(levels) == 0 {
+		if m == nil || len(levels) == 0 {
 			return nil
 		}
-		if len(levels) == 1 {
-			next := clone(levels[0].(map[string]any))
-			delete(next, "after")
+		i, _ := strconv.Atoi(m[1])
+		for len(levels) <= i {
+			next := clone(levels[len(levels)-1].(map[string]any))
+			next["after"] = "1m"
 			levels = append(levels, next)
 		}
 		var out []breach
-		for i := 1; i < len(levels); i++ {
-			for _, after := range []any{removed, "0s", "999ms"} {
-				n := clone(s.node)
-				n["levels"] = runtime.DeepCopyJSONValue(levels)
-				setAt(n, path{"levels", i, "after"}, after)
-				out = append(out, breach{node: n, field: s.p.with("levels", i, "after").String(), what: fmt.Sprintf("levels[%d].after %s", i, show(after))})
-			}
+		for _, after := range []any{removed, "0s", "999ms"} {
+			n := clone(s.node)
+			n["levels"] = runtime.DeepCopyJSONValue(levels)
+			setAt(n, path{"levels", i, "after"}, after)
+			out = append(out, breach{node: n, field: s.p.with("levels", i, "after").String(), what: fmt.Sprintf("levels[%d].after %s", i, show(after))})
 		}
 		return out
 	}},
@@ -223,7 +230,7 @@ func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.Val
 	cov.seen[r.Message] = where
 	var b *breaker
 	for i := range ruleBreakers {
-		if ruleBreakers[i].kind == d.kind && strings.HasPrefix(r.Message, ruleBreakers[i].message) {
+		if ruleBreakers[i].kind == d.kind && strings.Contains(r.Message, ruleBreakers[i].message) {
 			b = &ruleBreakers[i]
 		}
 	}
@@ -253,7 +260,7 @@ func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.Val
 	if !ok {
 		return
 	}
-	for _, br := range b.create(site{p: p, node: clone(node)}, now) {
+	for _, br := range b.create(site{p: p, node: clone(node), rule: r.Message}, now) {
 		cov.broken[b.message] = true
 		f := br.field
 		if f == "" {
