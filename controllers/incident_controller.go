@@ -14,9 +14,11 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -102,21 +104,16 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		routedNow = true
 	}
 
-	owed := len(status.Notifications)
 	policies := r.routedPolicies(ctx, incident)
 	outcome := r.advance(ctx, incident, policies)
 	r.capNotifications(incident)
-	if routedNow || len(status.Notifications) > owed {
-		// Record every delivery owed before sending any: after a crash the
-		// pending ones are sent again under the same idempotency keys.
-		// The patch is durable once it returns, so sending may start at
-		// once; the cache is waited for when the reconcile ends.
-		if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
-			return ctrl.Result{}, err
-		}
-		before = incident.DeepCopy()
-	}
 
+	// The deliveries owed are sent before anything is written, and routing
+	// and outcomes are recorded together in one status write when the
+	// reconcile ends: the idempotency key, not a pending record, is what
+	// makes a resend recognisable. A crash between send and write routes
+	// the incident again and resends under the same keys: at least once.
+	//
 	// store writes the status as it stands from a copy, so that the sends
 	// still out never see their records change under them.
 	store := func() error {
@@ -313,10 +310,14 @@ func (r *IncidentReconciler) now() metav1.Time {
 }
 
 // SetupWithManager registers the controller. Incidents are reconciled when
-// they change and, while still unrouted, when a policy in their namespace does.
+// their spec, labels or annotations change and, while still unrouted, when a
+// policy in their namespace does; time-driven work comes back through
+// RequeueAfter. A change of status alone, which only the operator makes,
+// queues nothing: the reconcile it would cause has nothing to do.
 func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&securityv1alpha1.Incident{}).
+		For(&securityv1alpha1.Incident{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("incident").

@@ -38,6 +38,21 @@ const recordSlowAfter = time.Second
 // once they are stored. While sends are still out after recordSlowAfter,
 // store is called to write the outcomes known so far.
 func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, store func() error) (retryIn time.Duration, sent, keys []string) {
+	// A delivery abandoned here owes one to the fallback receiver, which is
+	// sent at once: a second round, since a fallback is never replaced.
+	for round := 0; round < 2; round++ {
+		owed := len(incident.Status.Notifications)
+		s, k := r.deliverRound(ctx, incident, policies, store)
+		sent, keys = append(sent, s...), append(keys, k...)
+		if len(incident.Status.Notifications) == owed {
+			break
+		}
+	}
+	return delivery.NextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
+}
+
+// deliverRound makes one attempt at every delivery due now.
+func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, store func() error) (sent, keys []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
 	due := delivery.Due(records, now)
@@ -120,7 +135,7 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 			incident.Status.Notifications = append(incident.Status.Notifications, *fallback)
 		}
 	}
-	return delivery.NextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
+	return sent, keys
 }
 
 // describeDelivery says who was told what, for an event. People reached by

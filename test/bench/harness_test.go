@@ -84,7 +84,7 @@ func TestHarness(t *testing.T) {
 	tw := tabwriter.NewWriter(&report, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nincident-operator benchmark (%s, %d CPUs, GOMAXPROCS %d)\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 
-	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tevents\tfloor\toperator\tratio\twrites/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000")
+	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tevents\tfloor\toperator\tratio\twrites/incident\treconciles/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000")
 	floors := map[int]time.Duration{}
 	for _, c := range sc.throughput {
 		if _, ok := floors[c.n]; !ok {
@@ -95,9 +95,9 @@ func TestHarness(t *testing.T) {
 		if c.warningsOnly {
 			events = "warnings"
 		}
-		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\n",
+		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\n",
 			c.n, c.p, events, floors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
-			float64(r.elapsed)/float64(floors[c.n]), r.writes, r.reads, r.events,
+			float64(r.elapsed)/float64(floors[c.n]), r.writes, r.reconciles, r.reads, r.events,
 			bytesString(r.heapPerIncident), bytesString(r.rss), r.cpuPer1000)
 	}
 
@@ -300,8 +300,10 @@ func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Op
 type throughput struct {
 	elapsed               time.Duration
 	writes, reads, events float64
-	heapPerIncident, rss  float64
-	cpuPer1000            float64
+	// reconciles are the incident controller's, per incident.
+	reconciles           float64
+	heapPerIncident, rss float64
+	cpuPer1000           float64
 }
 
 // measureThroughput times the operator from the first create to the last
@@ -320,6 +322,7 @@ func measureThroughput(t *testing.T, c tpCase) throughput {
 
 	heapBefore := liveHeap(t, metricsURL, pprofURL)
 	cpuBefore := scrape(t, metricsURL)["process_cpu_seconds_total"]
+	reconcilesBefore := incidentReconciles(t, metricsURL)
 	apiBefore := apiRequests(t)
 
 	ctx := context.Background()
@@ -346,6 +349,7 @@ func measureThroughput(t *testing.T, c tpCase) throughput {
 		heapPerIncident: (heapAfter - heapBefore) / float64(n),
 		rss:             rss(t, op.Pid()),
 		cpuPer1000:      (cpuAfter - cpuBefore) / float64(n) * 1000,
+		reconciles:      (incidentReconciles(t, metricsURL) - reconcilesBefore) / float64(n),
 	}
 	t.Logf("N=%d P=%d: operator API requests by verb and resource: %s", n, p, delta)
 	m := scrape(t, metricsURL)
@@ -541,6 +545,30 @@ func scrape(t testing.TB, url string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// incidentReconciles is how many reconciles the incident controller has
+// finished, whatever their result.
+func incidentReconciles(t testing.TB, url string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	families, err := parseMetrics(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "controller" && l.GetValue() == "incident" {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }
 
 // liveHeap is the operator's heap in use right after a garbage collection,
