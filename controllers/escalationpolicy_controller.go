@@ -7,10 +7,7 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,6 +17,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/policycheck"
+	"github.com/incidentops/incident-operator/internal/receiver"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -33,10 +31,10 @@ const secretRecheckInterval = 30 * time.Second
 // that every Secret they name is available.
 type EscalationPolicyReconciler struct {
 	client.Client
-	// SecretReader reads Secrets straight from the API server.
-	SecretReader client.Reader
-	Expressions  *routing.ExpressionCache
-	Renderers    *rendererCache
+	// Secrets reads the Secrets receivers name.
+	Secrets     receiver.Secrets
+	Expressions *routing.ExpressionCache
+	Renderers   *rendererCache
 	// Checks is what the policy checks need from the operator.
 	Checks policycheck.Environment
 	Clock  clock.Clock
@@ -93,60 +91,19 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy) ([]string, error) {
 	var missing []string
 	for i := range policy.Spec.Receivers {
-		receiver := &policy.Spec.Receivers[i]
-		for _, use := range receiverSecrets(receiver) {
-			_, err := readSecretKey(ctx, r.SecretReader, policy.Namespace, use.ref)
+		spec := &policy.Spec.Receivers[i]
+		for _, use := range receiver.SecretsOf(spec) {
+			_, err := r.Secrets.Key(ctx, policy.Namespace, use.Ref)
 			switch {
 			case err == nil:
-			case isSecretMissing(err):
-				missing = append(missing, fmt.Sprintf("spec.receivers[%d].%s: receiver %q: %v", i, use.field, receiver.Name, err))
+			case receiver.IsUnavailable(err):
+				missing = append(missing, fmt.Sprintf("spec.receivers[%d].%s: receiver %q: %v", i, use.Field, spec.Name, err))
 			default:
 				return nil, err
 			}
 		}
 	}
 	return missing, nil
-}
-
-// secretUnavailableError says that a Secret key cannot be used, the same
-// way whether the Secret is missing, lacks the label, or lacks the key: a
-// policy author who may not read Secrets must not learn which Secrets and
-// keys exist from the policy's status.
-type secretUnavailableError struct {
-	namespace, name, key string
-}
-
-func (e *secretUnavailableError) Error() string {
-	return fmt.Sprintf("Secret %s/%s key %q is not available to the operator: the Secret must exist, be labelled %s=true, and hold the key",
-		e.namespace, e.name, e.key, securityv1alpha1.NotificationSecretLabel)
-}
-
-func isSecretMissing(err error) bool {
-	var missing *secretUnavailableError
-	return errors.As(err, &missing)
-}
-
-// readSecretKey reads one key of a Secret in namespace by direct GET. Only
-// Secrets labelled for the operator are used.
-func readSecretKey(ctx context.Context, reader client.Reader, namespace string, ref securityv1alpha1.SecretKeyReference) (string, error) {
-	unavailable := &secretUnavailableError{namespace: namespace, name: ref.Name, key: ref.Key}
-	// A name the API could not hold (stored before validation tightened)
-	// would otherwise fail every GET as a transient error, for ever.
-	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
-		return "", unavailable
-	}
-	secret := &corev1.Secret{}
-	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", unavailable
-		}
-		return "", fmt.Errorf("reading Secret %s/%s: %w", namespace, ref.Name, err)
-	}
-	value, ok := secret.Data[ref.Key]
-	if secret.Labels[securityv1alpha1.NotificationSecretLabel] != "true" || !ok || len(value) == 0 {
-		return "", unavailable
-	}
-	return strings.TrimSpace(string(value)), nil
 }
 
 func policyStatus(p *securityv1alpha1.EscalationPolicy) any { return p.Status }

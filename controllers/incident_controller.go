@@ -24,7 +24,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
-	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/receiver"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -32,21 +32,15 @@ import (
 // notifications they ask for.
 type IncidentReconciler struct {
 	client.Client
-	// SecretReader reads Secrets straight from the API server.
-	SecretReader client.Reader
-	Events       eventRecorder
-	Clock        clock.Clock
-	Expressions  *routing.ExpressionCache
-	HTTP         *notify.HTTP
-	// Mailer sends e-mail; nil when the operator has no SMTP server.
-	Mailer *notify.Mailer
+	Events      eventRecorder
+	Clock       clock.Clock
+	Expressions *routing.ExpressionCache
+	// Transport is what receivers send through.
+	Transport *receiver.Transport
 	// Renderers holds each receiver's parsed template.
 	Renderers *rendererCache
 	// Sent remembers deliveries whose outcome is not stored yet.
 	Sent *sentLedger
-	// DestinationAllowed says whether a URL written in a policy may be
-	// sent to.
-	DestinationAllowed func(url string) bool
 	// PolicySets holds each namespace's policies prepared for routing.
 	PolicySets *policySets
 	Backoff    delivery.Backoff

@@ -14,6 +14,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/receiver"
 )
 
 // maxErrorLength keeps a receiver's error from bloating the incident's status.
@@ -164,26 +165,31 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace, name 
 
 // send makes one delivery attempt.
 func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, msg notify.Message) error {
+	var to receiver.Receiver
 	if rec.Role != "" {
-		start := time.Now()
-		err := r.sendToPerson(ctx, rec.Recipient, msg)
-		notificationDuration.WithLabelValues(rec.Channel).Observe(time.Since(start).Seconds())
-		return err
-	}
-	if policy == nil {
-		return permanentError{fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)}
-	}
-	var receiver *securityv1alpha1.Receiver
-	for i := range policy.Spec.Receivers {
-		if policy.Spec.Receivers[i].Name == rec.Receiver {
-			receiver = &policy.Spec.Receivers[i]
+		renderer, err := r.Renderers.defaultRenderer()
+		if err != nil {
+			return err
+		}
+		to = receiver.Person(rec.Recipient, renderer, r.Transport)
+	} else {
+		spec := delivery.Receiver(policy, rec.Receiver)
+		switch {
+		case policy == nil:
+			return permanentError{fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)}
+		case spec == nil:
+			return permanentError{fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)}
+		}
+		renderer, err := r.Renderers.get(policy, spec)
+		if err != nil {
+			return err
+		}
+		if to, err = receiver.New(policy.Namespace, spec, renderer, r.Transport); err != nil {
+			return permanentError{err}
 		}
 	}
-	if receiver == nil {
-		return permanentError{fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)}
-	}
 	start := time.Now()
-	err := r.sendTo(ctx, policy, receiver, msg)
+	err := to.Send(ctx, msg)
 	notificationDuration.WithLabelValues(rec.Channel).Observe(time.Since(start).Seconds())
 	return err
 }
@@ -250,7 +256,7 @@ func (e permanentError) Unwrap() error { return e.error }
 func isPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p) || notify.IsPermanent(err) ||
-		errors.Is(err, errNoMailServer) || errors.Is(err, errDestinationNotAllowed)
+		errors.Is(err, receiver.ErrNoMailServer) || errors.Is(err, receiver.ErrDestinationNotAllowed)
 }
 
 // summariseDeliveries sets Notified and the kstatus conditions from the

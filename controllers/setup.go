@@ -15,6 +15,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
+	"github.com/incidentops/incident-operator/internal/receiver"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -110,12 +111,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	expressions := routing.NewExpressionCache()
 	renderers := &rendererCache{}
+	transport := &receiver.Transport{
+		HTTP:    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
+		Mailer:  opts.Mail.mailer(mgr.GetAPIReader()),
+		Secrets: receiver.SecretReader{Reader: newSecretCache(mgr.GetAPIReader(), opts.Clock)},
+		// Every other destination comes from a Secret labelled for the
+		// operator.
+		DestinationAllowed: opts.DestinationAllowed,
+		Now:                opts.Clock.Now,
+	}
 	if err := (&EscalationPolicyReconciler{
-		Client:       mgr.GetClient(),
-		SecretReader: mgr.GetAPIReader(),
-		Expressions:  expressions,
-		Renderers:    renderers,
-		Clock:        opts.Clock,
+		Client:      mgr.GetClient(),
+		Secrets:     receiver.SecretReader{Reader: mgr.GetAPIReader()},
+		Expressions: expressions,
+		Renderers:   renderers,
+		Clock:       opts.Clock,
 		Checks: policycheck.Environment{
 			MailConfigured:     opts.Mail != nil,
 			DestinationAllowed: opts.DestinationAllowed,
@@ -127,16 +137,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
-		SecretReader:            newSecretCache(mgr.GetAPIReader(), opts.Clock),
 		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly},
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
-		HTTP:                    &notify.HTTP{Client: opts.HTTPClient, UserAgent: opts.UserAgent},
-		Mailer:                  opts.Mail.mailer(mgr.GetAPIReader()),
+		Transport:               transport,
 		Renderers:               renderers,
 		PolicySets:              newPolicySets(),
 		Sent:                    newSentLedger(),
-		DestinationAllowed:      opts.DestinationAllowed,
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,
