@@ -24,8 +24,8 @@ import (
 // must carry the original's idempotency key.
 func TestOperatorKilledDuringABurst(t *testing.T) {
 	const (
-		incidents = 80
-		kills     = 12
+		incidents = 1000
+		kills     = 50
 	)
 	ns := newNamespace(t, "kill")
 	s, url := newPausingSink(t, 40*time.Millisecond)
@@ -33,10 +33,11 @@ func TestOperatorKilledDuringABurst(t *testing.T) {
 	webhookPolicy(t, ns, "service-desk", 50, false, 0, map[string]string{"desk": url + "/desk"})
 	op := startOperator(t, ns)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// A steady stream, so that kills land in every stage of the work.
-	created := createSteadily(ctx, ns, "burst", incidents, 120*time.Millisecond)
+	// A steady stream over about 40 s, so that kills land in every stage
+	// of the work.
+	created := createSteadily(ctx, ns, "burst", incidents, 40*time.Millisecond)
 
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for k := range kills {
@@ -52,7 +53,7 @@ func TestOperatorKilledDuringABurst(t *testing.T) {
 		t.Fatalf("creating incidents: %v", err)
 	}
 
-	all := waitAllNotified(t, ns, incidents, 90*time.Second)
+	all := waitAllNotified(t, ns, incidents, 3*time.Minute)
 	duplicates := checkDeliveries(t, all, 3, s.Deliveries())
 	t.Logf("%d kills, %d incidents, %d notifications expected, %d received (%d duplicates, each under its original key)",
 		kills, incidents, incidents*3, len(s.Deliveries()), duplicates)
@@ -90,7 +91,7 @@ func TestFlakyAndHangingReceivers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all := waitAllNotified(t, ns, incidents, 90*time.Second)
+	all := waitAllNotified(t, ns, incidents, 3*time.Minute)
 	checkDeliveries(t, all, 2, append(flaky.Deliveries(), hanging.Deliveries()...))
 
 	retried := map[string]int{}
@@ -169,7 +170,7 @@ func TestAPIServerRestartDuringABurst(t *testing.T) {
 		t.Fatalf("creating incidents: %v", err)
 	}
 
-	all := waitAllNotified(t, ns, incidents, 90*time.Second)
+	all := waitAllNotified(t, ns, incidents, 3*time.Minute)
 	checkDeliveries(t, all, 1, s.Deliveries())
 	if !op.Running() {
 		t.Fatal("the operator exited; it should ride out an API server restart")
