@@ -33,6 +33,9 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 	before := asset.DeepCopy()
 	defer func() {
+		if retErr == nil {
+			asset.Status.ObservedGeneration = asset.Generation
+		}
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, asset, before, assetStatus))
 	}()
 
@@ -50,7 +53,6 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 
 	status := &asset.Status
-	status.ObservedGeneration = asset.Generation
 	status.OpenIncidents = &open
 	if status.State == "" {
 		status.State = securityv1alpha1.AssetInService

@@ -63,6 +63,11 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	readVersion := incident.ResourceVersion
 	var delivered []string
 	defer func() {
+		// The generation is observed once the reconcile succeeded or failed
+		// for good; a transient failure leaves it, so kstatus keeps waiting.
+		if retErr == nil || errors.Is(retErr, reconcile.TerminalError(nil)) {
+			incident.Status.ObservedGeneration = incident.Generation
+		}
 		err := patchStatus(ctx, r.Client, incident, before, incidentStatus)
 		if err == nil {
 			r.Sent.forget(delivered)
@@ -80,7 +85,6 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}()
 
 	status := &incident.Status
-	status.ObservedGeneration = incident.Generation
 	if status.Phase == "" {
 		status.Phase = securityv1alpha1.PhasePending
 	}
