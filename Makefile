@@ -90,13 +90,13 @@ bench-short: envtest ## The benchmark harness at a small scale, so that it canno
 	$(GO) test $(GOTEST_FLAGS) -short ./test/bench/...
 
 .PHONY: bench
-bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers (about 15 minutes).
+bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers, permanent errors (about 8 minutes).
 	BENCH_REPORT=$(LOCALBIN)/bench.txt $(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/...
 
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator into bin/manager..
+build: ## Build the operator into bin/manager.
 	$(GO) build -o $(LOCALBIN)/manager .
 
 .PHONY: run
