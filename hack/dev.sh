@@ -44,6 +44,12 @@ log "installing the CRDs"
 "$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
 log "installing the admission policies"
 "$KUBECTL" apply --server-side -k "$ROOT/config/admission" >/dev/null
+# A policy acts a moment after it is created; until the one that writes the
+# reporter's account acts, creating an incident is refused.
+for _ in $(seq 1 60); do
+  "$KUBECTL" create --dry-run=server -f "$ROOT/config/samples/security_v1alpha1_incident.yaml" >/dev/null 2>&1 && break
+  sleep 0.5
+done
 
 log "starting the notification sink on http://$SINK_ADDR and smtp://$SMTP_ADDR"
 "$LOCALBIN/notification-sink" --listen "$SINK_ADDR" --smtp-listen "$SMTP_ADDR" &

@@ -117,6 +117,21 @@ type Impact struct {
 	DataSubjects *int32 `json:"dataSubjects,omitempty"`
 }
 
+// Attestation is who did something, as the API server authenticated the
+// request that did it. An admission policy (config/admission) writes it:
+// whatever a client sends in its place is overwritten, and it cannot be
+// changed afterwards.
+type Attestation struct {
+	// Username the API server authenticated.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// Groups the user belonged to in that request.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Groups []string `json:"groups,omitempty"`
+}
+
 // Acknowledgement records that someone has taken the incident on.
 type Acknowledgement struct {
 	// By is who acknowledged the incident.
@@ -129,6 +144,11 @@ type Acknowledgement struct {
 	// +kubebuilder:validation:MaxLength=2000
 	// +optional
 	Note string `json:"note,omitempty"`
+
+	// AttestedBy is the account that made the acknowledgement, written by
+	// the API server.
+	// +optional
+	AttestedBy *Attestation `json:"attestedBy,omitempty"`
 }
 
 // ResolutionState is how an incident ended.
@@ -157,6 +177,11 @@ type Resolution struct {
 	// +kubebuilder:validation:MaxLength=4000
 	// +optional
 	Summary string `json:"summary,omitempty"`
+
+	// AttestedBy is the account that resolved the incident, written by the
+	// API server.
+	// +optional
+	AttestedBy *Attestation `json:"attestedBy,omitempty"`
 }
 
 // AuthorityNotification records that a personal data breach was reported to
@@ -177,6 +202,11 @@ type AuthorityNotification struct {
 	// +kubebuilder:validation:MaxLength=4000
 	// +optional
 	DelayReason string `json:"delayReason,omitempty"`
+
+	// RecordedBy is the account that recorded the report, written by the
+	// API server.
+	// +optional
+	RecordedBy *Attestation `json:"recordedBy,omitempty"`
 }
 
 // IncidentSpec is what was reported.
@@ -184,7 +214,11 @@ type AuthorityNotification struct {
 // +kubebuilder:validation:XValidation:rule="has(self.awareAt) == has(oldSelf.awareAt)",message="awareAt can be set only when the incident is reported, and not removed",fieldPath=".awareAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || !has(self.awareAt) || self.authorityNotification.notifiedAt >= self.awareAt",message="authorityNotification.notifiedAt is before awareAt: the authority cannot be told of a breach before the organisation knew of it",fieldPath=".authorityNotification.notifiedAt"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || has(self.acknowledgement)",message="acknowledgement cannot be removed once made",fieldPath=".acknowledgement"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || !has(self.acknowledgement) || self.acknowledgement == oldSelf.acknowledgement",message="acknowledgement cannot be changed once made: it is the record of who took the incident on",fieldPath=".acknowledgement"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || has(self.resolution)",message="resolution cannot be removed; report a new incident instead",fieldPath=".resolution"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || !has(self.resolution) || self.resolution == oldSelf.resolution",message="resolution cannot be changed once made; report a new incident instead",fieldPath=".resolution"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.authorityNotification) || (has(self.authorityNotification) && self.authorityNotification == oldSelf.authorityNotification)",message="authorityNotification cannot be changed or removed once recorded",fieldPath=".authorityNotification"
+// +kubebuilder:validation:XValidation:rule="has(self.reportedBy) == has(oldSelf.reportedBy) && (!has(self.reportedBy) || self.reportedBy == oldSelf.reportedBy)",message="reportedBy is written by the API server when the incident is reported, and never changed",fieldPath=".reportedBy"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || self.impact.?personalData.orValue(false)",message="authorityNotification is only for incidents involving personal data: set impact.personalData",fieldPath=".authorityNotification"
 type IncidentSpec struct {
 	// Title is a one-line summary.
@@ -216,6 +250,12 @@ type IncidentSpec struct {
 	// Reporter is who reported the event.
 	// +required
 	Reporter Reporter `json:"reporter"`
+
+	// ReportedBy is the account that created the incident, beside the
+	// reporter's name: written by the API server when the incident is
+	// created, and never changed.
+	// +optional
+	ReportedBy *Attestation `json:"reportedBy,omitempty"`
 
 	// Assets are the names of Assets in this namespace that the event affects.
 	// +kubebuilder:validation:MaxItems=50

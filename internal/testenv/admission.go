@@ -97,7 +97,21 @@ func WaitForAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		last = c.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		return last != nil && strings.Contains(last.Error(), "ValidatingAdmissionPolicy"), nil
+		if last == nil || !strings.Contains(last.Error(), "ValidatingAdmissionPolicy") {
+			return false, nil
+		}
+		// The mutating policy stamps the reporter's account, which the
+		// validating one requires: until both act, creates fail closed.
+		fine := probe.DeepCopy()
+		fine.Spec.AwareAt = nil
+		if last = c.Create(ctx, fine, client.DryRunAll); last != nil {
+			return false, nil
+		}
+		if fine.Spec.ReportedBy == nil || fine.Spec.ReportedBy.Username == "" {
+			last = fmt.Errorf("spec.reportedBy not written")
+			return false, nil
+		}
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("admission policies not enforced after 30s (last answer: %v)", last)

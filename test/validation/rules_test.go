@@ -185,6 +185,34 @@ var ruleBreakers = []breaker{
 				patch: func(map[string]any) map[string]any { return specPatch("awareAt", nil) }},
 		}
 	}},
+	{kind: "Incident", message: "acknowledgement cannot be changed once made", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.acknowledgement", what: "acknowledgement note rewritten",
+			patch: func(map[string]any) map[string]any {
+				return specPatch("acknowledgement", map[string]any{"note": "rewritten"})
+			}}}
+	}},
+	{kind: "Incident", message: "resolution cannot be changed once made", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.resolution", what: "resolution summary rewritten",
+			patch: func(map[string]any) map[string]any {
+				return specPatch("resolution", map[string]any{"summary": "rewritten"})
+			}}}
+	}},
+	{kind: "Incident", message: "authorityNotification cannot be changed or removed once recorded", update: func(time.Time) []updateBreach {
+		return []updateBreach{
+			{live: liveAware, field: "spec.authorityNotification", what: "authority reference rewritten",
+				patch: func(map[string]any) map[string]any {
+					return specPatch("authorityNotification", map[string]any{"reference": "ICO-9999"})
+				}},
+			{live: liveAware, field: "spec.authorityNotification", what: "authority report removed",
+				patch: func(map[string]any) map[string]any { return specPatch("authorityNotification", nil) }},
+		}
+	}},
+	{kind: "Incident", message: "reportedBy is written by the API server", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.reportedBy", what: "reportedBy rewritten",
+			patch: func(map[string]any) map[string]any {
+				return specPatch("reportedBy", map[string]any{"username": "someone-else"})
+			}}}
+	}},
 	{kind: "Incident", message: "acknowledgement cannot be removed once made", update: func(time.Time) []updateBreach {
 		return []updateBreach{{live: liveAware, field: "spec.acknowledgement", what: "acknowledgement removed",
 			patch: func(map[string]any) map[string]any { return specPatch("acknowledgement", nil) }}}

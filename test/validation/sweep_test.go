@@ -387,6 +387,8 @@ func storeLiveIncidents(t *testing.T, k *kind, ns string) map[string]string {
 	setAt(aware, path{"spec", "awareAt"}, stamp(now, -time.Hour))
 	setAt(aware, path{"spec", "acknowledgement"}, map[string]any{"by": "Jo Bloggs"})
 	setAt(aware, path{"spec", "resolution"}, map[string]any{"by": "Jo Bloggs", "state": "Resolved"})
+	setAt(aware, path{"spec", "impact", "personalData"}, true)
+	setAt(aware, path{"spec", "authorityNotification"}, map[string]any{"notifiedAt": stamp(now, -30*time.Minute), "reference": "ICO-0001"})
 	unaware := clone(base)
 	setAt(unaware, path{"spec", "impact", "personalData"}, true)
 	for name, obj := range map[string]map[string]any{liveAware: aware, liveUnaware: unaware} {
