@@ -135,6 +135,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := testenv.InstallUserRoles(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mail, err := startMailbox(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test mailbox:", err)

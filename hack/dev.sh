@@ -42,6 +42,9 @@ done
 log "installing the CRDs"
 "$KUBECTL" apply --server-side -k "$ROOT/config/crd" >/dev/null
 "$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
+log "installing the roles for people who use incidents"
+"$KUBECTL" apply --server-side -f "$ROOT/config/rbac/user_roles.yaml" >/dev/null
+
 log "installing the admission policies"
 "$KUBECTL" apply --server-side -k "$ROOT/config/admission" >/dev/null
 # A policy acts a moment after it is created; until the one that writes the

@@ -44,16 +44,50 @@ func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 	return WaitForAdmissionPolicies(ctx, cfg)
 }
 
+// InstallUserRoles creates the ClusterRoles for the people who use
+// incidents (config/rbac/user_roles.yaml), as `make deploy` does.
+func InstallUserRoles(ctx context.Context, cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
+	if err != nil {
+		return err
+	}
+	objects, err := readObjects(filepath.Join(RepoRoot(), "config", "rbac", "user_roles.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, obj := range objects {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
 func admissionObjects() ([]*unstructured.Unstructured, error) {
 	files, err := filepath.Glob(filepath.Join(AdmissionDir(), "*.yaml"))
 	if err != nil {
 		return nil, err
 	}
+	var kept []string
+	for _, file := range files {
+		if filepath.Base(file) != "kustomization.yaml" {
+			kept = append(kept, file)
+		}
+	}
+	objects, err := readObjects(kept...)
+	if err != nil {
+		return nil, err
+	}
+	if len(objects) == 0 {
+		return nil, fmt.Errorf("no admission policies in %s", AdmissionDir())
+	}
+	return objects, nil
+}
+
+// readObjects decodes every object of the YAML files.
+func readObjects(files ...string) ([]*unstructured.Unstructured, error) {
 	var objects []*unstructured.Unstructured
 	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
@@ -71,9 +105,6 @@ func admissionObjects() ([]*unstructured.Unstructured, error) {
 				objects = append(objects, obj)
 			}
 		}
-	}
-	if len(objects) == 0 {
-		return nil, fmt.Errorf("no admission policies in %s", AdmissionDir())
 	}
 	return objects, nil
 }
