@@ -7,11 +7,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
 // holding is a client acting as user, bound in ns to one of the shipped
@@ -23,13 +21,7 @@ func holding(t *testing.T, ns, user, clusterRole string) client.Client {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})
-	cfg := rest.CopyConfig(operator.cfg)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return impersonating(t, user)
 }
 
 // Each shipped role lets its holder do their part and no more: a viewer

@@ -27,6 +27,12 @@ func clientAs(t *testing.T, ns, user string, rules []rbacv1.PolicyRule) client.C
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})
+	return impersonating(t, user)
+}
+
+// impersonating is a client that acts as user.
+func impersonating(t *testing.T, user string) client.Client {
+	t.Helper()
 	cfg := rest.CopyConfig(operator.cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
