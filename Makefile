@@ -67,7 +67,7 @@ test-unit: ## Unit tests of the pure packages.
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
 FUZZTIME ?= 5s
-FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/audit:FuzzStream
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus.

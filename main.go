@@ -21,6 +21,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -28,6 +29,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 )
@@ -90,6 +92,8 @@ func main() {
 		probeAddr           string
 		pprofAddr           string
 		warningEventsOnly   bool
+		auditKeySecret      string
+		auditSinkURL        string
 		leaderElect         bool
 		watchNamespaces     string
 		maxConcurrent       int
@@ -124,6 +128,8 @@ func main() {
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
+	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify). Created with one random key when missing. Only the operator should be able to read it.")
+	flag.StringVar(&auditSinkURL, "audit-sink-url", "", "URL that every audit entry is POSTed to as JSON lines (a SIEM's HTTP collector), at least once, so that deleting objects in the cluster cannot hide what the trail said; empty disables it.")
 	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -178,7 +184,18 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	auditKeys, err := loadAuditKeys(ctx, mgr, auditKeySecret)
+	if err != nil {
+		log.Error(err, "Loading the audit signing keys")
+		os.Exit(1)
+	}
+	var auditSink *notify.WebhookTarget
+	if auditSinkURL != "" {
+		auditSink = &notify.WebhookTarget{URL: auditSinkURL}
+	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		AuditKeys:               auditKeys,
+		AuditSink:               auditSink,
 		MaxConcurrentReconciles: maxConcurrent,
 		DeliveryConcurrency:     deliveryConcurrency,
 		UserAgent:               "incident-operator",
@@ -199,6 +216,20 @@ func main() {
 		log.Error(err, "Running manager")
 		os.Exit(1)
 	}
+}
+
+// loadAuditKeys reads the audit signing keys before the manager's cache
+// starts, creating the Secret on the first start.
+func loadAuditKeys(ctx context.Context, mgr ctrl.Manager, ref string) (*audit.KeyRing, error) {
+	namespace, name, ok := strings.Cut(ref, "/")
+	if !ok || namespace == "" || name == "" {
+		return nil, fmt.Errorf("--audit-key-secret=%q: want NAMESPACE/NAME", ref)
+	}
+	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return nil, err
+	}
+	return controllers.LoadAuditKeys(ctx, c, types.NamespacedName{Namespace: namespace, Name: name})
 }
 
 // metricsOptions serves metrics, by default only to callers the API server

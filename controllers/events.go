@@ -23,6 +23,12 @@ const (
 	EventNotificationAbandoned = "NotificationAbandoned"
 	// EventStatusNotRecorded: the API server refused the incident's status.
 	EventStatusNotRecorded = "StatusNotRecorded"
+	// EventAuditNotRecorded: the audit trail could not be written, so
+	// neither was the status; the reconcile is retried.
+	EventAuditNotRecorded = "AuditNotRecorded"
+	// EventAuditNotExported: the audit sink did not take entries; they are
+	// sent again.
+	EventAuditNotExported = "AuditNotExported"
 )
 
 // eventRecorder emits events/v1 Events about one object.

@@ -48,6 +48,8 @@ type IncidentReconciler struct {
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
 	DeliveryConcurrency int
+	// Audit writes each incident's audit trail.
+	Audit *AuditTrails
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=get;list;watch
@@ -59,6 +61,12 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Get(ctx, req.NamespacedName, incident); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !incident.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.seal(ctx, incident)
+	}
+	if err := r.ensureFinalizer(ctx, incident); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := incident.DeepCopy()
 	readVersion := incident.ResourceVersion
 	var delivered []string
@@ -68,7 +76,10 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		if retErr == nil || errors.Is(retErr, reconcile.TerminalError(nil)) {
 			incident.Status.ObservedGeneration = incident.Generation
 		}
-		err := patchStatus(ctx, r.Client, incident, before, incidentStatus)
+		retry, err := r.commit(ctx, incident, before)
+		if retry > 0 && (result.RequeueAfter == 0 || retry < result.RequeueAfter) {
+			result.RequeueAfter = retry
+		}
 		if err == nil {
 			r.Sent.forget(delivered)
 		} else if isTooLarge(err) {
@@ -100,6 +111,10 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			return ctrl.Result{}, err
 		}
 		routedNow = true
+	} else if incident.Generation != before.Status.ObservedGeneration && incident.Status.ResolvedAt == nil {
+		if err := r.routeLate(ctx, incident); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	policies := r.routedPolicies(ctx, incident)
@@ -116,11 +131,12 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	// still out never see their records change under them.
 	store := func() error {
 		snapshot := incident.DeepCopy()
-		if err := patchStatus(ctx, r.Client, snapshot, before, incidentStatus); err != nil {
+		if _, err := r.commit(ctx, snapshot, before); err != nil {
 			return err
 		}
-		before = snapshot
+		before = snapshot.DeepCopy()
 		incident.ResourceVersion = snapshot.ResourceVersion
+		incident.Status.Audit = snapshot.Status.Audit.DeepCopy()
 		return nil
 	}
 	retryIn, sent, keys := r.deliverDue(ctx, incident, policies, store)
@@ -317,9 +333,17 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&securityv1alpha1.Incident{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents)).
+		Watches(&securityv1alpha1.Evidence{}, handler.EnqueueRequestsFromMapFunc(evidenceIncident),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("incident").
 		Complete(r)
+}
+
+// evidenceIncident maps evidence to its incident, whose trail records it.
+func evidenceIncident(_ context.Context, o client.Object) []reconcile.Request {
+	ev := o.(*securityv1alpha1.Evidence)
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ev.Namespace, Name: ev.Spec.Incident}}}
 }
 
 // unroutedIncidents maps a policy to the incidents of its namespace that no

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
@@ -48,6 +50,10 @@ type Options struct {
 	// AllowLinkLocal lets receivers reach link-local addresses, where
 	// clouds serve instance metadata.
 	AllowLinkLocal bool
+	// AuditKeys sign the audit trails (LoadAuditKeys); required.
+	AuditKeys *audit.KeyRing
+	// AuditSink, when set, is where every audit entry is streamed.
+	AuditSink *notify.WebhookTarget
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -103,6 +109,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Backoff == (delivery.Backoff{}) {
 		opts.Backoff = delivery.DefaultBackoff
 	}
+	if opts.AuditKeys == nil {
+		return errors.New("the audit trail needs its signing keys")
+	}
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
@@ -119,6 +128,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		// operator.
 		DestinationAllowed: opts.DestinationAllowed,
 		Now:                opts.Clock.Now,
+	}
+	trails := &AuditTrails{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Keys: opts.AuditKeys, Clock: opts.Clock}
+	if opts.AuditSink != nil {
+		trails.Sink = &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink}
 	}
 	if err := (&EscalationPolicyReconciler{
 		Client:      mgr.GetClient(),
@@ -147,7 +160,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,
+		Audit:                   trails,
 	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&EvidenceReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)

@@ -33,6 +33,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/sink"
@@ -175,11 +176,22 @@ type testManager struct {
 	cfg    *rest.Config
 	scheme *runtime.Scheme
 	mail   *controllers.MailOptions
-	cancel context.CancelFunc
-	done   chan struct{}
+	// auditSink, when set, receives the audit entries.
+	auditSink *notify.WebhookTarget
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 var operator *testManager
+
+// auditKeys sign the trails the test operator writes; tests verify with them.
+var auditKeys = func() *audit.KeyRing {
+	keys, err := audit.NewKeyRing(audit.Key{ID: "test-1", Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		panic(err)
+	}
+	return keys
+}()
 
 func (m *testManager) start() error {
 	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
@@ -201,6 +213,8 @@ func (m *testManager) start() error {
 		DeliveryConcurrency:     4,
 		// The tests' PagerDuty servers listen on loopback ports.
 		DestinationAllowed: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
+		AuditKeys:          auditKeys,
+		AuditSink:          m.auditSink,
 	}); err != nil {
 		cancel()
 		return err

@@ -65,9 +65,13 @@ for secret in internal-audit-webhook service-desk-webhook line-managers-webhook;
 done
 "$KUBECTL" apply -k "$ROOT/config/samples"
 
+# The operator creates its audit signing key in its own namespace.
+"$KUBECTL" create namespace incident-operator-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+
 log "starting the operator"
 "$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 \
   --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
+  --audit-sink-url="http://$SINK_ADDR/audit" \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
 pids+=($!)
 
@@ -78,6 +82,16 @@ cat >&2 <<MSG
     export KUBECONFIG=$KUBECONFIG
     kubectl get incidents
     kubectl get incidentops -o wide
+
+  Every audit entry is streamed to the sink and printed below as "audit ...".
+  Watch a trail grow as a sample incident is acknowledged and resolved:
+
+    kubectl get audittrails
+    kubectl patch incident lost-laptop-fin-0142 --type merge \\
+      -p '{"spec":{"acknowledgement":{"by":"Service desk"}}}'
+    kubectl patch incident lost-laptop-fin-0142 --type merge \\
+      -p '{"spec":{"resolution":{"state":"Resolved","by":"Service desk","summary":"Laptop recovered"}}}'
+    kubectl get incident lost-laptop-fin-0142 -o jsonpath='{.status.audit}'
 
   Notifications the sink receives are printed below. Ctrl-C stops everything.
 

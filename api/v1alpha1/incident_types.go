@@ -123,10 +123,12 @@ type Impact struct {
 // changed afterwards.
 type Attestation struct {
 	// Username the API server authenticated.
+	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Username string `json:"username,omitempty"`
 	// Groups the user belonged to in that request.
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=512
 	// +listType=atomic
 	// +optional
 	Groups []string `json:"groups,omitempty"`
@@ -220,6 +222,7 @@ type AuthorityNotification struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.authorityNotification) || (has(self.authorityNotification) && self.authorityNotification == oldSelf.authorityNotification)",message="authorityNotification cannot be changed or removed once recorded",fieldPath=".authorityNotification"
 // +kubebuilder:validation:XValidation:rule="has(self.reportedBy) == has(oldSelf.reportedBy) && (!has(self.reportedBy) || self.reportedBy == oldSelf.reportedBy)",message="reportedBy is written by the API server when the incident is reported, and never changed",fieldPath=".reportedBy"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || self.impact.?personalData.orValue(false)",message="authorityNotification is only for incidents involving personal data: set impact.personalData",fieldPath=".authorityNotification"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.legalHold) || has(self.legalHold)",message="legalHold cannot be removed: release it, so that who released it is recorded",fieldPath=".legalHold"
 type IncidentSpec struct {
 	// Title is a one-line summary.
 	// +kubebuilder:validation:MinLength=1
@@ -289,6 +292,96 @@ type IncidentSpec struct {
 	// the supervisory authority.
 	// +optional
 	AuthorityNotification *AuthorityNotification `json:"authorityNotification,omitempty"`
+
+	// ForensicInvestigation marks an incident whose evidence must be
+	// collected under forensic rules (SH 5.1): a policy can match on it to
+	// tell Internal Audit at once, even when it is set after the incident
+	// was routed.
+	// +optional
+	ForensicInvestigation bool `json:"forensicInvestigation,omitempty"`
+
+	// LegalHold, while placed and not released, keeps the incident, its
+	// evidence and its audit trail from being changed or deleted. Placing
+	// and releasing it needs the verb "hold" on incidents.
+	// +optional
+	LegalHold *LegalHold `json:"legalHold,omitempty"`
+
+	// LastChange is the latest change to this spec and who made it,
+	// written by the API server on every update (config/admission); the
+	// operator copies it into the audit trail.
+	// +optional
+	LastChange *SpecChange `json:"lastChange,omitempty"`
+}
+
+// LegalHold keeps an incident and its record as they are, for litigation
+// or an investigation.
+// +kubebuilder:validation:XValidation:rule="has(oldSelf.released) || (self.reason == oldSelf.reason && has(self.placedBy) == has(oldSelf.placedBy) && (!has(self.placedBy) || self.placedBy == oldSelf.placedBy))",message="a legal hold in force can only be released, not changed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.released) || !has(self.released) || self.released == oldSelf.released",message="a release cannot be changed; place a new hold instead",fieldPath=".released"
+type LegalHold struct {
+	// Reason for the hold, such as a case reference.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1000
+	// +required
+	Reason string `json:"reason"`
+
+	// PlacedBy is the account that placed the hold, written by the API
+	// server.
+	// +optional
+	PlacedBy *Attestation `json:"placedBy,omitempty"`
+
+	// Released ends the hold.
+	// +optional
+	Released *LegalHoldRelease `json:"released,omitempty"`
+}
+
+// LegalHoldRelease ends a legal hold.
+type LegalHoldRelease struct {
+	// Reason the hold ends.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1000
+	// +required
+	Reason string `json:"reason"`
+
+	// By is the account that released the hold, written by the API server.
+	// +optional
+	By *Attestation `json:"by,omitempty"`
+}
+
+// Active reports whether the hold is in force.
+func (h *LegalHold) Active() bool { return h != nil && h.Released == nil }
+
+// SpecChange is one update of an incident's spec, as the API server saw it.
+type SpecChange struct {
+	// Generation the change made.
+	// +required
+	Generation int64 `json:"generation"`
+
+	// By is the account that made the change.
+	// +required
+	By Attestation `json:"by"`
+
+	// Fields changed, each with its old and new value where the value is
+	// short enough to keep here.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// FieldChange is one field of a SpecChange.
+type FieldChange struct {
+	// Field is the path of the field under spec, such as severity.
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	Field string `json:"field"`
+	// From is the old value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	From string `json:"from,omitempty"`
+	// To is the new value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	To string `json:"to,omitempty"`
 }
 
 // IncidentPhase is where the incident is in its life.
@@ -328,6 +421,11 @@ type PolicyReference struct {
 	// LevelReachedAt is when the level was reached.
 	// +optional
 	LevelReachedAt *metav1.Time `json:"levelReachedAt,omitempty"`
+	// JoinedAt is when the policy joined an incident routed before it
+	// matched (a change of the incident made it match); its escalation
+	// counts from then. Absent for the policies that routed the incident.
+	// +optional
+	JoinedAt *metav1.Time `json:"joinedAt,omitempty"`
 	// NextEscalationAt is when the next level is due unless the incident is
 	// acknowledged first; unset when the chain is exhausted or stopped.
 	// +optional
@@ -474,6 +572,10 @@ type IncidentStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Audit is where the incident's audit trail stands.
+	// +optional
+	Audit *AuditStatus `json:"audit,omitempty"`
 }
 
 // MaxNotificationsPerIncident is the ceiling of notification records one

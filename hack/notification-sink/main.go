@@ -4,6 +4,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/sink"
 )
 
@@ -33,6 +35,30 @@ func main() {
 	go func() { log.Fatal((&sink.Mailbox{Out: os.Stdout}).Serve(l)) }()
 
 	fmt.Fprintf(os.Stderr, "notification sink listening on http://%s and smtp://%s\n", *addr, *smtpAddr)
-	srv := &http.Server{Addr: *addr, Handler: &sink.Sink{Out: os.Stdout}, ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", &sink.Sink{Out: os.Stdout})
+	mux.HandleFunc("/audit", printAudit)
+	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServe())
+}
+
+// printAudit prints the audit entries the operator streams to
+// --audit-sink-url, one
+// line per entry.
+func printAudit(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(r.Body)
+	for dec.More() {
+		var rec audit.Record
+		if err := dec.Decode(&rec); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		e := rec.Entry
+		who := e.Actor.Username
+		if e.Actor.Operator {
+			who = "operator"
+		}
+		fmt.Printf("audit  %s/%s #%d %s by %s %v\n", rec.Namespace, rec.Subject.Name, e.Sequence, e.Action, who, e.Details)
+	}
+	w.WriteHeader(http.StatusAccepted)
 }

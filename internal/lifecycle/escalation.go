@@ -30,7 +30,11 @@ func (a *advancer) escalate(ref *securityv1alpha1.PolicyReference) {
 	}
 	chain := policy.Spec.Escalation
 	if ref.LevelReachedAt == nil {
-		ref.Level, ref.Repeat, ref.LevelReachedAt = 0, 0, a.inc.Status.RoutedAt.DeepCopy()
+		reached := a.inc.Status.RoutedAt
+		if ref.JoinedAt != nil {
+			reached = ref.JoinedAt
+		}
+		ref.Level, ref.Repeat, ref.LevelReachedAt = 0, 0, reached.DeepCopy()
 		a.reach(policy, ref, "")
 		ref.NextEscalationAt = nextEscalation(chain, ref)
 	}

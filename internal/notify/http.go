@@ -97,7 +97,9 @@ func (h *HTTP) post(ctx context.Context, target string, timeout time.Duration, b
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if h.UserAgent != "" {
 		req.Header.Set("User-Agent", h.UserAgent)
 	}

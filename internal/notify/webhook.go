@@ -44,6 +44,19 @@ func (h *HTTP) SendWebhook(ctx context.Context, target WebhookTarget, msg Messag
 	return h.post(ctx, target.URL, target.Timeout, body, header)
 }
 
+// SendLines posts newline-delimited JSON, such as a stream of audit
+// entries, with its idempotency key and, when the target has a signing
+// key, a signature, as SendWebhook does.
+func (h *HTTP) SendLines(ctx context.Context, target WebhookTarget, key string, body []byte, now time.Time) error {
+	header := http.Header{}
+	header.Set(IdempotencyKeyHeader, key)
+	header.Set("Content-Type", "application/x-ndjson")
+	if len(target.SigningKey) > 0 {
+		header.Set(SignatureHeader, Sign(target.SigningKey, now, body))
+	}
+	return h.post(ctx, target.URL, target.Timeout, body, header)
+}
+
 // Sign computes the signature header value for a body sent at a time.
 func Sign(key []byte, at time.Time, body []byte) string {
 	ts := strconv.FormatInt(at.Unix(), 10)

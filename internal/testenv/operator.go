@@ -22,6 +22,10 @@ func BuildOperator(dir string) (string, error) {
 	return bin, nil
 }
 
+// AuditKeySecret is where operators started by tests keep their audit
+// signing keys.
+const AuditKeySecret = "default/incident-operator-audit-key"
+
 // Operator runs the operator binary as its own process, as in production.
 type Operator struct {
 	Binary     string
@@ -44,7 +48,10 @@ func (o *Operator) Start() error {
 	}
 	o.runs++
 	fmt.Fprintf(&o.log, "---- operator start %d\n", o.runs)
-	cmd := exec.Command(o.Binary, append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}, o.Args...)...)
+	// The control plane has no operator namespace; the signing keys live
+	// in default unless a test says otherwise.
+	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret}
+	cmd := exec.Command(o.Binary, append(defaults, o.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = lockedWriter{&o.mu, &o.log}, lockedWriter{&o.mu, &o.log}
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,310 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/record"
+)
+
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails,verbs=get;create;patch;append
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails/status,verbs=get;patch
+
+// AuditTrails appends incidents' audit entries to their AuditTrail
+// objects, chained and signed. Entries are written before the status that
+// caused them, so that nothing the status records is missing from the
+// trail; the status then keeps the signed head, so that a trail cut short
+// is found.
+type AuditTrails struct {
+	Client client.Client
+	// Reader reads trails as stored, not as cached: the operator does not
+	// keep trails in memory.
+	Reader client.Reader
+	Keys   *audit.KeyRing
+	Clock  clock.Clock
+	// Sink, when set, receives every entry once it is in the trail.
+	Sink *AuditSink
+}
+
+// subjectOf is the trail subject of an incident.
+func subjectOf(incident *securityv1alpha1.Incident) securityv1alpha1.AuditSubject {
+	return securityv1alpha1.AuditSubject{Kind: "Incident", Name: incident.Name, UID: string(incident.UID)}
+}
+
+// TrailName is the name of the AuditTrail object holding the segment of an
+// incident's trail. The UID's first characters keep a trail apart from that
+// of an earlier incident of the same name, whose trail outlived it.
+func TrailName(subject securityv1alpha1.AuditSubject, segment int64) string {
+	uid := subject.UID
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	return audit.TrailName(subject.Name+"-"+uid, segment)
+}
+
+// Append chains, signs and stores entries after the incident's trail head,
+// and returns the new head. When the head in status is behind the trail (a
+// status write failed after an earlier append), it continues from the
+// stored trail, leaving out the entries that append already recorded.
+func (t *AuditTrails) Append(ctx context.Context, incident *securityv1alpha1.Incident, entries []record.Entry) (*securityv1alpha1.AuditHead, []securityv1alpha1.AuditEntry, error) {
+	subject := subjectOf(incident)
+	var head *securityv1alpha1.AuditHead
+	if incident.Status.Audit != nil {
+		head = incident.Status.Audit.Head
+	}
+	for attempt := 0; ; attempt++ {
+		chain := audit.NewChain(incident.Namespace, subject, head)
+		key := t.Keys.Signing()
+		now := t.Clock.Now()
+		built := make([]securityv1alpha1.AuditEntry, 0, len(entries))
+		for _, e := range entries {
+			built = append(built, chain.Append(key, now, e.Actor, e.Action, e.Details))
+		}
+		if len(built) == 0 {
+			return head, nil, nil
+		}
+		err := t.write(ctx, incident.Namespace, subject, built)
+		if err == nil {
+			return chain.Head(), built, nil
+		}
+		if attempt > 0 || !staleHead(err) {
+			return nil, nil, fmt.Errorf("appending to the audit trail of incident %s: %w", incident.Name, err)
+		}
+		stored, err := t.tail(ctx, incident.Namespace, subject, head)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(stored) > 0 {
+			last := stored[len(stored)-1]
+			head = &securityv1alpha1.AuditHead{Sequence: last.Sequence, Hash: last.Hash, KeyID: last.KeyID, Signature: last.Signature}
+			if err := audit.CheckHead(incident.Namespace, subject, *head, t.Keys); err != nil {
+				return nil, nil, fmt.Errorf("the audit trail of incident %s ends in an entry the operator did not sign: %w", incident.Name, err)
+			}
+		}
+		entries = notYetRecorded(entries, stored)
+	}
+}
+
+// staleHead reports whether a write failed because the trail is not where
+// the status said it ends.
+func staleHead(err error) bool {
+	return apierrors.IsAlreadyExists(err) || apierrors.IsInvalid(err) || apierrors.IsConflict(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err)
+}
+
+// write stores built entries, creating a segment's object with its first
+// entry and otherwise appending with a JSON patch that first tests the
+// previous entry's hash: two writers can never both append after it.
+func (t *AuditTrails) write(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, built []securityv1alpha1.AuditEntry) error {
+	for len(built) > 0 {
+		segment := built[0].Sequence / securityv1alpha1.AuditTrailSegmentSize
+		n := 0
+		for n < len(built) && built[n].Sequence/securityv1alpha1.AuditTrailSegmentSize == segment {
+			n++
+		}
+		part := built[:n]
+		built = built[n:]
+		name := TrailName(subject, segment)
+		index := part[0].Sequence % securityv1alpha1.AuditTrailSegmentSize
+		if index == 0 {
+			trail := &securityv1alpha1.AuditTrail{
+				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+				Spec:       securityv1alpha1.AuditTrailSpec{Subject: subject, Segment: segment, Entries: part},
+			}
+			if err := t.Client.Create(ctx, trail); err != nil {
+				return err
+			}
+			continue
+		}
+		patch := []map[string]any{{"op": "test", "path": "/spec/entries/" + strconv.FormatInt(index-1, 10) + "/hash", "value": part[0].PreviousHash}}
+		for _, e := range part {
+			patch = append(patch, map[string]any{"op": "add", "path": "/spec/entries/-", "value": e})
+		}
+		data, err := json.Marshal(patch)
+		if err != nil {
+			return err
+		}
+		trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		if err := t.Client.Patch(ctx, trail, client.RawPatch(types.JSONPatchType, data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tail reads the entries stored after head, from the API server.
+func (t *AuditTrails) tail(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, head *securityv1alpha1.AuditHead) ([]securityv1alpha1.AuditEntry, error) {
+	next := int64(0)
+	if head != nil {
+		next = head.Sequence + 1
+	}
+	var stored []securityv1alpha1.AuditEntry
+	for segment := next / securityv1alpha1.AuditTrailSegmentSize; ; segment++ {
+		trail := &securityv1alpha1.AuditTrail{}
+		err := t.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: TrailName(subject, segment)}, trail)
+		if apierrors.IsNotFound(err) {
+			return stored, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading audit trail %s: %w", TrailName(subject, segment), err)
+		}
+		entries := slices.Clone(trail.Spec.Entries)
+		slices.SortFunc(entries, func(a, b securityv1alpha1.AuditEntry) int { return int(a.Sequence - b.Sequence) })
+		for _, e := range entries {
+			if e.Sequence >= next {
+				stored = append(stored, e)
+			}
+		}
+		if len(trail.Spec.Entries) < securityv1alpha1.AuditTrailSegmentSize {
+			return stored, nil
+		}
+	}
+}
+
+// Read returns the incident's whole trail as stored.
+func (t *AuditTrails) Read(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject) ([]securityv1alpha1.AuditEntry, error) {
+	return t.tail(ctx, namespace, subject, nil)
+}
+
+// notYetRecorded drops from entries those an earlier append stored after
+// the head the status knew: the same actions, by the same actors, with the
+// same details, in the same order.
+func notYetRecorded(entries []record.Entry, stored []securityv1alpha1.AuditEntry) []record.Entry {
+	i := 0
+	for _, s := range stored {
+		if i < len(entries) && sameRecord(entries[i], s) {
+			i++
+		}
+	}
+	return entries[i:]
+}
+
+func sameRecord(e record.Entry, s securityv1alpha1.AuditEntry) bool {
+	if e.Action != s.Action || e.Actor.Username != s.Actor.Username || e.Actor.Operator != s.Actor.Operator || len(e.Details) != len(s.Details) {
+		return false
+	}
+	for k, v := range e.Details {
+		if got, ok := s.Details[k]; !ok || (got != v && len(got) >= len(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// LoadAuditKeys reads the operator's audit signing keys from the Secret,
+// creating it with one random 256-bit key when it does not exist yet.
+func LoadAuditKeys(ctx context.Context, c client.Client, ref types.NamespacedName) (*audit.KeyRing, error) {
+	secret := &corev1.Secret{}
+	err := c.Get(ctx, ref, secret)
+	if apierrors.IsNotFound(err) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{"k1": key},
+		}
+		if err := c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating the audit signing key Secret %s: %w", ref, err)
+		}
+		if err := c.Get(ctx, ref, secret); err != nil {
+			return nil, fmt.Errorf("reading the audit signing key Secret %s: %w", ref, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the audit signing key Secret %s: %w", ref, err)
+	}
+	keys, err := audit.KeyRingFromSecret(secret.Data)
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key Secret %s: %w", ref, err)
+	}
+	return keys, nil
+}
+
+// errAuditNotRecorded marks a reconcile whose status was not written
+// because its audit entries could not be.
+var errAuditNotRecorded = errors.New("audit entries not recorded")
+
+// AuditSink streams audit entries, as JSON lines, to a store outside the
+// cluster (a SIEM's HTTP collector), so that deleting or rewriting objects
+// in the cluster cannot hide what the trail said. Delivery is at least
+// once: each batch carries an idempotency key naming the subject and the
+// sequences it holds, and status.audit.exported advances only on success.
+type AuditSink struct {
+	HTTP   *notify.HTTP
+	Target notify.WebhookTarget
+}
+
+// Export sends entries of one subject's trail.
+func (s *AuditSink) Export(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, entries []securityv1alpha1.AuditEntry, now time.Time) error {
+	var body bytes.Buffer
+	for _, e := range entries {
+		line, err := audit.Line(namespace, subject, e)
+		if err != nil {
+			return err
+		}
+		body.Write(line)
+	}
+	key := fmt.Sprintf("%s/%d-%d", subject.UID, entries[0].Sequence, entries[len(entries)-1].Sequence)
+	return s.HTTP.SendLines(ctx, s.Target, key, body.Bytes(), now)
+}
+
+// export sends the entries the sink has not acknowledged yet: those just
+// appended, and before them any an earlier failure left, read back from
+// the trail. It returns when to try again after a failure.
+func (t *AuditTrails) export(ctx context.Context, incident *securityv1alpha1.Incident, appended []securityv1alpha1.AuditEntry) (time.Duration, error) {
+	status := incident.Status.Audit
+	if t.Sink == nil || status == nil || status.Head == nil {
+		return 0, nil
+	}
+	from := int64(0)
+	if status.Exported != nil {
+		from = *status.Exported + 1
+	}
+	if from > status.Head.Sequence {
+		return 0, nil
+	}
+	pending := appended
+	if len(appended) == 0 || appended[0].Sequence > from {
+		stored, err := t.Read(ctx, incident.Namespace, subjectOf(incident))
+		if err != nil {
+			return auditSinkRetry, err
+		}
+		pending = nil
+		for _, e := range stored {
+			if e.Sequence >= from {
+				pending = append(pending, e)
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	if err := t.Sink.Export(ctx, incident.Namespace, subjectOf(incident), pending, t.Clock.Now()); err != nil {
+		return auditSinkRetry, fmt.Errorf("exporting audit entries %d-%d to the audit sink: %w", pending[0].Sequence, pending[len(pending)-1].Sequence, err)
+	}
+	status.Exported = ptr.To(pending[len(pending)-1].Sequence)
+	return 0, nil
+}
+
+// auditSinkRetry is how long an incident waits before its unexported
+// entries are sent again.
+const auditSinkRetry = 30 * time.Second

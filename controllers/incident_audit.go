@@ -1,0 +1,167 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/record"
+	"github.com/incidentops/incident-operator/internal/routing"
+)
+
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=update
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences,verbs=get;list;watch
+
+// AuditFinalizer keeps a deleted incident until its trail records the
+// deletion. The admission policies add it when the incident is created.
+const AuditFinalizer = "security.incidentops.io/audit-trail"
+
+// indexEvidenceIncident indexes evidence by the incident it belongs to.
+const indexEvidenceIncident = "spec.incident"
+
+// commit records in the audit trail what changed since before, then writes
+// the status with the trail's new head. When the trail cannot be written
+// the status is not either: the next reconcile starts from the status the
+// trail matches, and nothing the status says is missing from the trail.
+// It returns when to try the audit sink again, after a failed export.
+func (r *IncidentReconciler) commit(ctx context.Context, incident, before *securityv1alpha1.Incident) (time.Duration, error) {
+	if incident.Status.Audit == nil {
+		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
+	}
+	audit := incident.Status.Audit
+	entries := record.Observe(&before.Status, incident)
+	evidence, err := r.evidenceOf(ctx, incident)
+	if err != nil {
+		return 0, err
+	}
+	more, recorded := record.Evidence(audit.Evidence, evidence)
+	entries = append(entries, more...)
+	head, appended, err := r.Audit.Append(ctx, incident, entries)
+	if err != nil {
+		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
+		return 0, fmt.Errorf("%w: %w", errAuditNotRecorded, err)
+	}
+	audit.Head = head
+	audit.Evidence = recorded
+	audit.ObservedGeneration = incident.Generation
+	if err := r.holdTrails(ctx, incident); err != nil {
+		return 0, err
+	}
+	retry, exportErr := r.Audit.export(ctx, incident, appended)
+	if exportErr != nil {
+		r.Events.warning(incident, EventAuditNotExported, "ExportAudit", "%v; trying again in %s", exportErr, retry)
+	}
+	return retry, patchStatus(ctx, r.Client, incident, before, incidentStatus)
+}
+
+// evidenceOf lists the evidence recorded for the incident.
+func (r *IncidentReconciler) evidenceOf(ctx context.Context, incident *securityv1alpha1.Incident) ([]securityv1alpha1.Evidence, error) {
+	var list securityv1alpha1.EvidenceList
+	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace), client.MatchingFields{indexEvidenceIncident: incident.Name}); err != nil {
+		return nil, fmt.Errorf("listing the evidence of incident %s: %w", incident.Name, err)
+	}
+	return list.Items, nil
+}
+
+// holdTrails marks the incident's trail objects as held, or no longer, when
+// the incident's legal hold changed: the API server then refuses to delete
+// them.
+func (r *IncidentReconciler) holdTrails(ctx context.Context, incident *securityv1alpha1.Incident) error {
+	audit := incident.Status.Audit
+	held := incident.Spec.LegalHold.Active()
+	if audit.LegalHold == held || audit.Head == nil {
+		return nil
+	}
+	subject := subjectOf(incident)
+	for segment := int64(0); segment <= audit.Head.Sequence/securityv1alpha1.AuditTrailSegmentSize; segment++ {
+		trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: incident.Namespace, Name: TrailName(subject, segment)}}
+		patch := fmt.Appendf(nil, `{"status":{"legalHold":%t}}`, held)
+		if err := r.Status().Patch(ctx, trail, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("marking audit trail %s held=%t: %w", trail.Name, held, err)
+		}
+	}
+	audit.LegalHold = held
+	return nil
+}
+
+// ensureFinalizer adds the audit finalizer where the admission policy did
+// not (an incident created before it was installed).
+func (r *IncidentReconciler) ensureFinalizer(ctx context.Context, incident *securityv1alpha1.Incident) error {
+	if controllerutil.ContainsFinalizer(incident, AuditFinalizer) {
+		return nil
+	}
+	original := incident.DeepCopy()
+	controllerutil.AddFinalizer(incident, AuditFinalizer)
+	if err := r.Patch(ctx, incident, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adding the audit finalizer: %w", err)
+	}
+	return nil
+}
+
+// seal records the deletion as the trail's last entry, exports it, and lets
+// the incident go. The trail itself stays: it has no owner.
+func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha1.Incident) error {
+	if !controllerutil.ContainsFinalizer(incident, AuditFinalizer) {
+		return nil
+	}
+	var entries []record.Entry
+	if incident.Status.Audit == nil || incident.Status.Audit.Head == nil {
+		entries = append(entries, record.Reported(incident))
+	}
+	entries = append(entries, record.Deleted(incident))
+	head, appended, err := r.Audit.Append(ctx, incident, entries)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errAuditNotRecorded, err)
+	}
+	if incident.Status.Audit == nil {
+		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
+	}
+	incident.Status.Audit.Head = head
+	if _, err := r.Audit.export(ctx, incident, appended); err != nil {
+		// The deletion waits for the sink: once the incident is gone,
+		// nothing would send what the sink has not received.
+		return err
+	}
+	original := incident.DeepCopy()
+	controllerutil.RemoveFinalizer(incident, AuditFinalizer)
+	return client.IgnoreNotFound(r.Patch(ctx, incident, client.MergeFrom(original)))
+}
+
+// routeLate adds the policies that match the incident since a person
+// changed it, such as the rule that tells Internal Audit of an incident
+// marked for forensic investigation. No policy leaves: those that routed
+// the incident keep it. A joining policy's escalation starts now.
+func (r *IncidentReconciler) routeLate(ctx context.Context, incident *securityv1alpha1.Incident) error {
+	set, err := r.policySet(ctx, incident.Namespace)
+	if err != nil {
+		return err
+	}
+	decision := routing.RouteSorted(incident, set.ordered)
+	now := r.now()
+	for _, m := range decision.Matched {
+		if isPinned(incident, m.Name) {
+			continue
+		}
+		incident.Status.Policies = append(incident.Status.Policies, securityv1alpha1.PolicyReference{
+			Name: m.Name, Generation: m.Generation, JoinedAt: &now,
+		})
+		r.Events.normal(incident, EventRouted, "Route", "EscalationPolicy %s now matches this incident and joins its routing", m.Name)
+	}
+	return nil
+}
+
+func isPinned(incident *securityv1alpha1.Incident, policy string) bool {
+	for _, p := range incident.Status.Policies {
+		if p.Name == policy {
+			return true
+		}
+	}
+	return false
+}
