@@ -299,6 +299,44 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 		}
 	}
 
+	// The CRD keeps a hold in force and its record as they are, whoever asks.
+	for what, change := range map[string]func(h *securityv1alpha1.Incident){
+		"a legal hold in force can only be released": func(h *securityv1alpha1.Incident) { h.Spec.LegalHold.Reason = "another claim" },
+		"legalHold cannot be removed":                func(h *securityv1alpha1.Incident) { h.Spec.LegalHold = nil },
+	} {
+		inc = getIncident(t, ns, "laptop")
+		changed := inc.DeepCopy()
+		change(changed)
+		if err := k8sClient.Update(t.Context(), changed); err == nil || !strings.Contains(err.Error(), what) {
+			t.Errorf("want %q, got %v", what, err)
+		}
+	}
+	// Evidence rules: digital items need their digest; a digest and a
+	// transfer cannot change; transfers cannot be removed or skipped.
+	paper := ev.DeepCopy()
+	paper.Name, paper.Spec.SHA256 = "undigested", ""
+	if err := responder.Create(t.Context(), paper); err == nil || !strings.Contains(err.Error(), "sha256 is required") {
+		t.Errorf("digital evidence without a digest: %v", err)
+	}
+	for what, change := range map[string]func(e *securityv1alpha1.Evidence){
+		"cannot be changed once recorded":      func(e *securityv1alpha1.Evidence) { e.Spec.SHA256 = strings.Repeat("0", 64) },
+		"a custody transfer cannot be changed": func(e *securityv1alpha1.Evidence) { e.Spec.Custody[0].To = "someone else" },
+		"custody is append-only":               func(e *securityv1alpha1.Evidence) { e.Spec.Custody = nil },
+		"custody transfers must be numbered from 0": func(e *securityv1alpha1.Evidence) {
+			e.Spec.Custody = append(e.Spec.Custody, securityv1alpha1.CustodyTransfer{Sequence: 5, From: "a", To: "b", Reason: "r", At: metav1.Now()})
+		},
+		"sha256 cannot be added or removed once recorded": func(e *securityv1alpha1.Evidence) { e.Spec.SHA256 = "" },
+	} {
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(ev), stored); err != nil {
+			t.Fatal(err)
+		}
+		changed := stored.DeepCopy()
+		change(changed)
+		if err := k8sClient.Update(t.Context(), changed); err == nil || !strings.Contains(err.Error(), what) {
+			t.Errorf("want %q, got %v", what, err)
+		}
+	}
+
 	// Released by the policy admin, with the release in the trail; then the
 	// incident can go, its trail ends with the deletion and outlives it.
 	inc = getIncident(t, ns, "laptop")
@@ -308,6 +346,11 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc, _ = waitForTrail(t, ns, "laptop", "LegalHoldPlaced by pat", "LegalHoldReleased by pat")
+	rewritten := inc.DeepCopy()
+	rewritten.Spec.LegalHold.Released.Reason = "another reason"
+	if err := k8sClient.Update(t.Context(), rewritten); err == nil || !strings.Contains(err.Error(), "a release cannot be changed") {
+		t.Errorf("a release was rewritten: %v", err)
+	}
 	eventually(t, 10*time.Second, func() error {
 		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(trail), trail); err != nil {
 			return err

@@ -33,6 +33,23 @@ type kind struct {
 
 // loadKinds reads the CRDs the API server runs, as controller-gen wrote
 // them, and the samples of config/samples.
+//
+// operatorWritten are kinds only the operator writes, and why the sweep
+// leaves them out.
+var operatorWritten = map[string]string{
+	"Evidence":   "its rules compare a stored object with its update (custody append-only, digest and collector fixed) and are driven as users in controllers/audit_test.go (TestLegalHoldAndEvidence); the sweep has no stored Evidence to change yet",
+	"AuditTrail": "only an account with the verb append writes it (the operator); an entry stored otherwise is named by the audit verifier, not by a condition (controllers/audit_test.go)",
+}
+
+// rulesDrivenElsewhere are transition rules the sweep cannot reach from
+// the incidents it stores (none holds a legal hold), each broken by a test
+// that does.
+var rulesDrivenElsewhere = map[string]string{
+	"legalHold cannot be removed: release it, so that who released it is recorded": "controllers TestLegalHoldAndEvidence",
+	"a legal hold in force can only be released, not changed":                      "controllers TestLegalHoldAndEvidence",
+	"a release cannot be changed; place a new hold instead":                        "controllers TestLegalHoldAndEvidence",
+}
+
 func loadKinds() (map[string]*kind, error) {
 	kinds := map[string]*kind{}
 	files, err := fs.Glob(crd.Bases, "bases/*.yaml")
@@ -47,6 +64,9 @@ func loadKinds() (map[string]*kind, error) {
 		var def apiextensionsv1.CustomResourceDefinition
 		if err := yaml.Unmarshal(data, &def); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if _, skip := operatorWritten[def.Spec.Names.Kind]; skip {
+			continue
 		}
 		v := def.Spec.Versions[0]
 		kinds[def.Spec.Names.Kind] = &kind{
@@ -165,7 +185,7 @@ func deriveCases(kinds map[string]*kind, now time.Time) ([]badCase, []string) {
 
 	var missing []string
 	for message, where := range cov.seen {
-		if !cov.broken[message] {
+		if _, elsewhere := rulesDrivenElsewhere[message]; !cov.broken[message] && !elsewhere {
 			missing = append(missing, fmt.Sprintf("no case breaks the rule %q at %s", message, where))
 		}
 	}
@@ -598,8 +618,9 @@ func enumStrings(s *apiextensionsv1.JSONSchemaProps) []string {
 // badDurations are the ways people get a duration wrong: words, days,
 // signs, exponents, spaces, case, ISO 8601, a unit left off. Those a
 // field's rules accept are dropped for that field.
-// serverWritten are the attested accounts the API server writes itself.
-var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy)$`)
+// serverWritten are the attested accounts, and the record of each change,
+// that the API server writes itself.
+var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy|lastChange|legalHold\.placedBy|legalHold\.released\.by|collectedBy|custody\[\d+\]\.attestedBy)$`)
 
 var badDurations = []string{"5 minutes", "1d", "2 hours", "1e100h", "-72h", "0s", "73h", "9999999h", "", " 5m", "5m ", "5M",
 	"P1D", "PT5M", "1h30", "5", "m", "1w", "1.5.5h", "10us", "1h 30m", "+5m", "８h", "5mins", "NaN", "99999h", "1.0001h", "0.5"}
