@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/controllers"
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/notify"
 )
@@ -31,7 +30,7 @@ func trailOf(t *testing.T, inc *securityv1alpha1.Incident) []securityv1alpha1.Au
 	var trails []securityv1alpha1.AuditTrail
 	for segment := int64(0); ; segment++ {
 		trail := securityv1alpha1.AuditTrail{}
-		err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: inc.Namespace, Name: controllers.TrailName(subject, segment)}, &trail)
+		err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: inc.Namespace, Name: audit.ObjectName(subject, segment)}, &trail)
 		if apierrors.IsNotFound(err) {
 			break
 		}
@@ -148,7 +147,7 @@ func TestAuditTrailRecordsWhoDidWhat(t *testing.T) {
 
 	// Append-only at the API server.
 	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	name := controllers.TrailName(subject, 0)
+	name := audit.ObjectName(subject, 0)
 	trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	for what, patch := range map[string]string{
 		"edit an entry":   `[{"op":"replace","path":"/spec/entries/1/action","value":"Resolved"}]`,
@@ -278,7 +277,7 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 
 	// While held, nothing of it can be deleted, nor what was reported changed.
 	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.TrailName(subject, 0)}}
+	trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: audit.ObjectName(subject, 0)}}
 	for what, err := range map[string]error{
 		"delete the incident": k8sClient.Delete(t.Context(), inc.DeepCopy()),
 		"delete the evidence": k8sClient.Delete(t.Context(), stored.DeepCopy()),

@@ -49,17 +49,6 @@ func subjectOf(incident *securityv1alpha1.Incident) securityv1alpha1.AuditSubjec
 	return securityv1alpha1.AuditSubject{Kind: "Incident", Name: incident.Name, UID: string(incident.UID)}
 }
 
-// TrailName is the name of the AuditTrail object holding the segment of an
-// incident's trail. The UID's first characters keep a trail apart from that
-// of an earlier incident of the same name, whose trail outlived it.
-func TrailName(subject securityv1alpha1.AuditSubject, segment int64) string {
-	uid := subject.UID
-	if len(uid) > 8 {
-		uid = uid[:8]
-	}
-	return audit.TrailName(subject.Name+"-"+uid, segment)
-}
-
 // Append chains, signs and stores entries after the incident's trail head,
 // and returns the new head. When the head in status is behind the trail (a
 // status write failed after an earlier append), it continues from the
@@ -121,7 +110,7 @@ func (t *AuditTrails) write(ctx context.Context, namespace string, subject secur
 		}
 		part := built[:n]
 		built = built[n:]
-		name := TrailName(subject, segment)
+		name := audit.ObjectName(subject, segment)
 		index := part[0].Sequence % securityv1alpha1.AuditTrailSegmentSize
 		if index == 0 {
 			trail := &securityv1alpha1.AuditTrail{
@@ -158,12 +147,12 @@ func (t *AuditTrails) tail(ctx context.Context, namespace string, subject securi
 	var stored []securityv1alpha1.AuditEntry
 	for segment := next / securityv1alpha1.AuditTrailSegmentSize; ; segment++ {
 		trail := &securityv1alpha1.AuditTrail{}
-		err := t.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: TrailName(subject, segment)}, trail)
+		err := t.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: audit.ObjectName(subject, segment)}, trail)
 		if apierrors.IsNotFound(err) {
 			return stored, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading audit trail %s: %w", TrailName(subject, segment), err)
+			return nil, fmt.Errorf("reading audit trail %s: %w", audit.ObjectName(subject, segment), err)
 		}
 		entries := slices.Clone(trail.Spec.Entries)
 		slices.SortFunc(entries, func(a, b securityv1alpha1.AuditEntry) int { return int(a.Sequence - b.Sequence) })

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/record"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -35,22 +36,22 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	if incident.Status.Audit == nil {
 		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
 	}
-	audit := incident.Status.Audit
+	trail := incident.Status.Audit
 	entries := record.Observe(&before.Status, incident)
 	evidence, err := r.evidenceOf(ctx, incident)
 	if err != nil {
 		return 0, err
 	}
-	more, recorded := record.Evidence(audit.Evidence, evidence)
+	more, evidenceRecorded := record.Evidence(trail.Evidence, evidence)
 	entries = append(entries, more...)
 	head, appended, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
 		return 0, fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
-	audit.Head = head
-	audit.Evidence = recorded
-	audit.ObservedGeneration = incident.Generation
+	trail.Head = head
+	trail.Evidence = evidenceRecorded
+	trail.ObservedGeneration = incident.Generation
 	if err := r.holdTrails(ctx, incident); err != nil {
 		return 0, err
 	}
@@ -74,20 +75,20 @@ func (r *IncidentReconciler) evidenceOf(ctx context.Context, incident *securityv
 // the incident's legal hold changed: the API server then refuses to delete
 // them.
 func (r *IncidentReconciler) holdTrails(ctx context.Context, incident *securityv1alpha1.Incident) error {
-	audit := incident.Status.Audit
+	recorded := incident.Status.Audit
 	held := incident.Spec.LegalHold.Active()
-	if audit.LegalHold == held || audit.Head == nil {
+	if recorded.LegalHold == held || recorded.Head == nil {
 		return nil
 	}
 	subject := subjectOf(incident)
-	for segment := int64(0); segment <= audit.Head.Sequence/securityv1alpha1.AuditTrailSegmentSize; segment++ {
-		trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: incident.Namespace, Name: TrailName(subject, segment)}}
+	for segment := int64(0); segment <= recorded.Head.Sequence/securityv1alpha1.AuditTrailSegmentSize; segment++ {
+		trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: incident.Namespace, Name: audit.ObjectName(subject, segment)}}
 		patch := fmt.Appendf(nil, `{"status":{"legalHold":%t}}`, held)
 		if err := r.Status().Patch(ctx, trail, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("marking audit trail %s held=%t: %w", trail.Name, held, err)
 		}
 	}
-	audit.LegalHold = held
+	recorded.LegalHold = held
 	return nil
 }
 

@@ -32,3 +32,14 @@ func TrailName(subjectName string, segment int64) string {
 	prefix := strings.TrimRight(subjectName[:maxObjectName-len(suffix)-len(mark)], ".-")
 	return prefix + mark + suffix
 }
+
+// ObjectName names the AuditTrail object holding a segment of subject's
+// trail. The first characters of the subject's UID keep the trail apart
+// from that of an earlier subject of the same name, whose trail outlived it.
+func ObjectName(subject securityv1alpha1.AuditSubject, segment int64) string {
+	uid := subject.UID
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	return TrailName(subject.Name+"-"+uid, segment)
+}
