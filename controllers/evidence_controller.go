@@ -63,7 +63,7 @@ func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, err
 	}
 	status.LegalHold = incident.Spec.LegalHold.Active()
-	if problems := custody.Check(ev); len(problems) > 0 {
+	if problems := custody.Check(ev, now); len(problems) > 0 {
 		markStalled(&status.Conditions, ev.Generation, now, ReasonCustodyBroken, truncateBytes(strings.Join(problems, "; "), maxConditionMessage))
 		return ctrl.Result{}, nil
 	}

@@ -110,6 +110,7 @@ type AuditEntry struct {
 	// new value, or the receiver, channel and idempotency key of a
 	// notification.
 	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 63 && self[k].size() <= 1024)",message="detail keys are at most 63 characters and values at most 1024"
 	// +mapType=atomic
 	// +optional
 	Details map[string]string `json:"details,omitempty"`
@@ -230,12 +231,16 @@ type AuditTrailList struct {
 // incident keeps it in its status, so that a trail cut short is found.
 type AuditHead struct {
 	// Sequence of the last entry.
+	// +kubebuilder:validation:Minimum=0
 	Sequence int64 `json:"sequence"`
 	// Hash of the last entry.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
 	Hash string `json:"hash"`
 	// KeyID of the signing key.
+	// +kubebuilder:validation:MaxLength=63
 	KeyID string `json:"keyID"`
 	// Signature of the head.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
 	Signature string `json:"signature"`
 }
 

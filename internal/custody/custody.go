@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
@@ -65,16 +66,26 @@ func Holder(ev *securityv1alpha1.Evidence) string {
 	return ""
 }
 
+// clockSkew is how far a recorded time may lie ahead of the operator's
+// clock, for a recorder's clock that runs fast.
+const clockSkew = 5 * time.Minute
+
 // Check returns what breaks the chain of custody, each naming the field:
-// a transfer from someone other than the last recipient, or one dated
-// before the collection or before the transfer it follows.
-func Check(ev *securityv1alpha1.Evidence) []string {
+// a transfer from someone other than the last recipient, one dated before
+// the collection or before the transfer it follows, or a time after now.
+func Check(ev *securityv1alpha1.Evidence, now time.Time) []string {
 	var problems []string
+	if ev.Spec.CollectedAt.After(now.Add(clockSkew)) {
+		problems = append(problems, fmt.Sprintf("spec.collectedAt: %s is in the future", ev.Spec.CollectedAt.UTC().Format(time.RFC3339)))
+	}
 	transfers := Transfers(ev)
 	for i, t := range transfers {
 		field := fmt.Sprintf("spec.custody[sequence=%d]", t.Sequence)
+		if t.At.After(now.Add(clockSkew)) {
+			problems = append(problems, fmt.Sprintf("%s.at: %s is in the future", field, t.At.UTC().Format(time.RFC3339)))
+		}
 		if t.At.Before(&ev.Spec.CollectedAt) {
-			problems = append(problems, fmt.Sprintf("%s.at: %s is before the item was collected (%s)", field, t.At.UTC().Format("2006-01-02T15:04:05Z"), ev.Spec.CollectedAt.UTC().Format("2006-01-02T15:04:05Z")))
+			problems = append(problems, fmt.Sprintf("%s.at: %s is before the item was collected (%s)", field, t.At.UTC().Format(time.RFC3339), ev.Spec.CollectedAt.UTC().Format(time.RFC3339)))
 		}
 		if i == 0 {
 			continue

@@ -66,6 +66,11 @@ func TestCheck(t *testing.T) {
 			holder:    "bob",
 			problems:  []string{"spec.custody[sequence=0].at: 2026-11-20T08:00:00Z is before the item was collected (2026-11-20T09:00:00Z)"},
 		},
+		"dated in the future": {
+			transfers: []securityv1alpha1.CustodyTransfer{transfer(0, "ann", "bob", 23)},
+			holder:    "bob",
+			problems:  []string{"spec.custody[sequence=0].at: 2026-11-20T23:00:00Z is in the future"},
+		},
 		"dated before the transfer it follows": {
 			transfers: []securityv1alpha1.CustodyTransfer{transfer(0, "ann", "bob", 12), transfer(1, "bob", "lab", 11)},
 			holder:    "lab",
@@ -78,7 +83,7 @@ func TestCheck(t *testing.T) {
 			if got := Holder(ev); got != tc.holder {
 				t.Errorf("holder %q, want %q", got, tc.holder)
 			}
-			got := Check(ev)
+			got := Check(ev, time.Date(2026, 11, 20, 18, 0, 0, 0, time.UTC))
 			if strings.Join(got, "\n") != strings.Join(tc.problems, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.problems, "\n"))
 			}
