@@ -164,6 +164,13 @@ func fieldValue(f securityv1alpha1.FieldChange, incident *securityv1alpha1.Incid
 		return "now " + Impact(spec.Impact)
 	case "description":
 		return fmt.Sprintf("now %d characters", len(spec.Description))
+	case "acknowledgement", "resolution", "authorityNotification":
+		return "recorded"
+	case "legalHold":
+		if spec.LegalHold.Active() {
+			return "placed"
+		}
+		return "released"
 	}
 	return "changed"
 }
@@ -201,27 +208,7 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 	after := &incident.Status
 	spec := &incident.Spec
 	var entries []Entry
-	if joined := joinedPolicies(before.Policies, after.Policies); len(joined) > 0 {
-		entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditRouted,
-			Details: map[string]string{"policies": strings.Join(joined, ", ")}})
-	}
-	entries = append(entries, deliveries(before.Notifications, after.Notifications)...)
-	if after.EscalationLevel > before.EscalationLevel {
-		entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditEscalated,
-			Details: map[string]string{"level": strconv.Itoa(int(after.EscalationLevel))}})
-	}
-	for _, c := range []struct {
-		condition string
-		action    securityv1alpha1.AuditAction
-	}{
-		{securityv1alpha1.ConditionSLAAtRisk, securityv1alpha1.AuditSLAAtRisk},
-		{securityv1alpha1.ConditionSLABreached, securityv1alpha1.AuditSLABreached},
-		{securityv1alpha1.ConditionAuthorityDeadlineMissed, securityv1alpha1.AuditAuthorityDeadlineMissed},
-	} {
-		if e, ok := becameTrue(before.Conditions, after.Conditions, c.condition, c.action); ok {
-			entries = append(entries, e)
-		}
-	}
+	// The records people made come first: the notices they cause follow.
 	if before.AcknowledgedAt == nil && after.AcknowledgedAt != nil && spec.Acknowledgement != nil {
 		ack := spec.Acknowledgement
 		details := map[string]string{"by": ack.By, "at": stamp(after.AcknowledgedAt.Time)}
@@ -244,6 +231,27 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 			details["onTime"] = strconv.FormatBool(!n.NotifiedAt.After(after.AuthorityNotificationDeadline.Time))
 		}
 		entries = append(entries, Entry{Actor: Person(n.RecordedBy), Action: securityv1alpha1.AuditAuthorityNotified, Details: details})
+	}
+	if joined := joinedPolicies(before.Policies, after.Policies); len(joined) > 0 {
+		entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditRouted,
+			Details: map[string]string{"policies": strings.Join(joined, ", ")}})
+	}
+	entries = append(entries, deliveries(before.Notifications, after.Notifications)...)
+	if after.EscalationLevel > before.EscalationLevel {
+		entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditEscalated,
+			Details: map[string]string{"level": strconv.Itoa(int(after.EscalationLevel))}})
+	}
+	for _, c := range []struct {
+		condition string
+		action    securityv1alpha1.AuditAction
+	}{
+		{securityv1alpha1.ConditionSLAAtRisk, securityv1alpha1.AuditSLAAtRisk},
+		{securityv1alpha1.ConditionSLABreached, securityv1alpha1.AuditSLABreached},
+		{securityv1alpha1.ConditionAuthorityDeadlineMissed, securityv1alpha1.AuditAuthorityDeadlineMissed},
+	} {
+		if e, ok := becameTrue(before.Conditions, after.Conditions, c.condition, c.action); ok {
+			entries = append(entries, e)
+		}
 	}
 	return entries
 }
@@ -289,6 +297,7 @@ func deliveries(before, after []securityv1alpha1.NotificationRecord) []Entry {
 			"receiver": n.Receiver, "channel": n.Channel, "attempts": strconv.Itoa(int(n.Attempts)),
 		}
 		setIf(details, "role", string(n.Role))
+		setIf(details, "notice", n.Notice)
 		setIf(details, "fallbackFor", n.FallbackFor)
 		setIf(details, "error", n.LastError)
 		entries = append(entries, Entry{Actor: Operator, Action: action, Details: details})

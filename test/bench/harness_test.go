@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/sink"
 	"github.com/incidentops/incident-operator/internal/testenv"
 )
@@ -86,27 +87,28 @@ func TestHarness(t *testing.T) {
 	tw := tabwriter.NewWriter(&report, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nincident-operator benchmark (%s, %d CPUs, GOMAXPROCS %d)\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 
-	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tevents\tfloor\toperator\tratio\twrites/incident\treconciles/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000\tCPU apiserver+etcd\tCPU operator")
-	floors := map[int]time.Duration{}
+	fmt.Fprintln(tw, "THROUGHPUT\tN\tP\tevents\tfloor\tfloor+trail\toperator\tratio\tratio to floor+trail\twrites/incident\taudit writes/incident\treconciles/incident\treads/incident\tevents/incident\theap/incident\tRSS\tCPU s/1000\tCPU apiserver+etcd\tCPU operator")
+	floors, trailFloors := map[int]time.Duration{}, map[int]time.Duration{}
 	for _, c := range sc.throughput {
 		if _, ok := floors[c.n]; !ok {
-			floors[c.n] = measureFloor(t, c.n)
+			floors[c.n] = measureFloor(t, c.n, false)
+			trailFloors[c.n] = measureFloor(t, c.n, true)
 		}
 		r := measureThroughput(t, c)
 		events := "all"
 		if c.warningsOnly {
 			events = "warnings"
 		}
-		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\t%.0f%%\t%.0f%%\n",
-			c.n, c.p, events, floors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
-			float64(r.elapsed)/float64(floors[c.n]), r.writes, r.reconciles, r.reads, r.events,
+		fmt.Fprintf(tw, "\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%.2f\t%.0f%%\t%.0f%%\n",
+			c.n, c.p, events, floors[c.n].Round(time.Millisecond), trailFloors[c.n].Round(time.Millisecond), r.elapsed.Round(time.Millisecond),
+			float64(r.elapsed)/float64(floors[c.n]), float64(r.elapsed)/float64(trailFloors[c.n]), r.writes, r.auditWrites, r.reconciles, r.reads, r.events,
 			bytesString(r.heapPerIncident), bytesString(r.rss), r.cpuPer1000, 100*r.controlPlane, 100*r.operatorCPU)
 	}
 
 	l, api := measureLatency(t, sc.rate, sc.duration)
 	fmt.Fprintf(tw, "\nLATENCY\trate\tincidents\tp50\tp99\tmax\n")
 	fmt.Fprintf(tw, "create→notification\t%d/s\t%d\t%s\t%s\t%s\n", sc.rate, l.count, l.p50, l.p99, l.max)
-	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST events"} {
+	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST audittrails", "POST events"} {
 		fmt.Fprintf(tw, "API server %s\t\t%.0f\t%s\t%s\t\n", k, api[k].count, api[k].quantile(0.5), api[k].quantile(0.99))
 	}
 
@@ -204,15 +206,35 @@ func parallel(t testing.TB, n int, do func(i int) error) {
 }
 
 // measureFloor is the least work any operator must cause: create N
-// incidents and write one status update to each.
-func measureFloor(t *testing.T, n int) time.Duration {
+// incidents and write one status update to each. With trail, each also
+// gets the first segment of an audit trail holding three entries, the
+// least an operator keeping its audit trail in the API server must add.
+func measureFloor(t *testing.T, n int, trail bool) time.Duration {
 	ns := newNamespace(t, "floor")
 	ctx := context.Background()
+	keys, err := audit.NewKeyRing(audit.Key{ID: "floor", Secret: make([]byte, audit.MinKeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	parallel(t, n, func(i int) error {
 		inc := incident(ns, i)
 		if err := k8sClient.Create(ctx, inc); err != nil {
 			return err
+		}
+		if trail {
+			subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
+			chain := audit.NewChain(ns, subject, nil)
+			var entries []securityv1alpha1.AuditEntry
+			for _, action := range []securityv1alpha1.AuditAction{securityv1alpha1.AuditReported, securityv1alpha1.AuditRouted, securityv1alpha1.AuditNotified} {
+				entries = append(entries, chain.Append(keys.Signing(), time.Now(), securityv1alpha1.AuditActor{Operator: true}, action, map[string]string{"policy": "policy-0000"}))
+			}
+			if err := k8sClient.Create(ctx, &securityv1alpha1.AuditTrail{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: audit.ObjectName(subject, 0)},
+				Spec:       securityv1alpha1.AuditTrailSpec{Subject: subject, Entries: entries},
+			}); err != nil {
+				return err
+			}
 		}
 		before := inc.DeepCopy()
 		inc.Status.Phase = securityv1alpha1.PhaseOpen
@@ -306,6 +328,8 @@ func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Op
 type throughput struct {
 	elapsed               time.Duration
 	writes, reads, events float64
+	// auditWrites are the writes of AuditTrail objects, per incident.
+	auditWrites float64
 	// reconciles are the incident controller's, per incident.
 	reconciles           float64
 	heapPerIncident, rss float64
@@ -356,6 +380,7 @@ func measureThroughput(t *testing.T, c tpCase) throughput {
 	r := throughput{
 		elapsed:         elapsed,
 		writes:          delta.sum(isWrite, "incidents") / float64(n),
+		auditWrites:     delta.sum(isWrite, "audittrails") / float64(n),
 		reads:           delta.sum(isRead, "") / float64(n),
 		events:          delta.sum(isWrite, "events") / float64(n),
 		heapPerIncident: (heapAfter - heapBefore) / float64(n),
@@ -464,7 +489,7 @@ func isRead(verb string) bool { return slices.Contains([]string{"GET", "LIST", "
 
 func isOperatorResource(res string) bool {
 	switch strings.Split(res, "/")[0] {
-	case "incidents", "escalationpolicies", "assets", "events", "secrets":
+	case "incidents", "escalationpolicies", "assets", "events", "secrets", "audittrails", "evidences":
 		return true
 	}
 	return false
