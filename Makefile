@@ -83,7 +83,7 @@ test-integration: envtest ## Controller tests against a real kube-apiserver and 
 
 .PHONY: test-e2e
 test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl and the operator binary.
-	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/chaos/... ./test/validation/...
+	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/plugin/... ./test/chaos/... ./test/validation/...
 
 .PHONY: bench-short
 bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.
@@ -96,8 +96,9 @@ bench: envtest ## The benchmark harness: throughput against the API floor, laten
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator into bin/manager.
+build: ## Build the operator into bin/manager and the kubectl incident plugin into bin/kubectl-incident.
 	$(GO) build -o $(LOCALBIN)/manager .
+	$(GO) build -o $(LOCALBIN)/kubectl-incident ./cmd/kubectl-incident
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.

@@ -1,0 +1,213 @@
+package main
+
+// The control document (export) and the review group's summary, made by
+// internal/report from the incidents and the assets they name.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/plugin/input"
+	"github.com/incidentops/incident-operator/internal/report"
+)
+
+// documentOptions are what export and summary share.
+type documentOptions struct {
+	*options
+	output, file, zone string
+	from, to           string
+}
+
+func (d *documentOptions) flags(cmd *cobra.Command, formats string) {
+	f := cmd.Flags()
+	f.StringVarP(&d.output, "output", "o", "markdown", formats)
+	f.StringVar(&d.file, "output-file", "", "write to this file instead of the terminal")
+	f.StringVar(&d.zone, "tz", "", "time zone of the document's times, such as Europe/London (default: your local zone)")
+	f.StringVar(&d.from, "from", "", "first instant of the period (2026-10-01, in the document's zone, or RFC 3339)")
+	f.StringVar(&d.to, "to", "", "end of the period, not included (default: now)")
+	d.addAllNamespaces(cmd, "take incidents")
+}
+
+func (d *documentOptions) location() (*time.Location, error) {
+	if d.zone == "" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(d.zone)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q is not a time zone: use an IANA name such as Europe/London or UTC", d.zone)
+	}
+	return loc, nil
+}
+
+// span is the time zone, the time now and the period --from and --to
+// give; explicit is false when neither is given, and the command chooses.
+type span struct {
+	loc      *time.Location
+	now      time.Time
+	from, to time.Time
+	explicit bool
+}
+
+// span checks -o against the command's formats, and reads --tz, --from
+// and --to.
+func (d *documentOptions) span(formats ...string) (s span, err error) {
+	if err := checkFormat(d.output, formats...); err != nil {
+		return s, err
+	}
+	if s.loc, err = d.location(); err != nil {
+		return s, err
+	}
+	s.now = d.now()
+	if d.from == "" && d.to == "" {
+		return s, nil
+	}
+	if d.from == "" {
+		return s, fmt.Errorf("--to needs --from")
+	}
+	s.explicit = true
+	if s.from, err = input.Time("from", d.from, s.loc, s.now); err != nil {
+		return s, err
+	}
+	s.to = s.now
+	if d.to != "" {
+		if s.to, err = input.Time("to", d.to, s.loc, s.now); err != nil {
+			return s, err
+		}
+	}
+	if !s.from.Before(s.to) {
+		return s, fmt.Errorf("--from %s is not before --to %s", s.from.Format(time.RFC3339), s.to.Format(time.RFC3339))
+	}
+	return s, nil
+}
+
+// rows is the control document of every incident in scope.
+func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time.Time) ([]report.Row, error) {
+	c, ns, err := d.connect()
+	if err != nil {
+		return nil, err
+	}
+	var incidents securityv1alpha1.IncidentList
+	if err := c.List(ctx, &incidents, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	var assets securityv1alpha1.AssetList
+	if err := c.List(ctx, &assets, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing the assets, for their suppliers: %w", err)
+	}
+	return report.ControlDocument(incidents.Items, report.AssetsOf(assets.Items), loc, now), nil
+}
+
+// write sends a document to --output-file or the terminal. A workbook is
+// not text: it is refused on a terminal, where it would garble the screen.
+func (d *documentOptions) write(format, what string, render func(io.Writer) error) error {
+	if d.file == "" {
+		if f, ok := d.streams.Out.(*os.File); ok && format == "xlsx" && term.IsTerminal(int(f.Fd())) {
+			return fmt.Errorf("-o xlsx writes a workbook, not text: give --output-file FILE.xlsx, or redirect the output to a file")
+		}
+		return render(d.streams.Out)
+	}
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(d.file, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--output-file: %w", err)
+	}
+	_, err := fmt.Fprintf(d.streams.ErrOut, "%s written to %s\n", what, d.file)
+	return err
+}
+
+func newExportCommand(o *options) *cobra.Command {
+	d := &documentOptions{options: o}
+	var since string
+	cmd := &cobra.Command{
+		Use:   "export [--since 7d | --from TIME [--to TIME]] -o csv|xlsx|markdown [--output-file F] [-A]",
+		Short: "The control document: one row per incident reported in a period",
+		Long: `The control document the manager reviews every week: one row per incident
+reported in the period (the last 7 days unless --since or --from says
+otherwise), with when and by whom it was reported, acknowledged and
+resolved, the assets and their suppliers, the SLA and the report to the
+supervisory authority. XLSX has a header row, filters and frozen panes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := d.span("csv", "xlsx", "markdown")
+			if err != nil {
+				return err
+			}
+			if s.explicit && cmd.Flags().Changed("since") {
+				return fmt.Errorf("give --since or --from, not both")
+			}
+			if !s.explicit {
+				age, err := input.Age("since", since)
+				if err != nil {
+					return err
+				}
+				s.from, s.to = s.now.Add(-age), s.now
+			}
+			all, err := d.rows(cmd.Context(), s.loc, s.now)
+			if err != nil {
+				return err
+			}
+			var rows []report.Row
+			for _, r := range all {
+				if !r.ReportedAt.Before(s.from) && r.ReportedAt.Before(s.to) {
+					rows = append(rows, r)
+				}
+			}
+			write := map[string]func(io.Writer, []report.Row) error{"csv": report.WriteCSV, "xlsx": report.WriteXLSX, "markdown": report.WriteMarkdown}[d.output]
+			what := fmt.Sprintf("control document (%d incidents reported from %s to %s)", len(rows), s.from.In(s.loc).Format("2006-01-02 15:04"), s.to.In(s.loc).Format("2006-01-02 15:04 MST"))
+			return d.write(d.output, what, func(w io.Writer) error { return write(w, rows) })
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "7d", "the period ends now and began this long ago: 7d, 2w, 24h")
+	d.flags(cmd, "csv, xlsx or markdown")
+	return cmd
+}
+
+func newSummaryCommand(o *options) *cobra.Command {
+	d := &documentOptions{options: o}
+	var period string
+	cmd := &cobra.Command{
+		Use:   "summary --period 2026-10 [-o markdown|xlsx] [--output-file F] [-A]",
+		Short: "The review group's summary of a period: counts, times to acknowledge and resolve, SLA, authority reports",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := d.span("markdown", "xlsx")
+			switch {
+			case err != nil:
+				return err
+			case s.explicit && period != "":
+				return fmt.Errorf("give --period or --from, not both")
+			case !s.explicit && period == "":
+				return fmt.Errorf("--period is required: a year (2026), a month (2026-10), a quarter (2026-Q4), an ISO week (2026-W43) or a day; or give --from and --to")
+			case !s.explicit:
+				if s.from, s.to, err = input.Period("period", period, s.loc); err != nil {
+					return err
+				}
+			}
+			rows, err := d.rows(cmd.Context(), s.loc, s.now)
+			if err != nil {
+				return err
+			}
+			summary := report.Summarise(rows, s.from, s.to, s.now)
+			write := report.WriteSummaryMarkdown
+			if d.output == "xlsx" {
+				write = report.WriteSummaryXLSX
+			}
+			what := fmt.Sprintf("summary (%d incidents reported)", summary.Reported)
+			return d.write(d.output, what, func(w io.Writer) error { return write(w, summary) })
+		},
+	}
+	cmd.Flags().StringVar(&period, "period", "", "the period: 2026, 2026-10, 2026-Q4, 2026-W43 or 2026-10-05")
+	d.flags(cmd, "markdown or xlsx")
+	return cmd
+}

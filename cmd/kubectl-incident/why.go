@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/plugin/explain"
+	"github.com/incidentops/incident-operator/internal/plugin/triage"
+	"github.com/incidentops/incident-operator/internal/routing"
+)
+
+func newWhyCommand(o *options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "why NAME",
+		Short: "Which policies matched an incident and why, who was told, and what happens next",
+		Long: `Which policies routed the incident (pinned at the generation that routed it),
+each policy of the namespace judged now clause by clause with the operator's
+own routing (the clauses that held and those that did not), who was told at
+each level and how the delivery went, and what happens next and when.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIncidents(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, inc, err := o.incident(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			policies, listErr := listPolicies(cmd.Context(), c, inc.Namespace)
+			return writeWhy(o.streams.Out, inc, policies, listErr, o.now())
+		},
+	}
+	return cmd
+}
+
+func listPolicies(ctx context.Context, c client.Client, ns string) ([]securityv1alpha1.EscalationPolicy, error) {
+	var list securityv1alpha1.EscalationPolicyList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, listErr error, now time.Time) error {
+	spec, st := &inc.Spec, &inc.Status
+	phase := st.Phase
+	if phase == "" {
+		phase = securityv1alpha1.PhasePending
+	}
+	fmt.Fprintf(w, "Incident %s/%s: %q\n  %s %s %s, phase %s, escalation level %d\n", inc.Namespace, inc.Name, spec.Title,
+		spec.Severity, spec.Category, typeOf(spec), phase, st.EscalationLevel)
+
+	byName := map[string]*securityv1alpha1.EscalationPolicy{}
+	for i := range policies {
+		byName[policies[i].Name] = &policies[i]
+	}
+
+	fmt.Fprintln(w, "\nPolicies that routed it:")
+	if len(st.Policies) == 0 {
+		fmt.Fprintln(w, "  none yet")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  NAME\tGENERATION\tJOINED\tLEVEL\tLEVEL REACHED")
+		for _, p := range st.Policies {
+			joined := "when routed"
+			if p.JoinedAt != nil {
+				joined = "later, at " + p.JoinedAt.Format(time.RFC3339)
+			}
+			reached := "-"
+			if p.LevelReachedAt != nil {
+				reached = p.LevelReachedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%d\t%s\n", p.Name, p.Generation, joined, p.Level, reached)
+		}
+		_ = tw.Flush()
+		for _, p := range st.Policies {
+			if now, ok := byName[p.Name]; ok && now.Generation != p.Generation {
+				fmt.Fprintf(w, "  %s is now at generation %d; the incident keeps generation %d, which routed it\n", p.Name, now.Generation, p.Generation)
+			}
+		}
+	}
+
+	fmt.Fprintln(w, "\nEach policy of the namespace, judged now in routing order:")
+	if listErr != nil {
+		fmt.Fprintf(w, "  cannot read the policies: %s\n", describe(listErr))
+	} else {
+		writeClauses(w, inc, policies)
+	}
+
+	fmt.Fprintln(w, "\nWho was told:")
+	if len(st.Notifications) == 0 {
+		fmt.Fprintln(w, "  nobody yet")
+	} else {
+		records := slices.Clone(st.Notifications)
+		slices.SortStableFunc(records, func(a, b securityv1alpha1.NotificationRecord) int {
+			if c := strings.Compare(a.Policy, b.Policy); c != 0 {
+				return c
+			}
+			return int(a.Level - b.Level)
+		})
+		_ = writeNotifications(w, records, "  ")
+	}
+
+	fmt.Fprintln(w, "\nWhat happens next:")
+	writeNext(w, inc, byName, now)
+	return nil
+}
+
+func typeOf(spec *securityv1alpha1.IncidentSpec) securityv1alpha1.IncidentType {
+	if spec.Type == "" {
+		return securityv1alpha1.TypeIncident
+	}
+	return spec.Type
+}
+
+// writeClauses judges every policy with the operator's routing, clause by
+// clause.
+func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy) {
+	if len(policies) == 0 {
+		fmt.Fprintln(w, "  no EscalationPolicy in this namespace: nothing can route the incident")
+		return
+	}
+	cache := routing.NewExpressionCache()
+	prepared := make([]routing.Policy, len(policies))
+	for i := range policies {
+		prepared[i] = routing.Prepare(&policies[i], cache)
+	}
+	for _, p := range explain.Explain(inc, prepared) {
+		flow := ""
+		if p.Continue {
+			flow = ", continue"
+		}
+		fmt.Fprintf(w, "  %s (priority %d%s): %s\n", p.Name, p.Priority, flow, p.Verdict())
+		if p.Invalid == nil && len(p.Clauses) == 0 {
+			fmt.Fprintln(w, "    no match clauses: matches every incident")
+		}
+		for _, c := range p.Clauses {
+			fmt.Fprintf(w, "    %-9s %s\n", heldWord(c), clauseText(c))
+		}
+	}
+}
+
+func heldWord(c explain.Clause) string {
+	switch {
+	case c.Err != nil:
+		return "error"
+	case c.Held:
+		return "held"
+	}
+	return "not held"
+}
+
+func clauseText(c explain.Clause) string {
+	switch {
+	case c.Field == "expression":
+		return fmt.Sprintf("expression %s: %s", c.Want, c.Got)
+	case c.Field == "selector":
+		return fmt.Sprintf("selector %s: the incident has %s", c.Want, c.Got)
+	case strings.HasPrefix(c.Field, "impact."):
+		return fmt.Sprintf("%s: wants %s, the incident has %s", c.Field, c.Want, c.Got)
+	case c.Held:
+		return fmt.Sprintf("%s: %s is one of %s", c.Field, c.Got, c.Want)
+	}
+	return fmt.Sprintf("%s: %s is not one of %s", c.Field, c.Got, c.Want)
+}
+
+// writeNext says what the operator will do and when: each policy's next
+// escalation, the SLA deadlines and the authority deadline.
+func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, now time.Time) {
+	st := &inc.Status
+	at := func(t time.Time) string { return fmt.Sprintf("%s (%s)", t.Format(time.RFC3339), triage.Until(t, now)) }
+	switch {
+	case triage.Resolved(inc):
+		fmt.Fprintln(w, "  escalation: stopped, the incident is resolved")
+	case triage.Acknowledged(inc):
+		fmt.Fprintln(w, "  escalation: stopped, the incident is acknowledged")
+	default:
+		for _, p := range st.Policies {
+			if p.NextEscalationAt == nil {
+				fmt.Fprintf(w, "  %s: no further escalation (the chain is exhausted)\n", p.Name)
+				continue
+			}
+			fmt.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies[p.Name], p.Level))
+		}
+	}
+	if s := st.SLA; s != nil {
+		for _, target := range []struct {
+			name string
+			at   time.Time
+			done bool
+		}{
+			{"acknowledge by", timeOf(s.AcknowledgeBy), triage.Acknowledged(inc) || triage.Resolved(inc)},
+			{"resolve by", timeOf(s.ResolveBy), triage.Resolved(inc)},
+		} {
+			if target.at.IsZero() {
+				continue
+			}
+			state := at(target.at)
+			switch {
+			case target.done:
+				state = target.at.Format(time.RFC3339) + ": done"
+			case !target.at.After(now):
+				state = "BREACHED: " + state
+			}
+			fmt.Fprintf(w, "  SLA (%s, %s hours): %s %s\n", s.Policy, s.Hours, target.name, state)
+		}
+	} else {
+		fmt.Fprintln(w, "  SLA: no target applies")
+	}
+	switch n := inc.Spec.AuthorityNotification; {
+	case n != nil:
+		fmt.Fprintf(w, "  authority: told at %s, reference %s\n", n.NotifiedAt.Format(time.RFC3339), n.Reference)
+	case triage.AwaitingAuthority(inc):
+		deadline := triage.AuthorityDeadline(inc)
+		state := at(deadline)
+		if !deadline.After(now) {
+			state = "BREACHED: " + state
+		}
+		fmt.Fprintf(w, "  authority: report the personal data breach by %s (kubectl incident notify-authority %s --reference REF)\n", state, inc.Name)
+	default:
+		fmt.Fprintln(w, "  authority: no report needed")
+	}
+}
+
+func timeOf(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// nextTargets says who the policy's next level tells, from the policy as
+// it is now.
+func nextTargets(p *securityv1alpha1.EscalationPolicy, level int32) string {
+	if p == nil || len(p.Spec.Escalation.Levels) == 0 {
+		return ""
+	}
+	next := int(level) + 1
+	if next >= len(p.Spec.Escalation.Levels) {
+		next = 0 // the chain repeats
+	}
+	var who []string
+	for _, t := range p.Spec.Escalation.Levels[next].Notify {
+		if t.Role != "" {
+			who = append(who, "role "+string(t.Role))
+		} else {
+			who = append(who, t.Receiver)
+		}
+	}
+	return fmt.Sprintf(": level %d tells %s", next, strings.Join(who, ", "))
+}

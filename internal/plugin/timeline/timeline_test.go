@@ -1,0 +1,103 @@
+package timeline
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+var base = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+
+func entry(seq int64, after time.Duration, action securityv1alpha1.AuditAction, actor securityv1alpha1.AuditActor, details map[string]string) securityv1alpha1.AuditEntry {
+	return securityv1alpha1.AuditEntry{Sequence: seq, Time: metav1.NewMicroTime(base.Add(after)), Action: action, Actor: actor, Details: details}
+}
+
+func mt(after time.Duration) *metav1.Time { t := metav1.NewTime(base.Add(after)); return &t }
+
+func TestMergeOrder(t *testing.T) {
+	operator := securityv1alpha1.AuditActor{Operator: true}
+	rob := securityv1alpha1.AuditActor{Username: "rob"}
+	entries := []securityv1alpha1.AuditEntry{
+		// Given out of order: merged by sequence and time.
+		entry(2, 2*time.Second, securityv1alpha1.AuditNotified, operator, map[string]string{"receiver": "desk"}),
+		entry(0, 0, securityv1alpha1.AuditReported, rob, map[string]string{"title": "Phishing mail", "severity": "High"}),
+		entry(1, time.Second, securityv1alpha1.AuditRouted, operator, nil),
+		entry(3, time.Minute, securityv1alpha1.AuditAcknowledged, securityv1alpha1.AuditActor{Username: "rita"}, nil),
+	}
+	notifications := []securityv1alpha1.NotificationRecord{
+		{Key: "a", Policy: "desk", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryDelivered, DeliveredAt: mt(2 * time.Second), LastAttemptAt: mt(2 * time.Second)},
+		{Key: "b", Policy: "desk", Level: 1, Role: securityv1alpha1.RoleLineManager, Recipient: "tom@example.org", Channel: "email", State: securityv1alpha1.DeliveryFailed, Attempts: 2, LastAttemptAt: mt(30 * time.Second), LastError: "connection refused"},
+		// Not tried yet: no time, not shown.
+		{Key: "c", Policy: "desk", Receiver: "audit", Channel: "webhook", State: securityv1alpha1.DeliveryPending},
+	}
+	conditions := []metav1.Condition{
+		{Type: "Acknowledged", Status: metav1.ConditionTrue, Reason: "Later", LastTransitionTime: *mt(2 * time.Minute)},
+		{Type: "Routed", Status: metav1.ConditionTrue, Reason: "Matched", Message: "desk", LastTransitionTime: *mt(time.Second)},
+	}
+	events := Merge(entries, notifications, conditions)
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%s %s %s", e.At.Sub(base), e.Source, e.What))
+	}
+	want := []string{
+		"0s audit Reported",
+		"1s audit Routed",
+		"1s condition Routed=True",
+		"2s audit Notified",
+		"2s delivery Delivered",
+		"30s delivery Failed",
+		"1m0s audit Acknowledged",
+		"2m0s condition Acknowledged=True",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n got %q\nwant %q", got, want)
+	}
+	if events[0].Actor != "rob" || events[1].Actor != "operator" {
+		t.Errorf("actors %q, %q; want rob, operator", events[0].Actor, events[1].Actor)
+	}
+	if events[0].Details != `severity=High title="Phishing mail"` {
+		t.Errorf("details %q", events[0].Details)
+	}
+	if d := events[5].Details; d != `to LineManager <tom@example.org> by email policy=desk level=1 attempts=2 error="connection refused"` {
+		t.Errorf("failed delivery details %q", d)
+	}
+}
+
+func TestWriteInTheReadersZone(t *testing.T) {
+	events := Merge([]securityv1alpha1.AuditEntry{entry(0, 0, securityv1alpha1.AuditReported, securityv1alpha1.AuditActor{Username: "rob"}, nil)}, nil, nil)
+	tests := map[string]struct {
+		zone string
+		want string
+	}{
+		"UTC":                {"UTC", "2026-07-01 09:00:00.000 UTC"},
+		"London in summer":   {"Europe/London", "2026-07-01 10:00:00.000 BST"},
+		"New York in summer": {"America/New_York", "2026-07-01 05:00:00.000 EDT"},
+		"Kolkata":            {"Asia/Kolkata", "2026-07-01 14:30:00.000 IST"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			loc, err := time.LoadLocation(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := Write(&b, events, loc); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[1], tc.want) {
+				t.Errorf("output\n%s\nwant a row starting %q", b.String(), tc.want)
+			}
+			if !strings.Contains(lines[1], "audit #0") || !strings.Contains(lines[1], "rob") {
+				t.Errorf("row %q lacks the source or actor", lines[1])
+			}
+		})
+	}
+}
