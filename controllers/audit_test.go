@@ -176,9 +176,16 @@ func TestAuditTrailRecordsWhoDidWhat(t *testing.T) {
 		t.Errorf("a responder deleted a trail: %v", err)
 	}
 
-	// An administrator who can append, but holds no signing key, can add a
-	// well-formed entry; the verifier names it.
-	forged := forgedEntry(t, entries, 0)
+	// An administrator who can append, but holds no signing key, can add an
+	// entry whose hash chains; the verifier names it by its signature.
+	last := entries[len(entries)-1]
+	chain := audit.NewChain(ns, subject, &securityv1alpha1.AuditHead{Sequence: last.Sequence, Hash: last.Hash, KeyID: last.KeyID, Signature: last.Signature})
+	data, err := json.Marshal(chain.Append(audit.Key{ID: last.KeyID, Secret: []byte("not-the-operator-key-but-32-bytes")}, time.Now(),
+		securityv1alpha1.AuditActor{Operator: true}, securityv1alpha1.AuditResolved, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := string(data)
 	if err := k8sClient.Patch(t.Context(), trail, client.RawPatch(types.JSONPatchType,
 		fmt.Appendf(nil, `[{"op":"add","path":"/spec/entries/-","value":%s}]`, forged))); err != nil {
 		t.Fatalf("appending a forged entry as an administrator: %v", err)
@@ -186,7 +193,7 @@ func TestAuditTrailRecordsWhoDidWhat(t *testing.T) {
 	tampered := trailOf(t, inc)
 	err = verify(inc, tampered)
 	var broken *audit.BrokenError
-	if !errors.As(err, &broken) || broken.Sequence != int64(len(entries)) {
+	if !errors.As(err, &broken) || broken.Sequence != int64(len(entries)) || !strings.Contains(broken.Reason, "signature") {
 		t.Errorf("the forged entry %d was not named: %v", len(entries), err)
 	}
 }

@@ -59,7 +59,11 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	if exportErr != nil {
 		r.Events.warning(incident, EventAuditNotExported, "ExportAudit", "%v; trying again in %s", exportErr, retry)
 	}
-	return retry, patchStatus(ctx, r.Client, incident, before, incidentStatus)
+	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
+		return retry, err
+	}
+	observeRecorded(incident, &before.Status)
+	return retry, nil
 }
 
 // evidenceOf lists the evidence recorded for the incident.

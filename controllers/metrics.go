@@ -24,5 +24,6 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(notificationsTotal, notificationDuration, incidentsRouted)
+	metrics.Registry.MustRegister(notificationsTotal, notificationDuration, incidentsRouted,
+		stateCollector{}, timeToAcknowledge, timeToResolve)
 }

@@ -129,6 +129,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		DestinationAllowed: opts.DestinationAllowed,
 		Now:                opts.Clock.Now,
 	}
+	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
 	trails := &AuditTrails{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Keys: opts.AuditKeys, Clock: opts.Clock}
 	if opts.AuditSink != nil {
 		trails.Sink = &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink}

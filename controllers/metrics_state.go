@@ -1,0 +1,171 @@
+package controllers
+
+import (
+	"context"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+)
+
+// State gauges are computed from the informer cache when Prometheus
+// scrapes, as cert-manager exports certificate state: nothing to keep in
+// step, and an incident deleted is gone from the next scrape.
+var (
+	openIncidentsDesc = prometheus.NewDesc("incidentops_open_incidents",
+		"Incidents not resolved, by namespace, phase, severity and category.",
+		[]string{"namespace", "phase", "severity", "category"}, nil)
+	slaAtRiskDesc = prometheus.NewDesc("incidentops_incidents_sla_at_risk",
+		"Open incidents whose service-level deadline is near (SLAAtRisk=True), by namespace.",
+		[]string{"namespace"}, nil)
+	slaBreachedDesc = prometheus.NewDesc("incidentops_incidents_sla_breached",
+		"Incidents that missed a service-level deadline (SLABreached=True), by namespace.",
+		[]string{"namespace"}, nil)
+	authorityDeadlineDesc = prometheus.NewDesc("incidentops_authority_deadline_seconds",
+		"Seconds until the deadline to report a personal data breach to the supervisory authority, for each incident still to report; negative once missed.",
+		[]string{"namespace", "incident"}, nil)
+	policiesNotReadyDesc = prometheus.NewDesc("incidentops_policies_not_ready",
+		"EscalationPolicies that are not Ready, by namespace: routing skips them.",
+		[]string{"namespace"}, nil)
+	abandonedDesc = prometheus.NewDesc("incidentops_notifications_abandoned",
+		"Notifications given up on (no more attempts), on incidents that still exist, by namespace.",
+		[]string{"namespace"}, nil)
+
+	timeToAcknowledge = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "incidentops_time_to_acknowledge_seconds",
+		Help:    "From an incident's report to its acknowledgement (MTTA).",
+		Buckets: incidentDurationBuckets,
+	})
+	timeToResolve = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "incidentops_time_to_resolve_seconds",
+		Help:    "From an incident's report to its resolution (MTTR).",
+		Buckets: incidentDurationBuckets,
+	})
+)
+
+// incidentDurationBuckets run from a minute to four weeks.
+var incidentDurationBuckets = []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600, 28 * 24 * 3600}
+
+// stateSource is the cache the state collector reads; Setup sets it, so a
+// manager started again (in tests) takes over the registered collector.
+var stateSource atomic.Pointer[stateReader]
+
+type stateReader struct {
+	reader client.Reader
+	clock  clock.Clock
+}
+
+type stateCollector struct{}
+
+func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{openIncidentsDesc, slaAtRiskDesc, slaBreachedDesc, authorityDeadlineDesc, policiesNotReadyDesc, abandonedDesc} {
+		ch <- d
+	}
+}
+
+func (stateCollector) Collect(ch chan<- prometheus.Metric) {
+	source := stateSource.Load()
+	if source == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var incidents securityv1alpha1.IncidentList
+	var policies securityv1alpha1.EscalationPolicyList
+	if source.reader.List(ctx, &incidents) != nil || source.reader.List(ctx, &policies) != nil {
+		return
+	}
+	for _, s := range stateSamples(incidents.Items, policies.Items, source.clock.Now()) {
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, s.value, s.labels...)
+	}
+}
+
+// A sample is one gauge value.
+type sample struct {
+	desc   *prometheus.Desc
+	labels []string
+	value  float64
+}
+
+// stateSamples computes the state gauges from incidents and policies.
+func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, now time.Time) []sample {
+	counts := map[*prometheus.Desc]map[[4]string]float64{}
+	add := func(d *prometheus.Desc, labels [4]string, v float64) {
+		if counts[d] == nil {
+			counts[d] = map[[4]string]float64{}
+		}
+		counts[d][labels] += v
+	}
+	var samples []sample
+	for i := range incidents {
+		inc := &incidents[i]
+		ns, conditions := inc.Namespace, inc.Status.Conditions
+		open := inc.Spec.Resolution == nil
+		if open {
+			phase := inc.Status.Phase
+			if phase == "" {
+				phase = securityv1alpha1.PhasePending
+			}
+			add(openIncidentsDesc, [4]string{ns, string(phase), string(inc.Spec.Severity), string(inc.Spec.Category)}, 1)
+		}
+		if open && meta.IsStatusConditionTrue(conditions, securityv1alpha1.ConditionSLAAtRisk) {
+			add(slaAtRiskDesc, [4]string{ns}, 1)
+		}
+		if meta.IsStatusConditionTrue(conditions, securityv1alpha1.ConditionSLABreached) {
+			add(slaBreachedDesc, [4]string{ns}, 1)
+		}
+		if deadline := inc.Status.AuthorityNotificationDeadline; deadline != nil && inc.Spec.AuthorityNotification == nil &&
+			meta.IsStatusConditionTrue(conditions, securityv1alpha1.ConditionAuthorityNotificationRequired) {
+			samples = append(samples, sample{authorityDeadlineDesc, []string{ns, inc.Name}, deadline.Sub(now).Seconds()})
+		}
+		for _, n := range inc.Status.Notifications {
+			if n.State == securityv1alpha1.DeliveryAbandoned {
+				add(abandonedDesc, [4]string{ns}, 1)
+			}
+		}
+	}
+	for i := range policies {
+		p := &policies[i]
+		if !meta.IsStatusConditionTrue(p.Status.Conditions, securityv1alpha1.ConditionReady) {
+			add(policiesNotReadyDesc, [4]string{p.Namespace}, 1)
+		}
+	}
+	arity := map[*prometheus.Desc]int{openIncidentsDesc: 4}
+	for d, byLabels := range counts {
+		n := max(arity[d], 1)
+		for labels, v := range byLabels {
+			samples = append(samples, sample{d, labels[:n], v})
+		}
+	}
+	sort.Slice(samples, func(i, j int) bool {
+		a, b := samples[i], samples[j]
+		if a.desc != b.desc {
+			return a.desc.String() < b.desc.String()
+		}
+		for k := range min(len(a.labels), len(b.labels)) {
+			if a.labels[k] != b.labels[k] {
+				return a.labels[k] < b.labels[k]
+			}
+		}
+		return false
+	})
+	return samples
+}
+
+// observeRecorded times the acknowledgements and resolutions a reconcile
+// recorded, from the report.
+func observeRecorded(incident *securityv1alpha1.Incident, before *securityv1alpha1.IncidentStatus) {
+	reported := incident.CreationTimestamp.Time
+	if at := incident.Status.AcknowledgedAt; at != nil && before.AcknowledgedAt == nil {
+		timeToAcknowledge.Observe(at.Sub(reported).Seconds())
+	}
+	if at := incident.Status.ResolvedAt; at != nil && before.ResolvedAt == nil {
+		timeToResolve.Observe(at.Sub(reported).Seconds())
+	}
+}
