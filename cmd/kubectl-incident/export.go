@@ -37,17 +37,6 @@ func (d *documentOptions) flags(cmd *cobra.Command, formats string) {
 	d.addAllNamespaces(cmd, "take incidents")
 }
 
-func (d *documentOptions) location() (*time.Location, error) {
-	if d.zone == "" {
-		return time.Local, nil
-	}
-	loc, err := time.LoadLocation(d.zone)
-	if err != nil {
-		return nil, fmt.Errorf("--tz %q is not a time zone: use an IANA name such as Europe/London or UTC", d.zone)
-	}
-	return loc, nil
-}
-
 // span is the time zone, the time now and the period --from and --to
 // give; explicit is false when neither is given, and the command chooses.
 type span struct {
@@ -63,7 +52,7 @@ func (d *documentOptions) span(formats ...string) (s span, err error) {
 	if err := checkFormat(d.output, formats...); err != nil {
 		return s, err
 	}
-	if s.loc, err = d.location(); err != nil {
+	if s.loc, err = location(d.zone); err != nil {
 		return s, err
 	}
 	s.now = d.now()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,12 +56,9 @@ func (p pending) String() string {
 }
 
 func (im *importOptions) run(ctx context.Context, file string) error {
-	loc := time.Local
-	if im.zone != "" {
-		var err error
-		if loc, err = time.LoadLocation(im.zone); err != nil {
-			return fmt.Errorf("--tz %q is not a time zone: use an IANA name such as Europe/London", im.zone)
-		}
+	loc, err := location(im.zone)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(file)
 	if err != nil {

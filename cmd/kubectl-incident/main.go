@@ -239,6 +239,19 @@ func setKind(obj runtime.Object) error {
 	return nil
 }
 
+// location reads a --tz flag: an IANA zone name, or the local zone when
+// none is given.
+func location(zone string) (*time.Location, error) {
+	if zone == "" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q is not a time zone: use an IANA name such as Europe/London or UTC", zone)
+	}
+	return loc, nil
+}
+
 // addOutput adds -o json|yaml to a command that prints what.
 func addOutput(cmd *cobra.Command, output *string, what string) {
 	cmd.Flags().StringVarP(output, "output", "o", "", "json or yaml: print "+what)

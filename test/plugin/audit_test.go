@@ -58,6 +58,14 @@ func TestAuditVerify(t *testing.T) {
 		t.Errorf("verify of a deleted incident:\n%s", out)
 	}
 
+	// Its timeline is its trail, ending with the deletion.
+	r := incident(viewer, "timeline", "gone", "-n", ns)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if last := strings.Fields(lines[len(lines)-1]); r.err != nil || len(lines) != 5 || len(last) < 7 || strings.Join(last[3:7], " ") != "audit #3 unknown Deleted" ||
+		!strings.Contains(r.stderr, "is deleted: its audit trail is all that is left of it") {
+		t.Errorf("timeline of a deleted incident: want its 4 entries, the last its deletion by someone the trail cannot name:\n%s", r)
+	}
+
 	// An administrator, who may append, forges an entry after the head.
 	uid := jsonpath(t, ns, "incident/audited", ".metadata.uid")
 	trail := strings.TrimSpace(jsonpath(t, ns, "audittrails", `.items[?(@.spec.subject.name=="audited")].metadata.name`))
@@ -70,7 +78,7 @@ func TestAuditVerify(t *testing.T) {
 		seq+1, time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"), last, strings.Repeat("a", 64), strings.Repeat("b", 64))
 	mustKubectl(t, "-n", ns, "patch", "audittrail", trail, "--type", "json", "-p", forged)
 
-	r := fails(t, viewer, []string{"audit", "verify", "audited", "-n", ns},
+	r = fails(t, viewer, []string{"audit", "verify", "audited", "-n", ns},
 		fmt.Sprintf("audit/audited: entry %d: ", seq+1))
 	if !strings.Contains(r.stdout, fmt.Sprintf("audit/audited (uid %s): BROKEN: entry %d: hash does not match its content (edited?)", uid[:8], seq+1)) {
 		t.Errorf("verify after the forgery does not name the forged entry:\n%s", r)

@@ -3,6 +3,7 @@ package plugin
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // A reporter reports without writing YAML and is told who will hear of
@@ -66,6 +67,27 @@ func TestReportAndRecordAsDistinctUsers(t *testing.T) {
 		t.Errorf("reporter name = %q, want the account %q", got, reporter)
 	}
 
+	// Every reporting flag lands in the spec.
+	aware := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	succeeds(t, reporter, "report", "-n", ns, "--name", "usb", "--wait=false", "--title", "Unencrypted USB stick in use",
+		"--category", "PolicyNonCompliance", "--severity", "Medium", "--type", "weakness", "--description", "Seen at the front desk",
+		"--asset", "usb-0007", "--asset", "desk-pc-12", "--aware-at", aware.Format(time.RFC3339), "--forensic",
+		"--personal-data", "--special-category-data", "--social-care", "--service-affecting", "--business-critical", "--security-breach")
+	for path, want := range map[string]string{
+		".spec.type":                  "Weakness",
+		".spec.description":           "Seen at the front desk",
+		".spec.assets":                `["usb-0007","desk-pc-12"]`,
+		".spec.awareAt":               aware.Format(time.RFC3339),
+		".spec.forensicInvestigation": "true",
+		".spec.impact":                `{"businessCritical":true,"personalData":true,"securityBreach":true,"serviceAffecting":true,"socialCare":true,"specialCategoryData":true}`,
+	} {
+		if got := jsonpath(t, ns, "incident/usb", path); got != want {
+			t.Errorf("incident/usb %s = %s, want %s", path, got, want)
+		}
+	}
+	fails(t, reporter, []string{"report", "-n", ns, "--title", "x", "--category", "Other", "--severity", "Low", "--social-care"},
+		"--special-category-data and --social-care are personal data: add --personal-data")
+
 	// A reporter may not acknowledge: RBAC's refusal, as kubectl shows it.
 	fails(t, reporter, []string{"ack", "phish", "-n", ns}, "Error from server (Forbidden)", `cannot patch resource "incidents"`)
 
@@ -96,6 +118,12 @@ func TestReportAndRecordAsDistinctUsers(t *testing.T) {
 	if got := jsonpath(t, ns, "incident/phish", ".spec.legalHold.released.by.username"); got != policyAdmin {
 		t.Errorf("hold released by %q, want %q", got, policyAdmin)
 	}
+	// A hold placed again after a release is a new record.
+	out = succeeds(t, policyAdmin, "hold", "phish", "-n", ns, "--reason", "Case 13")
+	if want := "incident/phish is under legal hold (Case 13); placed by account pat\n"; out != want {
+		t.Errorf("hold again printed %q, want %q", out, want)
+	}
+	succeeds(t, policyAdmin, "release", "phish", "-n", ns, "--reason", "Case 13 closed")
 
 	fails(t, responder, []string{"resolve", "phish", "-n", ns, "--state", "Fixed", "--summary", "x"},
 		`--state "Fixed" is not valid: use one of Resolved, FalsePositive, Duplicate`)

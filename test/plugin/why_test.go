@@ -93,9 +93,17 @@ func TestTimelineInOrderAndZone(t *testing.T) {
 	var last time.Time
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 		f := strings.Fields(line)
-		at, err := time.ParseInLocation(timeline.TimeLayout, strings.Join(f[:3], " "), london)
+		layout := timeline.TimeLayout
+		if f[3] != "audit" {
+			layout = "2006-01-02 15:04:05 MST"
+		}
+		at, err := time.ParseInLocation(layout, strings.Join(f[:3], " "), london)
 		if err != nil || f[2] != zone {
 			t.Fatalf("line %q: time not in %s (%v)", line, zone, err)
+		}
+		if f[3] != "audit" {
+			// Stored to the second: placed at the second's end.
+			at = at.Add(time.Second - time.Nanosecond)
 		}
 		if at.Before(last) {
 			t.Errorf("line %q is before the line above it", line)
@@ -133,6 +141,9 @@ func TestTimelineInOrderAndZone(t *testing.T) {
 	other := succeeds(t, viewer, "timeline", "sticky", "-n", ns, "--tz", "America/New_York")
 	first := func(s string, loc *time.Location) time.Time {
 		f := strings.Fields(strings.Split(s, "\n")[1])
+		if f[3] != "audit" {
+			t.Fatalf("the first event is not the report: %q", f)
+		}
 		at, err := time.ParseInLocation(timeline.TimeLayout, strings.Join(f[:3], " "), loc)
 		if err != nil {
 			t.Fatal(err)

@@ -46,9 +46,9 @@ type Event struct {
 	Details string `json:"details,omitempty"`
 }
 
-// Merge puts the events of the three sources in time order. Events at the
-// same instant keep the order audit, delivery, condition, and audit
-// entries their sequence.
+// Merge puts the events of the three sources in time order (see
+// orderTime). Events at the same instant keep the order audit, delivery,
+// condition, and audit entries their sequence.
 func Merge(entries []securityv1alpha1.AuditEntry, notifications []securityv1alpha1.NotificationRecord, conditions []metav1.Condition) []Event {
 	var events []Event
 	audit := slices.Clone(entries)
@@ -72,8 +72,20 @@ func Merge(entries []securityv1alpha1.AuditEntry, notifications []securityv1alph
 		}
 		events = append(events, Event{At: c.LastTransitionTime.Time, Source: Condition, Sequence: -1, What: what, Details: text})
 	}
-	slices.SortStableFunc(events, func(a, b Event) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(events, func(a, b Event) int { return orderTime(a).Compare(orderTime(b)) })
 	return events
+}
+
+// orderTime is when an event is placed. Deliveries and conditions are
+// stored to the second, so one stamped 09:00:01 happened at some time in
+// that second: it is placed at the second's end, after the trail's
+// entries of that second, which are stored to the microsecond. Otherwise a
+// delivery would be shown before the report that caused it.
+func orderTime(e Event) time.Time {
+	if e.Source == Audit {
+		return e.At
+	}
+	return e.At.Truncate(time.Second).Add(time.Second - time.Nanosecond)
 }
 
 func actor(a securityv1alpha1.AuditActor) string {
@@ -132,9 +144,14 @@ func delivery(n securityv1alpha1.NotificationRecord) (Event, bool) {
 	return Event{At: at.Time, Source: Delivery, Sequence: -1, What: string(n.State), Details: strings.Join(parts, " ")}, true
 }
 
-// TimeLayout is how Write shows a time: to the millisecond, with the
-// zone's abbreviation, so a reader sees which zone the times are in.
-const TimeLayout = "2006-01-02 15:04:05.000 MST"
+// How Write shows a time, with the zone's abbreviation so that a reader
+// sees which zone the times are in: an audit entry's to the millisecond,
+// a delivery's or a condition's to the second it was stored to, aligned
+// with the others.
+const (
+	TimeLayout   = "2006-01-02 15:04:05.000 MST"
+	SecondLayout = "2006-01-02 15:04:05     MST"
+)
 
 // Write prints events as a table with times in loc.
 func Write(w io.Writer, events []Event, loc *time.Location) error {
@@ -145,7 +162,11 @@ func Write(w io.Writer, events []Event, loc *time.Location) error {
 		if e.Source == Audit {
 			source = fmt.Sprintf("audit #%d", e.Sequence)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.In(loc).Format(TimeLayout), source, e.Actor, e.What, e.Details)
+		layout := SecondLayout
+		if e.Source == Audit {
+			layout = TimeLayout
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.In(loc).Format(layout), source, e.Actor, e.What, e.Details)
 	}
 	return tw.Flush()
 }

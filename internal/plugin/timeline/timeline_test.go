@@ -28,7 +28,7 @@ func TestMergeOrder(t *testing.T) {
 		// Given out of order: merged by sequence and time.
 		entry(2, 2*time.Second, securityv1alpha1.AuditNotified, operator, map[string]string{"receiver": "desk"}),
 		entry(0, 0, securityv1alpha1.AuditReported, rob, map[string]string{"title": "Phishing mail", "severity": "High"}),
-		entry(1, time.Second, securityv1alpha1.AuditRouted, operator, nil),
+		entry(1, 1500*time.Millisecond, securityv1alpha1.AuditRouted, operator, nil),
 		entry(3, time.Minute, securityv1alpha1.AuditAcknowledged, securityv1alpha1.AuditActor{Username: "rita"}, nil),
 	}
 	notifications := []securityv1alpha1.NotificationRecord{
@@ -48,7 +48,9 @@ func TestMergeOrder(t *testing.T) {
 	}
 	want := []string{
 		"0s audit Reported",
-		"1s audit Routed",
+		// Stamped 1s, stored to the second: it happened in [1s, 2s), so
+		// after the entry at 1.5s.
+		"1.5s audit Routed",
 		"1s condition Routed=True",
 		"2s audit Notified",
 		"2s delivery Delivered",
@@ -71,15 +73,16 @@ func TestMergeOrder(t *testing.T) {
 }
 
 func TestWriteInTheReadersZone(t *testing.T) {
-	events := Merge([]securityv1alpha1.AuditEntry{entry(0, 0, securityv1alpha1.AuditReported, securityv1alpha1.AuditActor{Username: "rob"}, nil)}, nil, nil)
+	events := Merge([]securityv1alpha1.AuditEntry{entry(0, 250*time.Millisecond, securityv1alpha1.AuditReported, securityv1alpha1.AuditActor{Username: "rob"}, nil)}, nil,
+		[]metav1.Condition{{Type: "Routed", Status: metav1.ConditionTrue, Reason: "Matched", LastTransitionTime: *mt(0)}})
 	tests := map[string]struct {
 		zone string
 		want string
 	}{
-		"UTC":                {"UTC", "2026-07-01 09:00:00.000 UTC"},
-		"London in summer":   {"Europe/London", "2026-07-01 10:00:00.000 BST"},
-		"New York in summer": {"America/New_York", "2026-07-01 05:00:00.000 EDT"},
-		"Kolkata":            {"Asia/Kolkata", "2026-07-01 14:30:00.000 IST"},
+		"UTC":                {"UTC", "2026-07-01 09:00:00.250 UTC"},
+		"London in summer":   {"Europe/London", "2026-07-01 10:00:00.250 BST"},
+		"New York in summer": {"America/New_York", "2026-07-01 05:00:00.250 EDT"},
+		"Kolkata":            {"Asia/Kolkata", "2026-07-01 14:30:00.250 IST"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -92,8 +95,14 @@ func TestWriteInTheReadersZone(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-			if len(lines) != 2 || !strings.HasPrefix(lines[1], tc.want) {
+			if len(lines) != 3 || !strings.HasPrefix(lines[1], tc.want) {
 				t.Errorf("output\n%s\nwant a row starting %q", b.String(), tc.want)
+			}
+			// The condition, stored to the second, is shown to the second,
+			// after the entry in that second.
+			second := tc.want[:19] + "     " + tc.want[len(tc.want)-3:]
+			if len(lines) == 3 && !strings.HasPrefix(lines[2], second+"  condition") {
+				t.Errorf("condition row %q, want it to start %q", lines[2], second)
 			}
 			if !strings.Contains(lines[1], "audit #0") || !strings.Contains(lines[1], "rob") {
 				t.Errorf("row %q lacks the source or actor", lines[1])
