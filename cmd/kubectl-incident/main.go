@@ -178,11 +178,13 @@ func describe(err error) string {
 		if reason == "" {
 			reason = fmt.Sprintf("%d", s.Code)
 		}
-		prefix := ""
-		if msg := err.Error(); msg != s.Message {
-			// Context added around the API server's answer.
-			prefix = strings.TrimSuffix(msg, s.Message)
+		msg := err.Error()
+		if !strings.HasSuffix(msg, s.Message) {
+			// The answer is within what the command says about it.
+			return "error: " + msg
 		}
+		// What the command was doing, before the API server's answer.
+		prefix := strings.TrimSuffix(msg, s.Message)
 		message := s.Message
 		if s.Details != nil {
 			// A generic message ("the server rejected our request") has
