@@ -79,9 +79,19 @@ cat >&2 <<MSG
 
   The operator is running (log: $DEV_DIR/operator.log). In another terminal:
 
-    export KUBECONFIG=$KUBECONFIG
+    export KUBECONFIG=$KUBECONFIG PATH=$LOCALBIN:\$PATH
     kubectl get incidents
     kubectl get incidentops -o wide
+
+  The kubectl incident plugin (bin/kubectl-incident) is on that PATH:
+
+    kubectl incident list
+    kubectl incident why lost-laptop-fin-0142
+    kubectl incident timeline lost-laptop-fin-0142
+    kubectl incident audit verify --all
+    kubectl incident export --since 7d -o markdown
+    kubectl incident report --title "Phishing mail asked for payroll logins" \\
+      --category Phishing --severity High --it-related
 
   Every audit entry is streamed to the sink and printed below as "audit ...".
   Watch a trail grow as a sample incident is acknowledged and resolved:

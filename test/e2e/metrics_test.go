@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,6 +110,30 @@ func TestMetricsNeedAnAuthorisedCallerAndReadinessWaitsForCaches(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("with the metrics-reader role: %d, want 200 with the controller's metrics", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The state gauges count what the cache holds: an incident no policy
+	// matches is open and Unrouted.
+	file := filepath.Join(t.TempDir(), "incident.yaml")
+	if err := os.WriteFile(file, []byte(`apiVersion: security.incidentops.io/v1alpha1
+kind: Incident
+metadata: {name: unmatched}
+spec: {title: Nobody routes this, category: Loss, severity: High, reporter: {name: Priya Shah}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(t, "-n", ns, "create", "-f", file)
+	want := `incidentops_open_incidents{category="Loss",namespace="` + ns + `",phase="Unrouted",severity="High"} 1`
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		_, body := get(token)
+		if strings.Contains(body, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the metrics do not show %s", want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
