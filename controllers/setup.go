@@ -165,6 +165,18 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&IncidentReportReconciler{
+		Client:         mgr.GetClient(),
+		Events:         eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly},
+		Clock:          opts.Clock,
+		Transport:      transport,
+		Backoff:        opts.Backoff,
+		MailConfigured: opts.Mail != nil,
+		Sent:           newSentLedger(),
+		Documents:      &documentCache{},
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&EvidenceReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -104,36 +104,13 @@ func threadMsgID(incidentUID string) string {
 // fifty recipients or a long subject never make a line longer than a mail
 // server must accept.
 func ComposeMail(from string, m Mail) ([]byte, error) {
-	sender, err := mail.ParseAddress(from)
-	if err != nil {
-		return nil, fmt.Errorf("sender address %q: %w", from, err)
-	}
-	to, err := recipientAddresses(m.To)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := recipientAddresses(m.Cc)
+	h, err := mailHeader(from, m.To, m.Cc, m.Subject, m.Date, m.Message.Key, threadMsgID(m.Message.Incident.UID))
 	if err != nil {
 		return nil, err
 	}
 	html, err := mailHTML(m)
 	if err != nil {
 		return nil, err
-	}
-
-	var h mail.Header
-	h.SetAddressList("From", []*mail.Address{sender})
-	h.SetAddressList("To", to)
-	h.SetAddressList("Cc", cc)
-	h.SetSubject(m.Subject)
-	h.SetDate(m.Date.UTC())
-	h.SetMessageID(deliveryMsgID(m.Message.Key))
-	thread := []string{threadMsgID(m.Message.Incident.UID)}
-	h.SetMsgIDList("In-Reply-To", thread)
-	h.SetMsgIDList("References", thread)
-	h.Set("Auto-Submitted", "auto-generated")
-	if m.Message.Key != "" {
-		h.Set("X-Incidentops-Idempotency-Key", m.Message.Key)
 	}
 
 	var buf bytes.Buffer
@@ -163,6 +140,38 @@ func ComposeMail(from string, m Mail) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// mailHeader is the header every mail of the operator has: the sender and
+// recipients, the subject and date, a Message-ID derived from the
+// delivery's key, and the thread the mail belongs to.
+func mailHeader(from string, toList, ccList []string, subject string, date time.Time, key, thread string) (mail.Header, error) {
+	var h mail.Header
+	sender, err := mail.ParseAddress(from)
+	if err != nil {
+		return h, fmt.Errorf("sender address %q: %w", from, err)
+	}
+	to, err := recipientAddresses(toList)
+	if err != nil {
+		return h, err
+	}
+	cc, err := recipientAddresses(ccList)
+	if err != nil {
+		return h, err
+	}
+	h.SetAddressList("From", []*mail.Address{sender})
+	h.SetAddressList("To", to)
+	h.SetAddressList("Cc", cc)
+	h.SetSubject(subject)
+	h.SetDate(date.UTC())
+	h.SetMessageID(deliveryMsgID(key))
+	h.SetMsgIDList("In-Reply-To", []string{thread})
+	h.SetMsgIDList("References", []string{thread})
+	h.Set("Auto-Submitted", "auto-generated")
+	if key != "" {
+		h.Set("X-Incidentops-Idempotency-Key", key)
+	}
+	return h, nil
 }
 
 // recipientAddresses parses To or Cc, naming the address that is not one.
@@ -205,6 +214,11 @@ func (m *Mailer) Send(ctx context.Context, mail Mail) error {
 	if err != nil {
 		return err
 	}
+	return m.submit(ctx, append(append([]string(nil), mail.To...), mail.Cc...), body)
+}
+
+// submit hands a composed message to the SMTP server for recipients.
+func (m *Mailer) submit(ctx context.Context, recipients []string, body []byte) error {
 	timeout := m.Server.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -214,6 +228,7 @@ func (m *Mailer) Send(ctx context.Context, mail Mail) error {
 
 	var creds Credentials
 	if m.Credentials != nil {
+		var err error
 		if creds, err = m.Credentials(ctx); err != nil {
 			return err
 		}
@@ -233,8 +248,8 @@ func (m *Mailer) Send(ctx context.Context, mail Mail) error {
 		}
 	}
 	from, _ := mailAddress(m.Server.From)
-	rcpts := make([]string, 0, len(mail.To)+len(mail.Cc))
-	for _, a := range append(append([]string(nil), mail.To...), mail.Cc...) {
+	rcpts := make([]string, 0, len(recipients))
+	for _, a := range recipients {
 		addr, _ := mailAddress(a)
 		rcpts = append(rcpts, addr)
 	}

@@ -32,12 +32,17 @@ type WebhookTarget struct {
 // SendWebhook posts the message as JSON with its idempotency key and, when
 // the target has a signing key, a signature; now is the signature's time.
 func (h *HTTP) SendWebhook(ctx context.Context, target WebhookTarget, msg Message, now time.Time) error {
-	body, err := json.Marshal(msg)
+	return h.sendJSON(ctx, target, msg.Key, msg, now)
+}
+
+// sendJSON posts v as JSON under key, signed when the target has a key.
+func (h *HTTP) sendJSON(ctx context.Context, target WebhookTarget, key string, v any, now time.Time) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding message: %w", err)
 	}
 	header := http.Header{}
-	header.Set(IdempotencyKeyHeader, msg.Key)
+	header.Set(IdempotencyKeyHeader, key)
 	if len(target.SigningKey) > 0 {
 		header.Set(SignatureHeader, Sign(target.SigningKey, now, body))
 	}

@@ -57,7 +57,10 @@ func ref(name, key string) securityv1alpha1.SecretKeyReference {
 	return securityv1alpha1.SecretKeyReference{Name: name, Key: key}
 }
 
-func TestEveryChannelSendsThroughOneInterface(t *testing.T) {
+// loopback serves a webhook recorder and a mailbox on loopback, and is a
+// transport that sends to them.
+func loopback(t *testing.T) (*recorder, *httptest.Server, *sink.Mailbox, *Transport) {
+	t.Helper()
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
@@ -69,21 +72,23 @@ func TestEveryChannelSendsThroughOneInterface(t *testing.T) {
 	smtpServer := mailbox.NewServer()
 	go func() { _ = smtpServer.Serve(l) }()
 	t.Cleanup(func() { _ = smtpServer.Close() })
+	return rec, srv, mailbox, &Transport{
+		HTTP:   &notify.HTTP{Client: notify.NewHTTPClient(notify.HTTPClientOptions{})},
+		Mailer: &notify.Mailer{Server: notify.MailServer{Addr: l.Addr().String(), From: "incidents@example.org", Security: notify.MailPlain, Timeout: 5 * time.Second}},
+		Now:    time.Now,
+	}
+}
 
+func TestEveryChannelSendsThroughOneInterface(t *testing.T) {
+	rec, srv, mailbox, transport := loopback(t)
 	renderer, err := notify.NewRenderer(notify.Template{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	transport := &Transport{
-		HTTP:   &notify.HTTP{Client: notify.NewHTTPClient(notify.HTTPClientOptions{})},
-		Mailer: &notify.Mailer{Server: notify.MailServer{Addr: l.Addr().String(), From: "incidents@example.org", Security: notify.MailPlain, Timeout: 5 * time.Second}},
-		Secrets: mapSecrets{
-			"desk/hooks/webhook": srv.URL + "/webhook", "desk/hooks/slack": srv.URL + "/slack",
-			"desk/hooks/teams": srv.URL + "/teams", "desk/hooks/pd": "routing-key",
-		},
-		DestinationAllowed: func(u string) bool { return strings.HasPrefix(u, srv.URL) },
-		Now:                time.Now,
-	}
+	transport.Secrets, transport.DestinationAllowed = mapSecrets{
+		"desk/hooks/webhook": srv.URL + "/webhook", "desk/hooks/slack": srv.URL + "/slack",
+		"desk/hooks/teams": srv.URL + "/teams", "desk/hooks/pd": "routing-key",
+	}, func(u string) bool { return strings.HasPrefix(u, srv.URL) }
 	msg := notify.Message{Key: "key-1", Policy: "desk", Receiver: "r", Incident: notify.IncidentSummary{Name: "lost-laptop", Title: "Laptop lost"}}
 	tests := map[string]struct {
 		spec     securityv1alpha1.Receiver

@@ -31,6 +31,9 @@ type Mail struct {
 	TLS bool
 	// User is who logged in, if anyone did.
 	User string
+	// Raw is the message as it arrived, for tests that read its other
+	// parts, such as an attachment.
+	Raw []byte
 }
 
 // Mailbox is an SMTP server backend that records the mail it accepts.
@@ -128,7 +131,7 @@ func (s *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "message is not valid: " + err.Error()}
 	}
 	_, s.tls = s.conn.TLSConnectionState()
-	m.At, m.From, m.To, m.TLS, m.User = time.Now(), s.from, append([]string(nil), s.to...), s.tls, s.user
+	m.At, m.From, m.To, m.TLS, m.User, m.Raw = time.Now(), s.from, append([]string(nil), s.to...), s.tls, s.user, raw
 
 	b := s.box
 	b.mu.Lock()

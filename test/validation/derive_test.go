@@ -37,8 +37,9 @@ type kind struct {
 // operatorWritten are kinds only the operator writes, and why the sweep
 // leaves them out.
 var operatorWritten = map[string]string{
-	"Evidence":   "its rules compare a stored object with its update (custody append-only, digest and collector fixed) and are driven as users in controllers/audit_test.go (TestLegalHoldAndEvidence); the sweep has no stored Evidence to change yet",
-	"AuditTrail": "only an account with the verb append writes it (the operator); an entry stored otherwise is named by the audit verifier, not by a condition (controllers/audit_test.go)",
+	"Evidence":       "its rules compare a stored object with its update (custody append-only, digest and collector fixed) and are driven as users in controllers/audit_test.go (TestLegalHoldAndEvidence); the sweep has no stored Evidence to change yet",
+	"AuditTrail":     "only an account with the verb append writes it (the operator); an entry stored otherwise is named by the audit verifier, not by a condition (controllers/audit_test.go)",
+	"IncidentReport": "its rules between fields and its append-only sign-offs are driven as users in controllers/incidentreport_test.go (TestIncidentReportBadInput, TestIncidentReportSignOffIsAttested); the sweep has no breakers for them yet",
 }
 
 // rulesDrivenElsewhere are transition rules the sweep cannot reach from

@@ -1,0 +1,118 @@
+package reportrun
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/report"
+)
+
+// Input is what a run's document is made from.
+type Input struct {
+	Report *securityv1alpha1.IncidentReport
+	Run    *securityv1alpha1.ReportRun
+	// Incidents and Assets are the report's namespace's. Any other
+	// namespace's are left out whatever the caller hands over: a report
+	// never tells one tenant about another's incidents.
+	Incidents []securityv1alpha1.Incident
+	Assets    []securityv1alpha1.Asset
+	// Location is the report's time zone; Now is when the document is made.
+	Location *time.Location
+	Now      time.Time
+}
+
+// Make writes the run's document: the control document's rows for the
+// incidents reported in the run's period, or the summary of the period,
+// in the report's format.
+func Make(in Input) (*notify.Document, int, error) {
+	ns := in.Report.Namespace
+	var incidents []securityv1alpha1.Incident
+	for i := range in.Incidents {
+		if in.Incidents[i].Namespace == ns {
+			incidents = append(incidents, in.Incidents[i])
+		}
+	}
+	var assets []securityv1alpha1.Asset
+	for i := range in.Assets {
+		if in.Assets[i].Namespace == ns {
+			assets = append(assets, in.Assets[i])
+		}
+	}
+	from, to := in.Run.From.In(in.Location), in.Run.To.In(in.Location)
+	rows := report.ControlDocument(incidents, report.AssetsOf(assets), in.Location, in.Now)
+	format := FormatOf(&in.Report.Spec)
+
+	var write func(io.Writer) error
+	count := 0
+	if in.Report.Spec.Report == securityv1alpha1.ReportSummary {
+		summary := report.Summarise(rows, from, to, in.Now.In(in.Location))
+		count = summary.Reported
+		switch format {
+		case securityv1alpha1.ReportXLSX:
+			write = func(w io.Writer) error { return report.WriteSummaryXLSX(w, summary) }
+		case securityv1alpha1.ReportMarkdown:
+			write = func(w io.Writer) error { return report.WriteSummaryMarkdown(w, summary) }
+		}
+	} else {
+		var period []report.Row
+		for _, r := range rows {
+			if !r.ReportedAt.Before(from) && r.ReportedAt.Before(to) {
+				period = append(period, r)
+			}
+		}
+		count = len(period)
+		writers := map[securityv1alpha1.ReportFormat]func(io.Writer, []report.Row) error{
+			securityv1alpha1.ReportCSV: report.WriteCSV, securityv1alpha1.ReportXLSX: report.WriteXLSX, securityv1alpha1.ReportMarkdown: report.WriteMarkdown,
+		}
+		if w := writers[format]; w != nil {
+			write = func(out io.Writer) error { return w(out, period) }
+		}
+	}
+	if write == nil {
+		return nil, 0, fmt.Errorf("the %s has no %s form", in.Report.Spec.Report, format)
+	}
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return nil, 0, fmt.Errorf("writing the %s: %w", in.Report.Spec.Report, err)
+	}
+	doc := notify.NewDocument(string(format), Filename(in.Report.Name, format, to), ContentType(format), b.Bytes())
+	return doc, count, nil
+}
+
+// Record writes what a run's document is into the run.
+func Record(run *securityv1alpha1.ReportRun, doc *notify.Document, incidents int, madeAt time.Time) {
+	at := metav1.NewTime(madeAt.Truncate(time.Second))
+	run.MadeAt = &at
+	run.Incidents = int32(incidents)
+	run.Format = securityv1alpha1.ReportFormat(doc.Format)
+	run.Filename = doc.Filename
+	run.SHA256 = doc.SHA256
+	run.Size = int64(len(doc.Content))
+}
+
+// Filename is the document's file name: the report's name and the run's
+// scheduled time in the report's zone, without colons, which some file
+// systems refuse.
+func Filename(report string, format securityv1alpha1.ReportFormat, to time.Time) string {
+	ext := map[securityv1alpha1.ReportFormat]string{
+		securityv1alpha1.ReportCSV: "csv", securityv1alpha1.ReportXLSX: "xlsx", securityv1alpha1.ReportMarkdown: "md",
+	}[format]
+	return report + "-" + to.Format("2006-01-02-1504") + "." + ext
+}
+
+// ContentType is the media type of a document in format.
+func ContentType(format securityv1alpha1.ReportFormat) string {
+	switch format {
+	case securityv1alpha1.ReportCSV:
+		return "text/csv; charset=utf-8"
+	case securityv1alpha1.ReportXLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	return "text/markdown; charset=utf-8"
+}
