@@ -260,7 +260,7 @@ const clockSkew = 5 * time.Minute
 // an incident stored before it was installed may hold. A clock started in
 // the future (2062 typed for 2026) would tell nobody for decades.
 func awareAt(incident *securityv1alpha1.Incident) metav1.Time {
-	reported := incident.CreationTimestamp
+	reported := metav1.NewTime(lifecycle.ReportedAt(incident))
 	if aware := incident.Spec.AwareAt; aware != nil && !aware.After(reported.Add(clockSkew)) {
 		return *aware
 	}
@@ -277,6 +277,11 @@ func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
 	var problems []problem
 	spec := &incident.Spec
 	reported := incident.CreationTimestamp
+	if at := spec.ReportedAt; at != nil && at.After(reported.Add(clockSkew)) {
+		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.reportedAt", fmt.Sprintf(
+			"%s is after the incident was created (%s); the service desk's clock starts at the creation instead",
+			at.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339))})
+	}
 	if aware := spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
 		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.awareAt", fmt.Sprintf(
 			"%s is after the incident was reported (%s); the regulatory clock starts at the report instead",

@@ -214,6 +214,8 @@ type AuthorityNotification struct {
 // IncidentSpec is what was reported.
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || has(self.authorityNotification.delayReason) || !has(self.awareAt) || self.authorityNotification.notifiedAt <= self.awareAt + duration('72h')",message="authorityNotification.delayReason is required: the authority was told more than 72 hours after awareAt",fieldPath=".authorityNotification.delayReason"
 // +kubebuilder:validation:XValidation:rule="has(self.awareAt) == has(oldSelf.awareAt)",message="awareAt can be set only when the incident is reported, and not removed",fieldPath=".awareAt"
+// +kubebuilder:validation:XValidation:rule="has(self.reportedAt) == has(oldSelf.reportedAt)",message="reportedAt can be set only when the incident is reported, and not removed",fieldPath=".reportedAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.awareAt) || !has(self.reportedAt) || self.awareAt <= self.reportedAt",message="awareAt is after reportedAt: the organisation knew of the event by the time it was reported",fieldPath=".awareAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || !has(self.awareAt) || self.authorityNotification.notifiedAt >= self.awareAt",message="authorityNotification.notifiedAt is before awareAt: the authority cannot be told of a breach before the organisation knew of it",fieldPath=".authorityNotification.notifiedAt"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || has(self.acknowledgement)",message="acknowledgement cannot be removed once made",fieldPath=".acknowledgement"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.acknowledgement) || !has(self.acknowledgement) || self.acknowledgement == oldSelf.acknowledgement",message="acknowledgement cannot be changed once made: it is the record of who took the incident on",fieldPath=".acknowledgement"
@@ -272,8 +274,19 @@ type IncidentSpec struct {
 	// +optional
 	Impact Impact `json:"impact,omitempty"`
 
+	// ReportedAt is when the report was made: the service desk's clock (SLA
+	// targets) starts here. Absent, it is when the incident was created;
+	// set it for a report that reached the desk earlier, such as one queued
+	// out of hours or imported from a spreadsheet. It can be set only when
+	// the incident is created, cannot lie after that (the API server
+	// refuses it), and cannot be changed.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="reportedAt cannot be changed once set"
+	// +optional
+	ReportedAt *metav1.Time `json:"reportedAt,omitempty"`
+
 	// AwareAt is when the organisation became aware of the event; regulatory
-	// clocks start here. Defaults to the incident's creation time. It is set
+	// clocks start here. Defaults to reportedAt. It cannot be after
+	// reportedAt: an event is known by the time it is reported. It is set
 	// only when the incident is reported, never after the report (the API
 	// server refuses a later time), and cannot be changed.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="awareAt cannot be changed once set"

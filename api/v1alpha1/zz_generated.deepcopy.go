@@ -1129,6 +1129,10 @@ func (in *IncidentSpec) DeepCopyInto(out *IncidentSpec) {
 		copy(*out, *in)
 	}
 	in.Impact.DeepCopyInto(&out.Impact)
+	if in.ReportedAt != nil {
+		in, out := &in.ReportedAt, &out.ReportedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.AwareAt != nil {
 		in, out := &in.AwareAt, &out.AwareAt
 		*out = (*in).DeepCopy()

@@ -50,6 +50,7 @@ func routedIncident(policies ...string) *securityv1alpha1.Incident {
 		},
 	}
 	at := metav1.NewTime(routed)
+	inc.CreationTimestamp = at
 	inc.Status.RoutedAt, inc.Status.AwareAt = &at, &at
 	for _, p := range policies {
 		inc.Status.Policies = append(inc.Status.Policies, securityv1alpha1.PolicyReference{Name: p, Generation: 1})

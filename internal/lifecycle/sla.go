@@ -112,8 +112,25 @@ func firstOf(ts ...*metav1.Time) *metav1.Time {
 	return first
 }
 
+// ReportClockSkew is how far spec.reportedAt may lie after the incident
+// was created, for a reporter's clock that runs fast.
+const ReportClockSkew = 5 * time.Minute
+
+// ReportedAt is when the report was made, where the service desk's clock
+// starts: spec.reportedAt, unless it lies after the incident was created
+// (which the admission policy refuses, but an incident stored before it
+// may hold), and otherwise the creation.
+func ReportedAt(inc *securityv1alpha1.Incident) time.Time {
+	created := inc.CreationTimestamp.Time
+	if at := inc.Spec.ReportedAt; at != nil && !at.After(created.Add(ReportClockSkew)) {
+		return at.Time
+	}
+	return created
+}
+
 // slaDeadlines finds the applicable target and computes its deadlines from
-// the routing time.
+// the report: a report queued out of hours or imported is timed from when
+// it was made, not from when the operator saw it.
 func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 	for _, ref := range a.inc.Status.Policies {
 		p := a.Policies[ref.Name]
@@ -124,7 +141,7 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 			if !slices.Contains(target.Severities, a.inc.Spec.Severity) {
 				continue
 			}
-			s, err := Deadlines(a.inc.Status.RoutedAt.Time, p.Name, p.Spec.SLA.Calendar, target)
+			s, err := Deadlines(ReportedAt(a.inc), p.Name, p.Spec.SLA.Calendar, target)
 			if err != nil {
 				a.event(true, "SLANotComputed", "EscalationPolicy %s: spec.sla.calendar: %v", p.Name, err)
 				return nil
@@ -135,7 +152,7 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 	return nil
 }
 
-// Deadlines computes a target's deadlines for an incident routed at start.
+// Deadlines computes a target's deadlines for an incident reported at start.
 func Deadlines(start time.Time, policy string, cal *securityv1alpha1.Calendar, target securityv1alpha1.SLATarget) (*securityv1alpha1.SLAStatus, error) {
 	hours := target.Hours
 	if hours == "" {

@@ -54,6 +54,9 @@ func Reported(incident *securityv1alpha1.Incident) Entry {
 		details["lineManager"] = spec.Reporter.LineManager.Name
 	}
 	setIf(details, "assets", strings.Join(spec.Assets, ", "))
+	if spec.ReportedAt != nil {
+		details["reportedAt"] = stamp(spec.ReportedAt.Time)
+	}
 	if spec.AwareAt != nil {
 		details["awareAt"] = stamp(spec.AwareAt.Time)
 	}

@@ -226,9 +226,8 @@ func rowOf(inc *securityv1alpha1.Incident, assets Assets, loc *time.Location, no
 	return row
 }
 
-// reportedAt is the one place that says when an incident was reported, so
-// that a later spec.reportedAt (for imported incidents) changes only this.
-func reportedAt(inc *securityv1alpha1.Incident) time.Time { return inc.CreationTimestamp.Time }
+// reportedAt is when the incident was reported, as the operator times it.
+func reportedAt(inc *securityv1alpha1.Incident) time.Time { return lifecycle.ReportedAt(inc) }
 
 // awareAt is status.awareAt, which the operator fills from spec.awareAt or
 // the creation time; before the operator has seen the incident, the same

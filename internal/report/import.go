@@ -336,7 +336,8 @@ func (p rowParser) incident(r *Row) (securityv1alpha1.Incident, []problem) {
 			BusinessCritical: r.BusinessCritical,
 			SecurityBreach:   r.SecurityBreach,
 		},
-		AwareAt: metaTime(aware),
+		ReportedAt: metaTime(r.ReportedAt),
+		AwareAt:    metaTime(aware),
 	}
 	if r.AcknowledgedBy != "" {
 		c.limit("Acknowledged by", r.AcknowledgedBy, maxName)

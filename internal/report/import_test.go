@@ -184,7 +184,8 @@ func TestImport(t *testing.T) {
 			TypeMeta:   typeMeta,
 			ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: importedName(reported, "Ann Reporter", "Laptop left on a train")},
 			Spec: securityv1alpha1.IncidentSpec{
-				Title: "Laptop left on a train", Description: "Left on the 08:10.\nReported by phone.",
+				ReportedAt: mt(reported),
+				Title:      "Laptop left on a train", Description: "Left on the 08:10.\nReported by phone.",
 				Type: "Incident", Category: "Loss", Severity: "High",
 				Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Ann Reporter", Email: "ann@example.org"}, Department: "Finance"},
 				Assets:   []string{"laptop-23", "phone-7"},
@@ -199,7 +200,8 @@ func TestImport(t *testing.T) {
 			TypeMeta:   typeMeta,
 			ObjectMeta: metav1.ObjectMeta{Name: importedName(phishReported, "Bob", "Mail asking for bank details")},
 			Spec: securityv1alpha1.IncidentSpec{
-				Title: "Mail asking for bank details", Type: "Weakness", Category: "Phishing", Severity: "Medium",
+				ReportedAt: mt(phishReported),
+				Title:      "Mail asking for bank details", Type: "Weakness", Category: "Phishing", Severity: "Medium",
 				Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Bob"}},
 				Impact:   securityv1alpha1.Impact{PersonalData: true},
 				AwareAt:  mt(time.Date(2026, 9, 5, 9, 15, 0, 0, loc)),
@@ -212,7 +214,8 @@ func TestImport(t *testing.T) {
 			TypeMeta:   typeMeta,
 			ObjectMeta: metav1.ObjectMeta{Name: importedName(reported.Add(time.Hour), "Kim", "Keys lost")},
 			Spec: securityv1alpha1.IncidentSpec{
-				Title: "Keys lost", Type: "Incident", Category: "Other", Severity: "Low",
+				ReportedAt: mt(reported.Add(time.Hour)),
+				Title:      "Keys lost", Type: "Incident", Category: "Other", Severity: "Low",
 				Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Kim"}},
 				AwareAt:  mt(reported.Add(time.Hour)),
 			},
@@ -241,6 +244,9 @@ func inUTC(inc securityv1alpha1.Incident) securityv1alpha1.Incident {
 	inc = *inc.DeepCopy()
 	if inc.Spec.AwareAt != nil {
 		inc.Spec.AwareAt = mt(inc.Spec.AwareAt.UTC())
+	}
+	if inc.Spec.ReportedAt != nil {
+		inc.Spec.ReportedAt = mt(inc.Spec.ReportedAt.UTC())
 	}
 	if n := inc.Spec.AuthorityNotification; n != nil {
 		n.NotifiedAt = metav1.NewTime(n.NotifiedAt.UTC())
@@ -330,10 +336,11 @@ func carried(inc securityv1alpha1.Incident) securityv1alpha1.Incident {
 			Title: spec.Title, Description: spec.Description,
 			Type:     cmpOr(spec.Type, securityv1alpha1.TypeIncident),
 			Category: spec.Category, Severity: spec.Severity,
-			Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: spec.Reporter.Name, Email: spec.Reporter.Email}, Department: spec.Reporter.Department},
-			Assets:   spec.Assets,
-			Impact:   securityv1alpha1.Impact{PersonalData: spec.Impact.PersonalData, BusinessCritical: spec.Impact.BusinessCritical, SecurityBreach: spec.Impact.SecurityBreach},
-			AwareAt:  mt(awareAt(&inc)),
+			Reporter:   securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: spec.Reporter.Name, Email: spec.Reporter.Email}, Department: spec.Reporter.Department},
+			Assets:     spec.Assets,
+			Impact:     securityv1alpha1.Impact{PersonalData: spec.Impact.PersonalData, BusinessCritical: spec.Impact.BusinessCritical, SecurityBreach: spec.Impact.SecurityBreach},
+			ReportedAt: mt(reportedAt(&inc)),
+			AwareAt:    mt(awareAt(&inc)),
 		},
 	}
 	if a := spec.Acknowledgement; a != nil {
