@@ -95,6 +95,7 @@ account beside the record.`,
 		newExportCommand(o),
 		newSummaryCommand(o),
 		newImportCommand(o),
+		newReviewCommand(o),
 	)
 	return root
 }
