@@ -148,14 +148,14 @@ func (r *IncidentReconciler) routeLate(ctx context.Context, incident *securityv1
 	if err != nil {
 		return err
 	}
-	decision := routing.RouteSorted(incident, set.ordered)
+	decision := routing.RouteWithAssets(incident, r.assetsOf(ctx, incident), set.ordered)
 	now := r.now()
 	for _, m := range decision.Matched {
 		if isPinned(incident, m.Name) {
 			continue
 		}
 		incident.Status.Policies = append(incident.Status.Policies, securityv1alpha1.PolicyReference{
-			Name: m.Name, Generation: m.Generation, JoinedAt: &now,
+			Name: m.Name, Generation: m.Generation, JoinedAt: &now, MatchedAsset: decision.MatchedAssets[m.Name],
 		})
 		r.Events.normal(incident, EventRouted, "Route", "EscalationPolicy %s now matches this incident and joins its routing", m.Name)
 	}

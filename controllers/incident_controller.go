@@ -185,13 +185,7 @@ func (r *IncidentReconciler) routedPolicies(ctx context.Context, incident *secur
 // advance runs the incident's lifecycle against the current policies and
 // assets, and tells people what happened through events.
 func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) lifecycle.Outcome {
-	assets := make(map[string]*securityv1alpha1.Asset, len(incident.Spec.Assets))
-	for _, name := range incident.Spec.Assets {
-		asset := &securityv1alpha1.Asset{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: incident.Namespace, Name: name}, asset); err == nil {
-			assets[name] = asset
-		}
-	}
+	assets := r.assetsOf(ctx, incident)
 	outcome := lifecycle.Advance(lifecycle.Input{
 		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: delivery.ChannelOf,
 	})
@@ -203,6 +197,19 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 		}
 	}
 	return outcome
+}
+
+// assetsOf reads the Assets the incident names, by name, from the cache;
+// one that does not exist is left out.
+func (r *IncidentReconciler) assetsOf(ctx context.Context, incident *securityv1alpha1.Incident) map[string]*securityv1alpha1.Asset {
+	assets := make(map[string]*securityv1alpha1.Asset, len(incident.Spec.Assets))
+	for _, name := range incident.Spec.Assets {
+		asset := &securityv1alpha1.Asset{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: incident.Namespace, Name: name}, asset); err == nil {
+			assets[name] = asset
+		}
+	}
+	return assets
 }
 
 // untilWake is how long until wake, plus a little so that the clock has

@@ -20,7 +20,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	if err != nil {
 		return false, err
 	}
-	decision := routing.RouteSorted(incident, set.ordered)
+	decision := routing.RouteWithAssets(incident, r.assetsOf(ctx, incident), set.ordered)
 	for _, u := range set.unusable {
 		r.Events.warningRelated(incident, u.policy, EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: it is not Ready: %s", u.policy.Name, u.reason)
 	}
@@ -46,7 +46,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {
-		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation})
+		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation, MatchedAsset: decision.MatchedAssets[m.Name]})
 		names = append(names, m.Name)
 	}
 	status.Phase = securityv1alpha1.PhaseOpen

@@ -48,6 +48,16 @@ type PolicyMatch struct {
 	// +optional
 	Impact *ImpactMatch `json:"impact,omitempty"`
 
+	// Assets, when set, match an incident that names at least one Asset
+	// meeting every condition set here: what the asset is, who supplies it,
+	// whether it holds personal data or is business critical. An incident
+	// naming a business-critical system is then routed as such without the
+	// reporter saying so; status.policies[].matchedAsset names the asset.
+	// Assets are read when the incident is routed: a later change to an
+	// asset does not move a routed incident.
+	// +optional
+	Assets *AssetMatch `json:"assets,omitempty"`
+
 	// Selector on the incident's labels.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
@@ -63,6 +73,59 @@ type PolicyMatch struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Expression string `json:"expression,omitempty"`
+}
+
+// AssetMatch is what one of the incident's assets must be. Every field
+// that is set must hold for the same asset.
+type AssetMatch struct {
+	// Types the asset must be one of.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=set
+	// +optional
+	Types []AssetType `json:"types,omitempty"`
+
+	// Suppliers the asset's supplier must be one of, by name.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +optional
+	Suppliers []string `json:"suppliers,omitempty"`
+
+	// ContactVia is how its supplier must be contacted: Direct (through a
+	// help desk) or NamedContact.
+	// +optional
+	ContactVia SupplierContactVia `json:"contactVia,omitempty"`
+
+	// ClassificationAtLeast is the lowest data classification the asset
+	// may hold: Public < Internal < Confidential < Restricted.
+	// +optional
+	ClassificationAtLeast DataClassification `json:"classificationAtLeast,omitempty"`
+
+	// HoldsPersonalData, when set, is what the asset's holdsPersonalData
+	// must be.
+	// +optional
+	HoldsPersonalData *bool `json:"holdsPersonalData,omitempty"`
+
+	// BusinessCritical, when set, is what the asset's businessCritical
+	// must be.
+	// +optional
+	BusinessCritical *bool `json:"businessCritical,omitempty"`
+}
+
+// Rank orders data classifications from Public (1) to Restricted (4); 0
+// for none.
+func (c DataClassification) Rank() int {
+	switch c {
+	case ClassificationPublic:
+		return 1
+	case ClassificationInternal:
+		return 2
+	case ClassificationConfidential:
+		return 3
+	case ClassificationRestricted:
+		return 4
+	}
+	return 0
 }
 
 // WebhookReceiver delivers notifications as a JSON POST with an

@@ -434,6 +434,10 @@ type PolicyReference struct {
 	// LevelReachedAt is when the level was reached.
 	// +optional
 	LevelReachedAt *metav1.Time `json:"levelReachedAt,omitempty"`
+	// MatchedAsset names the asset whose attributes made the policy's
+	// spec.match.assets hold.
+	// +optional
+	MatchedAsset string `json:"matchedAsset,omitempty"`
 	// JoinedAt is when the policy joined an incident routed before it
 	// matched (a change of the incident made it match); its escalation
 	// counts from then. Absent for the policies that routed the incident.

@@ -67,6 +67,9 @@ type Skipped struct {
 type Decision struct {
 	// Matched policies in evaluation order.
 	Matched []Policy
+	// MatchedAssets names, by policy, the asset that made its
+	// spec.match.assets hold.
+	MatchedAssets map[string]string
 	// Skipped policies that could not be evaluated, with the reason.
 	Skipped []Skipped
 }
@@ -91,8 +94,16 @@ func Sort(policies []Policy) []Policy {
 }
 
 // RouteSorted is Route for policies already in evaluation order, as Sort
-// leaves them; callers that route many incidents sort once.
+// leaves them; callers that route many incidents sort once. A policy that
+// matches on assets matches none: RouteWithAssets gives them.
 func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision {
+	return RouteWithAssets(incident, nil, ordered)
+}
+
+// RouteWithAssets is RouteSorted with the Assets the incident names, by
+// name, for policies that match on them; an asset that does not exist
+// matches nothing.
+func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset, ordered []Policy) Decision {
 	var (
 		d    Decision
 		vars cel.Activation
@@ -104,6 +115,12 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 		}
 		if !matchesFields(incident, p) {
 			continue
+		}
+		matched := ""
+		if m := p.Match.Assets; m != nil {
+			if matched = MatchingAsset(m, incident.Spec.Assets, assets); matched == "" {
+				continue
+			}
 		}
 		if p.Expression != nil {
 			if vars == nil {
@@ -123,6 +140,12 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 			}
 		}
 		d.Matched = append(d.Matched, p)
+		if matched != "" {
+			if d.MatchedAssets == nil {
+				d.MatchedAssets = map[string]string{}
+			}
+			d.MatchedAssets[p.Name] = matched
+		}
 		if !p.Continue {
 			break
 		}
@@ -174,6 +197,39 @@ func matchesImpact(want *securityv1alpha1.ImpactMatch, got *securityv1alpha1.Imp
 		if f.want != nil && *f.want != f.got {
 			return false
 		}
+	}
+	return true
+}
+
+// MatchingAsset is the first of names, in the incident's order, whose Asset
+// meets every condition of m; "" when none does.
+func MatchingAsset(m *securityv1alpha1.AssetMatch, names []string, assets map[string]*securityv1alpha1.Asset) string {
+	for _, name := range names {
+		if a := assets[name]; a != nil && assetMatches(m, &a.Spec) {
+			return name
+		}
+	}
+	return ""
+}
+
+func assetMatches(m *securityv1alpha1.AssetMatch, a *securityv1alpha1.AssetSpec) bool {
+	if len(m.Types) > 0 && !slices.Contains(m.Types, a.Type) {
+		return false
+	}
+	if len(m.Suppliers) > 0 && (a.Supplier == nil || !slices.Contains(m.Suppliers, a.Supplier.Name)) {
+		return false
+	}
+	if m.ContactVia != "" && (a.Supplier == nil || a.Supplier.ContactVia != m.ContactVia) {
+		return false
+	}
+	if m.ClassificationAtLeast != "" && a.DataClassification.Rank() < m.ClassificationAtLeast.Rank() {
+		return false
+	}
+	if m.HoldsPersonalData != nil && *m.HoldsPersonalData != a.HoldsPersonalData {
+		return false
+	}
+	if m.BusinessCritical != nil && *m.BusinessCritical != a.BusinessCritical {
+		return false
 	}
 	return true
 }
