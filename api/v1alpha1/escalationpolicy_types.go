@@ -69,7 +69,10 @@ type PolicyMatch struct {
 	// an unknown field is reported on the policy (InvalidExpression), as is
 	// an expression whose worst-case cost is too high or that fails on a
 	// sample incident with every field set. Flags left false are absent:
-	// write `incident.spec.impact.?personalData.orValue(false)`.
+	// write `incident.spec.impact.?personalData.orValue(false)`. The
+	// variable `assets` lists the Assets the incident names that exist
+	// (metadata.name and spec, typed as the Asset's schema), for example
+	// `assets.exists(a, a.spec.?businessCritical.orValue(false))`.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Expression string `json:"expression,omitempty"`

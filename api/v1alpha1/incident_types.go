@@ -274,12 +274,13 @@ type IncidentSpec struct {
 	// +optional
 	Impact Impact `json:"impact,omitempty"`
 
-	// ReportedAt is when the report was made: the service desk's clock (SLA
-	// targets) starts here. Absent, it is when the incident was created;
-	// set it for a report that reached the desk earlier, such as one queued
-	// out of hours or imported from a spreadsheet. It can be set only when
-	// the incident is created, cannot lie after that (the API server
-	// refuses it), and cannot be changed.
+	// ReportedAt is when the report was made, for a report that reached
+	// the desk before it was recorded here, such as one queued out of hours
+	// or imported from a spreadsheet: the service desk's clock (SLA
+	// targets) starts here. Absent, the report is the incident's creation
+	// and the SLA counts from when it was routed, the desk first told. It
+	// can be set only when the incident is created, cannot lie after that
+	// (the API server refuses it), and cannot be changed.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="reportedAt cannot be changed once set"
 	// +optional
 	ReportedAt *metav1.Time `json:"reportedAt,omitempty"`

@@ -128,9 +128,18 @@ func ReportedAt(inc *securityv1alpha1.Incident) time.Time {
 	return created
 }
 
+// slaStart is when the service desk's clock starts: when the report was
+// made, for one that says (a report queued out of hours, or imported),
+// and otherwise when the incident was routed and the desk first told.
+func slaStart(inc *securityv1alpha1.Incident) time.Time {
+	if inc.Spec.ReportedAt != nil {
+		return ReportedAt(inc)
+	}
+	return inc.Status.RoutedAt.Time
+}
+
 // slaDeadlines finds the applicable target and computes its deadlines from
-// the report: a report queued out of hours or imported is timed from when
-// it was made, not from when the operator saw it.
+// slaStart.
 func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 	for _, ref := range a.inc.Status.Policies {
 		p := a.Policies[ref.Name]
@@ -141,7 +150,7 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 			if !slices.Contains(target.Severities, a.inc.Spec.Severity) {
 				continue
 			}
-			s, err := Deadlines(ReportedAt(a.inc), p.Name, p.Spec.SLA.Calendar, target)
+			s, err := Deadlines(slaStart(a.inc), p.Name, p.Spec.SLA.Calendar, target)
 			if err != nil {
 				a.event(true, "SLANotComputed", "EscalationPolicy %s: spec.sla.calendar: %v", p.Name, err)
 				return nil

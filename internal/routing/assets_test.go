@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,6 +60,50 @@ func TestRouteOnAssets(t *testing.T) {
 			// Without the assets, a policy that matches on them matches nothing.
 			if d := RouteSorted(inc, []Policy{Prepare(p, NewExpressionCache())}); len(d.Matched) != 0 {
 				t.Error("matched without the assets")
+			}
+		})
+	}
+}
+
+// Expressions see the incident's assets, typed by the Asset CRD's schema.
+func TestExpressionOverAssets(t *testing.T) {
+	mis := &securityv1alpha1.Asset{ObjectMeta: metav1.ObjectMeta{Name: "mis"}, Spec: securityv1alpha1.AssetSpec{
+		Type: securityv1alpha1.AssetApplication, BusinessCritical: true,
+		Supplier: &securityv1alpha1.Supplier{Name: "Capita", ContactVia: securityv1alpha1.ContactNamedContact}}}
+	assets := map[string]*securityv1alpha1.Asset{"mis": mis}
+	cases := map[string]struct {
+		expression string
+		named      []string
+		match      bool
+		invalid    string
+	}{
+		"a business-critical asset":       {expression: `assets.exists(a, a.spec.?businessCritical.orValue(false))`, named: []string{"mis"}, match: true},
+		"by supplier and contact":         {expression: `assets.exists(a, a.spec.?supplier.name.orValue("") == "Capita" && a.spec.supplier.contactVia == "NamedContact")`, named: []string{"mis"}, match: true},
+		"by name":                         {expression: `assets.exists(a, a.metadata.name == "mis")`, named: []string{"mis"}, match: true},
+		"none named":                      {expression: `assets.exists(a, a.spec.?businessCritical.orValue(false))`},
+		"a named asset that is not there": {expression: `assets.size() == 0`, named: []string{"ghost"}, match: true},
+		"a field assets do not have":      {expression: `assets.exists(a, a.spec.colour == "red")`, invalid: "undefined field 'colour'"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := ValidateExpression(tc.expression)
+			if tc.invalid != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.invalid) {
+					t.Fatalf("ValidateExpression: %v, want %q", err, tc.invalid)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc := incident(func(i *securityv1alpha1.Incident) { i.Spec.Assets = tc.named })
+			p := policy("cel", 10, true, securityv1alpha1.PolicyMatch{Expression: tc.expression})
+			d := RouteWithAssets(inc, assets, []Policy{Prepare(p, NewExpressionCache())})
+			if len(d.Skipped) > 0 {
+				t.Fatalf("skipped: %v", d.Skipped[0].Reason)
+			}
+			if got := len(d.Matched) == 1; got != tc.match {
+				t.Errorf("matched = %v, want %v", got, tc.match)
 			}
 		})
 	}

@@ -112,7 +112,7 @@ func TestTypedExpressionsMatchAsBefore(t *testing.T) {
 				continue
 			}
 			compared++
-			vars, err := incidentActivation(i)
+			vars, err := incidentActivation(i, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

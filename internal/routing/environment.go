@@ -24,6 +24,13 @@ import (
 // incidentVar is the name match expressions use for the incident.
 const incidentVar = "incident"
 
+// assetsVar is the name match expressions use for the Assets the incident
+// names that exist, in the incident's order.
+const assetsVar = "assets"
+
+// assetCRD types each item of `assets`.
+const assetCRD = "bases/security.incidentops.io_assets.yaml"
+
 // incidentCRD is the generated CustomResourceDefinition whose schema types
 // `incident`, so that an expression is checked against the fields the API
 // server actually keeps rather than a copy of them that could drift.
@@ -41,6 +48,9 @@ type celEnvironment struct {
 	// estimator bounds an expression's cost from the schema's maxItems and
 	// maxLength, as the API server does for CRD validation rules.
 	estimator *library.CostEstimator
+	// assets and assetsStructural are the same for `assets`.
+	assets           *schemaNode
+	assetsStructural *structuralschema.Structural
 }
 
 var (
@@ -69,24 +79,31 @@ func newCELEnvironment() (*celEnvironment, error) {
 	// "no matching overload for '_==_' applied to '(Incident.spec.impact,
 	// int)'". Capitalised, it cannot be taken for the variable `incident`.
 	declType := model.SchemaDeclType(s, false).MaybeAssignTypeName("Incident")
+	a, err := assetsSchema()
+	if err != nil {
+		return nil, err
+	}
+	assetsType := model.SchemaDeclType(a, false).MaybeAssignTypeName("Assets")
 	// The API server's own library set, at the version it accepts for new
 	// expressions: policy authors get the functions (and the limits) they
 	// know from CRD validation rules.
 	envSet, err := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()).Extend(
 		environment.VersionedOptions{
 			IntroducedVersion: version.MajorMinor(1, 0),
-			EnvOptions:        []cel.EnvOption{cel.Variable(incidentVar, declType.CelType())},
-			DeclTypes:         []*apiservercel.DeclType{declType},
+			EnvOptions:        []cel.EnvOption{cel.Variable(incidentVar, declType.CelType()), cel.Variable(assetsVar, assetsType.CelType())},
+			DeclTypes:         []*apiservercel.DeclType{declType, assetsType},
 		},
 	)
 	if err != nil {
 		return nil, err
 	}
 	return &celEnvironment{
-		env:        envSet.NewExpressionsEnv(),
-		schema:     newSchemaNode(s),
-		structural: s,
-		estimator:  &library.CostEstimator{SizeEstimator: &sizeEstimator{root: declType}},
+		env:              envSet.NewExpressionsEnv(),
+		schema:           newSchemaNode(s),
+		structural:       s,
+		estimator:        &library.CostEstimator{SizeEstimator: &sizeEstimator{roots: map[string]*apiservercel.DeclType{incidentVar: declType, assetsVar: assetsType}}},
+		assets:           newSchemaNode(a),
+		assetsStructural: a,
 	}, nil
 }
 
@@ -98,7 +115,7 @@ func newCELEnvironment() (*celEnvironment, error) {
 // (phase, the matched policies) is the result of routing: an expression on
 // status would see one incident at its first routing and another one later.
 func incidentSchema() (*structuralschema.Structural, error) {
-	props, err := incidentCRDSchema()
+	props, err := crdSchema(incidentCRD)
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +137,44 @@ func incidentSchema() (*structuralschema.Structural, error) {
 	}, nil
 }
 
-// incidentCRDSchema is the Incident CRD's OpenAPI schema, in the form the
-// API server's schema packages take.
-func incidentCRDSchema() (*apiextensions.JSONSchemaProps, error) {
-	data, err := crd.Bases.ReadFile(incidentCRD)
+// assetsSchema is the structural schema of `assets`: as many Assets as an
+// incident may name, each with its name and the Asset CRD's spec. An
+// asset's status (its state, its open incidents) is left out for the reason
+// the incident's is.
+func assetsSchema() (*structuralschema.Structural, error) {
+	props, err := crdSchema(assetCRD)
+	if err != nil {
+		return nil, err
+	}
+	root, err := structuralschema.NewStructural(props)
+	if err != nil {
+		return nil, err
+	}
+	spec, ok := root.Properties["spec"]
+	if !ok {
+		return nil, fmt.Errorf("the Asset schema has no spec")
+	}
+	name := metadataSchema().Properties["name"]
+	item := structuralschema.Structural{
+		Generic: structuralschema.Generic{Type: "object"},
+		Properties: map[string]structuralschema.Structural{
+			"metadata": {Generic: structuralschema.Generic{Type: "object"}, Properties: map[string]structuralschema.Structural{"name": name}},
+			"spec":     spec,
+		},
+		ValueValidation: &structuralschema.ValueValidation{Required: []string{"metadata", "spec"}},
+	}
+	maxAssets := int64(50) // spec.assets' maxItems
+	return &structuralschema.Structural{
+		Generic:         structuralschema.Generic{Type: "array"},
+		Items:           &item,
+		ValueValidation: &structuralschema.ValueValidation{MaxItems: &maxAssets},
+	}, nil
+}
+
+// crdSchema is a CRD's OpenAPI schema, in the form the API server's schema
+// packages take.
+func crdSchema(file string) (*apiextensions.JSONSchemaProps, error) {
+	data, err := crd.Bases.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -184,15 +235,19 @@ func metadataSchema() structuralschema.Structural {
 // estimates less than evaluation then counts: it also knows the size of a
 // map's value selected by key, of an object, and of a number (one).
 type sizeEstimator struct {
-	root *apiservercel.DeclType
+	// roots are the variables' types, by name.
+	roots map[string]*apiservercel.DeclType
 }
 
 func (e *sizeEstimator) EstimateSize(element checker.AstNode) *checker.SizeEstimate {
 	path := element.Path()
-	if len(path) == 0 || path[0] != incidentVar {
+	if len(path) == 0 {
 		return nil
 	}
-	node := e.root
+	node := e.roots[path[0]]
+	if node == nil {
+		return nil
+	}
 	for _, name := range path[1:] {
 		switch {
 		case name == "@items" || name == "@values":

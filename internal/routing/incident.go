@@ -14,7 +14,7 @@ import (
 // incidentActivation binds `incident` to what an expression may read of it:
 // the metadata the schema declares and the spec. Only those are converted,
 // not the status (often the largest part) or the managed fields.
-func incidentActivation(incident *securityv1alpha1.Incident) (cel.Activation, error) {
+func incidentActivation(incident *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset) (cel.Activation, error) {
 	spec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&incident.Spec)
 	if err != nil {
 		return nil, err
@@ -38,18 +38,38 @@ func incidentActivation(incident *securityv1alpha1.Incident) (cel.Activation, er
 			metadata[key] = m
 		}
 	}
-	return unstructuredActivation(map[string]any{"metadata": metadata, "spec": spec})
+	named := []any{}
+	for _, name := range incident.Spec.Assets {
+		a := assets[name]
+		if a == nil {
+			continue
+		}
+		aspec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&a.Spec)
+		if err != nil {
+			return nil, err
+		}
+		named = append(named, map[string]any{"metadata": map[string]any{"name": a.Name}, "spec": aspec})
+	}
+	return activation(map[string]any{"metadata": metadata, "spec": spec}, named)
 }
 
 // unstructuredActivation binds `incident` to an incident in its unstructured
 // form, read through the schema the expressions were checked against, as
 // the API server reads an object for a CRD validation rule.
 func unstructuredActivation(incident map[string]any) (cel.Activation, error) {
+	return activation(incident, []any{})
+}
+
+// activation binds `incident` and `assets`, each in its unstructured form.
+func activation(incident map[string]any, assets []any) (cel.Activation, error) {
 	e, err := celEnv()
 	if err != nil {
 		return nil, err
 	}
-	return cel.NewActivation(map[string]any{incidentVar: remember(common.UnstructuredToVal(incident, e.schema))})
+	return cel.NewActivation(map[string]any{
+		incidentVar: remember(common.UnstructuredToVal(incident, e.schema)),
+		assetsVar:   common.UnstructuredToVal(assets, e.assets),
+	})
 }
 
 // rememberedMap is an object or map of one incident that keeps each value

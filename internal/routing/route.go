@@ -125,7 +125,7 @@ func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*sec
 		if p.Expression != nil {
 			if vars == nil {
 				var err error
-				if vars, err = incidentActivation(incident); err != nil {
+				if vars, err = incidentActivation(incident, assets); err != nil {
 					d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: fmt.Errorf("spec.match.expression: %w", err)})
 					continue
 				}

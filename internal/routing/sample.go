@@ -36,7 +36,8 @@ func (x *Expression) checkSample() error {
 	if err != nil {
 		return err
 	}
-	vars, err := unstructuredActivation(sampleIncident(e.structural, x.namedStrings()))
+	names := x.namedStrings()
+	vars, err := activation(sampleIncident(e.structural, names), []any{sampleValue(e.assetsStructural.Items, names, 0)})
 	if err != nil {
 		return err
 	}

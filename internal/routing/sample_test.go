@@ -63,7 +63,7 @@ func TestValidateExpression(t *testing.T) {
 // server would accept, by its OpenAPI schema and its validation rules: an
 // expression that fails on it fails on an incident someone can report.
 func TestSampleIncidentIsValid(t *testing.T) {
-	props, err := incidentCRDSchema()
+	props, err := crdSchema(incidentCRD)
 	if err != nil {
 		t.Fatal(err)
 	}
