@@ -128,7 +128,7 @@ func main() {
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
-	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify). Created with one random key when missing. Only the operator should be able to read it.")
+	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify; read at start, so restart the operator after adding a key). Created with one random key when missing. Only the operator should be able to read it.")
 	flag.StringVar(&auditSinkURL, "audit-sink-url", "", "URL that every audit entry is POSTed to as JSON lines (a SIEM's HTTP collector), at least once, so that deleting objects in the cluster cannot hide what the trail said; empty disables it.")
 	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}

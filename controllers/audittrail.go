@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -174,7 +175,7 @@ func (t *AuditTrails) Read(ctx context.Context, namespace string, subject securi
 
 // notYetRecorded drops from entries those an earlier append stored after
 // the head the status knew: the same actions, by the same actors, with the
-// same details, in the same order.
+// same details as the chain stores them, in the same order.
 func notYetRecorded(entries []record.Entry, stored []securityv1alpha1.AuditEntry) []record.Entry {
 	i := 0
 	for _, s := range stored {
@@ -185,16 +186,12 @@ func notYetRecorded(entries []record.Entry, stored []securityv1alpha1.AuditEntry
 	return entries[i:]
 }
 
+// sameRecord compares an entry not yet chained with a stored one, through
+// a throwaway chain, so that details are compared as the chain cuts them.
 func sameRecord(e record.Entry, s securityv1alpha1.AuditEntry) bool {
-	if e.Action != s.Action || e.Actor.Username != s.Actor.Username || e.Actor.Operator != s.Actor.Operator || len(e.Details) != len(s.Details) {
-		return false
-	}
-	for k, v := range e.Details {
-		if got, ok := s.Details[k]; !ok || (got != v && len(got) >= len(v)) {
-			return false
-		}
-	}
-	return true
+	built := audit.NewChain("", securityv1alpha1.AuditSubject{}, nil).Append(audit.Key{ID: s.KeyID}, s.Time.Time, e.Actor, e.Action, e.Details)
+	return built.Action == s.Action && built.Actor.Username == s.Actor.Username && built.Actor.Operator == s.Actor.Operator &&
+		maps.Equal(built.Details, s.Details)
 }
 
 // LoadAuditKeys reads the operator's audit signing keys from the Secret,
