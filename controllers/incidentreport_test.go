@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -467,6 +468,7 @@ func TestIncidentReportBadInput(t *testing.T) {
 			createReport(t, report)
 			if tc.reason == "" {
 				waitForCondition(t, report, reportConditions(report), securityv1alpha1.ConditionReady, metav1.ConditionTrue, "")
+				waitForKStatus(t, report, status.CurrentStatus)
 				return
 			}
 			c := waitForCondition(t, report, reportConditions(report), securityv1alpha1.ConditionReady, metav1.ConditionFalse, tc.reason)
@@ -474,6 +476,7 @@ func TestIncidentReportBadInput(t *testing.T) {
 				t.Errorf("Ready says %q; want it to name %s", c.Message, tc.field)
 			}
 			waitForCondition(t, report, reportConditions(report), securityv1alpha1.ConditionStalled, metav1.ConditionTrue, tc.reason)
+			waitForKStatus(t, report, status.FailedStatus)
 			if report.Status.ObservedGeneration != report.Generation || report.Status.NextScheduleTime != nil {
 				t.Errorf("observedGeneration %d of %d, next run %v; want observed, and no next run", report.Status.ObservedGeneration, report.Generation, report.Status.NextScheduleTime)
 			}

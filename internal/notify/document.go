@@ -103,8 +103,8 @@ func ReportText(msg ReportMessage) (subject, text string) {
 			due = " by " + msg.ReviewDueAt.In(msg.To.Location()).Format(reportTimeLayout)
 		}
 		subject = fmt.Sprintf("Review overdue: %s, run %s", name, msg.Run)
-		text = fmt.Sprintf("%s of IncidentReport %s for run %s (%s) was to be reviewed and signed off%s, and has not been.\n\n"+
-			"Sign-offs are recorded in the report's spec.signOffs, naming the run.", what, name, msg.Run, period, due)
+		text = fmt.Sprintf("%s of IncidentReport %s for run %s (%s) was to be reviewed and signed off%s, and has not been.\n\n%s",
+			what, name, msg.Run, period, due, signOffHint(msg))
 		return subject, text
 	}
 	subject = fmt.Sprintf("%s%s of %s, run %s", strings.ToUpper(noun[:1]), noun[1:], name, msg.Run)
@@ -112,8 +112,13 @@ func ReportText(msg ReportMessage) (subject, text string) {
 	if msg.Document != nil {
 		text += fmt.Sprintf("\n\nFile: %s (%s, %d bytes)\nSHA-256: %s", msg.Filename, msg.Format, len(msg.Content), msg.SHA256)
 	}
-	text += "\n\nOnce reviewed, sign the run off in the report's spec.signOffs, naming the run."
+	text += "\n\nOnce reviewed, sign the run off:\n" + signOffHint(msg)
 	return subject, text
+}
+
+// signOffHint is the command that signs the run off.
+func signOffHint(msg ReportMessage) string {
+	return fmt.Sprintf("    kubectl incident review sign-off %s -n %s --run %s --note \"...\"", msg.Report, msg.Namespace, msg.Run)
 }
 
 // reportThreadMsgID is what every mail about one report refers to, so that

@@ -101,7 +101,8 @@ func TestComposeReportMailAttachesTheDocument(t *testing.T) {
 	if len(attachments) != 1 || !bytes.Equal(attachments[0], content) {
 		t.Fatalf("%d attachments; the document does not decode to the bytes sent", len(attachments))
 	}
-	for _, want := range []string{doc.SHA256, "14 incidents reported from 2026-03-23 09:00 GMT to 2026-03-30 09:00 BST", doc.Filename} {
+	for _, want := range []string{doc.SHA256, "14 incidents reported from 2026-03-23 09:00 GMT to 2026-03-30 09:00 BST", doc.Filename,
+		"kubectl incident review sign-off weekly-control -n council --run 2026-03-30T08:00:00Z"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the text does not say %q:\n%s", want, text)
 		}
