@@ -188,6 +188,7 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 	assets := r.assetsOf(ctx, incident)
 	outcome := lifecycle.Advance(lifecycle.Input{
 		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: delivery.ChannelOf,
+		Department: r.departmentOf(ctx, incident),
 	})
 	for _, e := range outcome.Events {
 		if e.Warning {
@@ -197,6 +198,31 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 		}
 	}
 	return outcome
+}
+
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=departments,verbs=get;list;watch
+
+// departmentOf is the Department of the incident's namespace that the
+// reporter names; nil when none is declared (or more than one, which the
+// operator cannot choose between and says so).
+func (r *IncidentReconciler) departmentOf(ctx context.Context, incident *securityv1alpha1.Incident) *securityv1alpha1.Department {
+	name := incident.Spec.Reporter.Department
+	if name == "" {
+		return nil
+	}
+	var list securityv1alpha1.DepartmentList
+	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace), client.MatchingFields{indexDepartmentName: name}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing departments", "department", name)
+		return nil
+	}
+	switch len(list.Items) {
+	case 0:
+		return nil
+	case 1:
+		return &list.Items[0]
+	}
+	r.Events.warning(incident, "DepartmentAmbiguous", "Notify", "%d Departments in namespace %s are named %q; none is used for deputies", len(list.Items), incident.Namespace, name)
+	return nil
 }
 
 // assetsOf reads the Assets the incident names, by name, from the cache;
@@ -268,7 +294,8 @@ const clockSkew = 5 * time.Minute
 // the future (2062 typed for 2026) would tell nobody for decades.
 func awareAt(incident *securityv1alpha1.Incident) metav1.Time {
 	reported := metav1.NewTime(lifecycle.ReportedAt(incident))
-	if aware := incident.Spec.AwareAt; aware != nil && !aware.After(reported.Add(clockSkew)) {
+	if aware := incident.Spec.AwareAt; aware != nil && !aware.After(reported.Add(clockSkew)) &&
+		(incident.Spec.ReportedAt == nil || !aware.After(reported.Time)) {
 		return *aware
 	}
 	return reported
@@ -288,6 +315,11 @@ func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
 		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.reportedAt", fmt.Sprintf(
 			"%s is after the incident was created (%s); the service desk's clock starts at the creation instead",
 			at.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339))})
+	}
+	if aware, at := spec.AwareAt, spec.ReportedAt; aware != nil && at != nil && aware.After(at.Time) {
+		problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.awareAt", fmt.Sprintf(
+			"%s is after reportedAt %s: the organisation knew of the event by the time it was reported; the regulatory clock starts at reportedAt",
+			aware.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))})
 	}
 	if aware := spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
 		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.awareAt", fmt.Sprintf(

@@ -17,6 +17,8 @@ const (
 	// indexIncidentRouted indexes incidents by whether they are routed, so a
 	// policy change re-evaluates only the incidents still waiting for one.
 	indexIncidentRouted = "status.routed"
+	// indexDepartmentName indexes Departments by the name reporters give.
+	indexDepartmentName = "spec.name"
 )
 
 // SetupIndexes registers the field indexes the controllers query.
@@ -24,6 +26,11 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
 	if err := indexer.IndexField(ctx, &securityv1alpha1.Incident{}, indexIncidentAsset, func(o client.Object) []string {
 		return o.(*securityv1alpha1.Incident).Spec.Assets
+	}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &securityv1alpha1.Department{}, indexDepartmentName, func(o client.Object) []string {
+		return []string{o.(*securityv1alpha1.Department).Spec.Name}
 	}); err != nil {
 		return err
 	}

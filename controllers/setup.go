@@ -180,5 +180,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&EvidenceReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&DepartmentReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
 }

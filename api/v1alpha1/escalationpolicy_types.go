@@ -270,7 +270,7 @@ type Receiver struct {
 // Role is a person found from the incident and its assets rather than
 // named in the policy. People reached by role are sent e-mail through the
 // operator's SMTP server.
-// +kubebuilder:validation:Enum=Reporter;LineManager;AssetOwner;SystemOwner;Supplier
+// +kubebuilder:validation:Enum=Reporter;LineManager;DepartmentManager;AssetOwner;SystemOwner;Supplier
 type Role string
 
 const (
@@ -283,6 +283,9 @@ const (
 	RoleAssetOwner Role = "AssetOwner"
 	// RoleSystemOwner is the system owner of each asset the incident names.
 	RoleSystemOwner Role = "SystemOwner"
+	// RoleDepartmentManager is each manager of the reporter's Department
+	// (a deputy while they are absent).
+	RoleDepartmentManager Role = "DepartmentManager"
 	// RoleSupplier is each asset's supplier: its help desk when contacted
 	// Direct, the organisation's named contact for it otherwise.
 	RoleSupplier Role = "Supplier"

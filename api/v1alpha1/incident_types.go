@@ -506,6 +506,11 @@ type NotificationRecord struct {
 	Role Role `json:"role,omitempty"`
 	// +optional
 	Recipient string `json:"recipient,omitempty"`
+	// StandsInFor names who the recipient was told in place of: a line
+	// manager or department manager absent at the time, per the
+	// reporter's Department.
+	// +optional
+	StandsInFor string `json:"standsInFor,omitempty"`
 	// Notice is set for a notice about a change rather than an escalation:
 	// Major, Escalated, Acknowledged, Resolved, SLAAtRisk.
 	// +optional

@@ -102,16 +102,17 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	if len(people) == 0 {
 		a.event(true, "RecipientUnknown", "Nobody to tell as %s for %s level %d: no e-mail address is known for the role", target.Role, policy.Name, level)
 	}
-	for _, email := range people {
+	for _, p := range people {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:       delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, "role:"+string(target.Role)+":"+email)),
-			Policy:    policy.Name,
-			Level:     level,
-			Receiver:  string(target.Role),
-			Channel:   ChannelEmail,
-			Role:      target.Role,
-			Recipient: email,
-			Notice:    notice,
+			Key:         delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, "role:"+string(target.Role)+":"+p.email)),
+			Policy:      policy.Name,
+			Level:       level,
+			Receiver:    string(target.Role),
+			Channel:     ChannelEmail,
+			Role:        target.Role,
+			Recipient:   p.email,
+			StandsInFor: p.standsInFor,
+			Notice:      notice,
 		})
 	}
 }

@@ -43,6 +43,9 @@ type Input struct {
 	Policies map[string]*securityv1alpha1.EscalationPolicy
 	// Assets are the assets the incident names that exist.
 	Assets map[string]*securityv1alpha1.Asset
+	// Department is the reporter's Department, if one is declared: its
+	// managers, deputies and absences.
+	Department *securityv1alpha1.Department
 	// ChannelOf names the channel of a policy's receiver.
 	ChannelOf func(policy *securityv1alpha1.EscalationPolicy, receiver string) string
 }

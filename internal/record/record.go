@@ -301,6 +301,7 @@ func deliveries(before, after []securityv1alpha1.NotificationRecord) []Entry {
 		}
 		setIf(details, "role", string(n.Role))
 		setIf(details, "notice", n.Notice)
+		setIf(details, "standsInFor", n.StandsInFor)
 		setIf(details, "fallbackFor", n.FallbackFor)
 		setIf(details, "error", n.LastError)
 		entries = append(entries, Entry{Actor: Operator, Action: action, Details: details})

@@ -233,6 +233,24 @@ var ruleBreakers = []breaker{
 			}}}
 	}},
 
+	{kind: "Incident", message: "awareAt is after reportedAt", create: func(s site, now time.Time) []breach {
+		n := clone(s.node)
+		reported := now.Add(-48 * time.Hour).UTC()
+		n["reportedAt"] = reported.Format(time.RFC3339)
+		n["awareAt"] = reported.Add(time.Hour).Format(time.RFC3339)
+		return []breach{{node: n, field: s.p.with("awareAt").String(), what: "aware an hour after the report"}}
+	}},
+	{kind: "Incident", message: "reportedAt can be set only when the incident is reported", update: func(now time.Time) []updateBreach {
+		return []updateBreach{{live: liveAware, field: "spec.reportedAt", what: "reportedAt added after the report",
+			patch: func(map[string]any) map[string]any {
+				return specPatch("reportedAt", now.Add(-72*time.Hour).UTC().Format(time.RFC3339))
+			}}}
+	}},
+	{kind: "Department", message: "until must be after from", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["until"] = n["from"]
+		return []breach{{node: n, field: s.p.with("until").String(), what: "an absence that ends when it starts"}}
+	}},
 	{kind: "Asset", message: "namedContact is required when contactVia is NamedContact", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)
 		n["contactVia"] = "NamedContact"

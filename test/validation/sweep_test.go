@@ -49,6 +49,7 @@ var reportCondition = map[string]string{
 	"EscalationPolicy": securityv1alpha1.ConditionReady,
 	"Incident":         securityv1alpha1.ConditionInputValid,
 	"Asset":            securityv1alpha1.ConditionReady,
+	"Department":       securityv1alpha1.ConditionReady,
 }
 
 type verdict string
