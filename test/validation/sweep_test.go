@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -441,7 +442,13 @@ func parallel(n, workers int, f func(i int)) {
 
 // printReport writes the figures, and the cases that fail, to stdout.
 func printReport(title string, outcomes []outcome, gaps map[string]string, elapsed time.Duration, running bool, panics int) {
-	kindNames := []string{"Asset", "EscalationPolicy", "Incident"}
+	var kindNames []string
+	for _, o := range outcomes {
+		if !slices.Contains(kindNames, o.c.kind) {
+			kindNames = append(kindNames, o.c.kind)
+		}
+	}
+	slices.Sort(kindNames)
 	count := map[verdict]map[string]int{}
 	perKind := map[string]int{}
 	for _, o := range outcomes {
