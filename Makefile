@@ -115,7 +115,7 @@ dev: envtest build ## Start a local control plane, the samples, a notification s
 install: manifests ## Install the CRDs and the admission policies into the current cluster.
 	$(KUBECTL) apply --server-side -k config/crd
 	$(KUBECTL) wait --for condition=established --timeout=60s \
-		crd/incidents.security.incidentops.io crd/escalationpolicies.security.incidentops.io crd/assets.security.incidentops.io
+		$$(ls config/crd/bases | sed -e 's/^security.incidentops.io_\(.*\).yaml$$/crd\/\1.security.incidentops.io/')
 	$(KUBECTL) apply --server-side -k config/admission
 
 .PHONY: uninstall
