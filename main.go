@@ -94,6 +94,7 @@ func main() {
 		warningEventsOnly   bool
 		auditKeySecret      string
 		auditSinkURL        string
+		operatorNamespace   string
 		leaderElect         bool
 		watchNamespaces     string
 		maxConcurrent       int
@@ -130,6 +131,7 @@ func main() {
 	var smtp smtpFlags
 	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify; read at start, so restart the operator after adding a key). Created with one random key when missing. Only the operator should be able to read it.")
 	flag.StringVar(&auditSinkURL, "audit-sink-url", "", "URL that every audit entry is POSTed to as JSON lines (a SIEM's HTTP collector), at least once, so that deleting objects in the cluster cannot hide what the trail said; empty disables it.")
+	flag.StringVar(&operatorNamespace, "operator-namespace", "incident-operator-system", "The operator's own namespace: the Secrets that ClusterEscalationPolicies' receivers name are read from it.")
 	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -204,6 +206,7 @@ func main() {
 		Backoff:                 backoff,
 		AllowedDestinations:     allowedDestinations,
 		AllowLinkLocal:          allowLinkLocal,
+		OperatorNamespace:       operatorNamespace,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)

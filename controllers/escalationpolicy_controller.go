@@ -7,11 +7,15 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -42,6 +46,9 @@ type EscalationPolicyReconciler struct {
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -59,7 +66,47 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	defer func() {
 		retErr = errors.Join(retErr, patchStatus(ctx, r.Client, policy, before, policyStatus))
 	}()
+	taken, err := r.nameTaken(ctx, policy)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if taken != "" {
+		markStalled(&policy.Status.Conditions, policy.Generation, r.Clock.Now(), ReasonNameTaken, taken)
+		policy.Status.ObservedGeneration = policy.Generation
+		// A cluster policy's event, or the namespace's, brings it back.
+		return ctrl.Result{}, nil
+	}
+	return r.check(ctx, policy, policy.Namespace)
+}
 
+// ReasonNameTaken: a ClusterEscalationPolicy that applies to the
+// namespace has the policy's name, and routing keeps the cluster's.
+const ReasonNameTaken = "NameTaken"
+
+// nameTaken says why a namespace's policy is left out of routing because a
+// cluster policy applying to its namespace has its name, or "".
+func (r *EscalationPolicyReconciler) nameTaken(ctx context.Context, policy *securityv1alpha1.EscalationPolicy) (string, error) {
+	cluster := &securityv1alpha1.ClusterEscalationPolicy{}
+	if err := r.Get(ctx, types.NamespacedName{Name: policy.Name}, cluster); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, types.NamespacedName{Name: policy.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+		return "", err
+	}
+	candidates := routing.ForNamespace(ns.Labels, []*securityv1alpha1.ClusterEscalationPolicy{cluster}, []*securityv1alpha1.EscalationPolicy{policy})
+	for _, e := range candidates.Excluded {
+		if e.Namespaced != nil {
+			return e.Reason, nil
+		}
+	}
+	return "", nil
+}
+
+// check runs every check on a policy, its own or a cluster policy's view,
+// and sets its conditions. secretNamespace holds its receivers' Secrets.
+func (r *EscalationPolicyReconciler) check(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, secretNamespace string) (ctrl.Result, error) {
 	generation := policy.Generation
 	conditions := &policy.Status.Conditions
 	if problems := policycheck.Run(policy, r.Checks); len(problems) > 0 {
@@ -71,7 +118,7 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(message))
 	}
 
-	missing, err := r.missingSecrets(ctx, policy)
+	missing, err := r.missingSecrets(ctx, policy, secretNamespace)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -88,12 +135,12 @@ func (r *EscalationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 // missingSecrets lists the Secret keys the policy names that cannot be
 // used, each with the field that names it.
-func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy) ([]string, error) {
+func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, namespace string) ([]string, error) {
 	var missing []string
 	for i := range policy.Spec.Receivers {
 		spec := &policy.Spec.Receivers[i]
 		for _, use := range receiver.SecretsOf(spec) {
-			_, err := r.Secrets.Key(ctx, policy.Namespace, use.Ref)
+			_, err := r.Secrets.Key(ctx, namespace, use.Ref)
 			switch {
 			case err == nil:
 			case receiver.IsUnavailable(err):
@@ -108,10 +155,45 @@ func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy 
 
 func policyStatus(p *securityv1alpha1.EscalationPolicy) any { return p.Status }
 
-// SetupWithManager registers the controller.
+// SetupWithManager registers the controller. A cluster policy, or a change
+// of a namespace's labels, brings back the policies whose name it may take.
 func (r *EscalationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&securityv1alpha1.EscalationPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.sameName),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.ofNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Named("escalationpolicy").
 		Complete(r)
+}
+
+// sameName maps a cluster policy to the namespaces' policies of its name.
+func (r *EscalationPolicyReconciler) sameName(ctx context.Context, o client.Object) []reconcile.Request {
+	var list securityv1alpha1.EscalationPolicyList
+	if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing escalation policies")
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Name == o.GetName() {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return requests
+}
+
+// ofNamespace maps a namespace to its policies.
+func (r *EscalationPolicyReconciler) ofNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list securityv1alpha1.EscalationPolicyList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing escalation policies", "namespace", o.GetName())
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return requests
 }

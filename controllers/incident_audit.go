@@ -154,10 +154,10 @@ func (r *IncidentReconciler) routeLate(ctx context.Context, incident *securityv1
 		if isPinned(incident, m.Name) {
 			continue
 		}
-		incident.Status.Policies = append(incident.Status.Policies, securityv1alpha1.PolicyReference{
-			Name: m.Name, Generation: m.Generation, JoinedAt: &now, MatchedAsset: decision.MatchedAssets[m.Name],
-		})
-		r.Events.normal(incident, EventRouted, "Route", "EscalationPolicy %s now matches this incident and joins its routing", m.Name)
+		ref := policyReference(m, decision)
+		ref.JoinedAt = &now
+		incident.Status.Policies = append(incident.Status.Policies, ref)
+		r.Events.normal(incident, EventRouted, "Route", "%s %s now matches this incident and joins its routing", m.Kind, m.Name)
 	}
 	return nil
 }

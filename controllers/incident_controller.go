@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +44,9 @@ type IncidentReconciler struct {
 	Sent *sentLedger
 	// PolicySets holds each namespace's policies prepared for routing.
 	PolicySets *policySets
-	Backoff    delivery.Backoff
+	// OperatorNamespace holds the Secrets of cluster policies' receivers.
+	OperatorNamespace string
+	Backoff           delivery.Backoff
 	// MaxConcurrentReconciles bounds how many incidents are worked on at once.
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
@@ -158,9 +161,9 @@ func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident,
 	case routedNow:
 		names := make([]string, 0, len(incident.Status.Policies))
 		for _, p := range incident.Status.Policies {
-			names = append(names, p.Name)
+			names = append(names, referenceKind(p)+" "+p.Name)
 		}
-		note := "Routed to EscalationPolicy " + strings.Join(names, ", ")
+		note := "Routed to " + strings.Join(names, ", ")
 		if told != "" {
 			note += "; notified " + told
 		}
@@ -175,7 +178,7 @@ func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident,
 func (r *IncidentReconciler) routedPolicies(ctx context.Context, incident *securityv1alpha1.Incident) map[string]*securityv1alpha1.EscalationPolicy {
 	policies := make(map[string]*securityv1alpha1.EscalationPolicy, len(incident.Status.Policies))
 	for _, ref := range incident.Status.Policies {
-		if p := r.currentPolicy(ctx, incident.Namespace, ref.Name); p != nil {
+		if p := r.currentPolicy(ctx, incident.Namespace, ref); p != nil {
 			policies[ref.Name] = p
 		}
 	}
@@ -377,6 +380,9 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&securityv1alpha1.Incident{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents)).
+		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedEverywhere)).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.unroutedInNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&securityv1alpha1.Evidence{}, handler.EnqueueRequestsFromMapFunc(evidenceIncident),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
@@ -394,10 +400,27 @@ func evidenceIncident(_ context.Context, o client.Object) []reconcile.Request {
 // policy has matched yet. Routed incidents keep the policies that routed them.
 func (r *IncidentReconciler) unroutedIncidents(ctx context.Context, policy client.Object) []reconcile.Request {
 	r.PolicySets.invalidate(policy.GetNamespace())
+	return r.unrouted(ctx, client.InNamespace(policy.GetNamespace()))
+}
+
+// unroutedInNamespace maps a namespace whose labels changed, which may
+// change the cluster policies that apply to it, to its unrouted incidents.
+func (r *IncidentReconciler) unroutedInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	r.PolicySets.invalidate(ns.GetName())
+	return r.unrouted(ctx, client.InNamespace(ns.GetName()))
+}
+
+// unroutedEverywhere maps a cluster policy to every unrouted incident: the
+// namespaces it applies to may have changed with it.
+func (r *IncidentReconciler) unroutedEverywhere(ctx context.Context, _ client.Object) []reconcile.Request {
+	r.PolicySets.invalidateAll()
+	return r.unrouted(ctx)
+}
+
+func (r *IncidentReconciler) unrouted(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	var incidents securityv1alpha1.IncidentList
-	if err := r.List(ctx, &incidents, client.InNamespace(policy.GetNamespace()),
-		client.MatchingFields{indexIncidentRouted: "false"}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing unrouted incidents", "namespace", policy.GetNamespace())
+	if err := r.List(ctx, &incidents, append(opts, client.MatchingFields{indexIncidentRouted: "false"})...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing unrouted incidents")
 		return nil
 	}
 	requests := make([]reconcile.Request, 0, len(incidents.Items))

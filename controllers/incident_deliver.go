@@ -151,16 +151,44 @@ func describeDelivery(rec *securityv1alpha1.NotificationRecord) string {
 	return fmt.Sprintf("%s (%s, %s)", who, rec.Channel, what)
 }
 
-// currentPolicy returns the policy from the cache, or nil when it is gone.
-func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace, name string) *securityv1alpha1.EscalationPolicy {
+// currentPolicy returns the referenced policy from the cache, or nil when
+// it is gone. A cluster policy comes back without a namespace.
+func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace string, ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
+	if ref.Kind == securityv1alpha1.KindClusterEscalationPolicy {
+		policy := &securityv1alpha1.ClusterEscalationPolicy{}
+		if err := r.Get(ctx, types.NamespacedName{Name: ref.Name}, policy); err != nil {
+			if !apierrors.IsNotFound(err) {
+				ctrl.LoggerFrom(ctx).Error(err, "Reading cluster escalation policy", "policy", ref.Name)
+			}
+			return nil
+		}
+		return policy.AsEscalationPolicy()
+	}
 	policy := &securityv1alpha1.EscalationPolicy{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, policy); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, policy); err != nil {
 		if !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Reading escalation policy", "policy", name)
+			ctrl.LoggerFrom(ctx).Error(err, "Reading escalation policy", "policy", ref.Name)
 		}
 		return nil
 	}
 	return policy
+}
+
+// referenceKind is the kind a reference names.
+func referenceKind(ref securityv1alpha1.PolicyReference) string {
+	if ref.Kind == "" {
+		return securityv1alpha1.KindEscalationPolicy
+	}
+	return ref.Kind
+}
+
+// secretNamespace is where a policy's receivers' Secrets are: its own
+// namespace, or the operator's for a cluster policy.
+func secretNamespace(policy *securityv1alpha1.EscalationPolicy, operatorNamespace string) string {
+	if policy.Namespace == "" {
+		return operatorNamespace
+	}
+	return policy.Namespace
 }
 
 // send makes one delivery attempt.
@@ -184,7 +212,7 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 		if err != nil {
 			return err
 		}
-		if to, err = receiver.New(policy.Namespace, spec, renderer, r.Transport); err != nil {
+		if to, err = receiver.New(secretNamespace(policy, r.OperatorNamespace), spec, renderer, r.Transport); err != nil {
 			return permanentError{err}
 		}
 	}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -22,16 +25,16 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	}
 	decision := routing.RouteWithAssets(incident, r.assetsOf(ctx, incident), set.ordered)
 	for _, u := range set.unusable {
-		r.Events.warningRelated(incident, u.policy, EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: it is not Ready: %s", u.policy.Name, u.reason)
+		r.Events.warningRelated(incident, u.policy, EventPolicyNotEvaluated, "Route", "%s %s was not evaluated: it is not Ready: %s", u.kind, u.policy.GetName(), u.reason)
 	}
 	for _, s := range decision.Skipped {
-		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route", "EscalationPolicy %s was not evaluated: %v", s.Policy, s.Reason)
+		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route", "%s %s was not evaluated: %v", kindOf(set.byName[s.Policy]), s.Policy, s.Reason)
 	}
 
 	status := &incident.Status
 	generation := incident.Generation
 	if len(decision.Matched) == 0 {
-		message := fmt.Sprintf("no EscalationPolicy in namespace %s matches this incident; nobody has been told", incident.Namespace)
+		message := fmt.Sprintf("no EscalationPolicy in namespace %s, nor any ClusterEscalationPolicy that applies to it, matches this incident; nobody has been told", incident.Namespace)
 		if status.Phase != securityv1alpha1.PhaseUnrouted {
 			r.Events.warning(incident, EventNoMatchingPolicy, "Route", "%s", message)
 			incidentsRouted.WithLabelValues("unmatched").Inc()
@@ -46,7 +49,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {
-		status.Policies = append(status.Policies, securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation, MatchedAsset: decision.MatchedAssets[m.Name]})
+		status.Policies = append(status.Policies, policyReference(m, decision))
 		names = append(names, m.Name)
 	}
 	status.Phase = securityv1alpha1.PhaseOpen
@@ -57,30 +60,53 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	return true, nil
 }
 
-// policySet returns the namespace's policies prepared for routing, building
-// the set from the cache when a policy changed since it was last built.
+// policySet returns the policies that may route the namespace's incidents,
+// its own and the cluster policies that apply to it, prepared for routing,
+// building the set from the cache when a policy or the namespace's labels
+// changed since it was last built.
 func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*policySet, error) {
 	set, version := r.PolicySets.get(namespace)
 	if set != nil {
 		return set, nil
 	}
-	var list securityv1alpha1.EscalationPolicyList
 	// The policies are only read, so the cache's objects are used as they
 	// are: copying a thousand policies would dominate the cost of routing.
+	var list securityv1alpha1.EscalationPolicyList
 	if err := r.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing escalation policies: %w", err)
 	}
-	set = &policySet{
-		ordered: make([]routing.Policy, 0, len(list.Items)),
-		byName:  make(map[string]*securityv1alpha1.EscalationPolicy, len(list.Items)),
+	var clusterList securityv1alpha1.ClusterEscalationPolicyList
+	if err := r.List(ctx, &clusterList, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing cluster escalation policies: %w", err)
 	}
-	for i := range list.Items {
-		p := &list.Items[i]
-		if !p.DeletionTimestamp.IsZero() {
+	labels, err := r.namespaceLabels(ctx, namespace)
+	if err != nil {
+		return nil, err
+	}
+	candidates := routing.ForNamespace(labels, pointersTo(clusterList.Items), pointersTo(list.Items))
+
+	set = &policySet{
+		ordered: make([]routing.Policy, 0, len(candidates.Cluster)+len(candidates.Namespaced)),
+		byName:  make(map[string]client.Object, len(candidates.Cluster)+len(candidates.Namespaced)),
+	}
+	for _, e := range candidates.Excluded {
+		var obj client.Object = e.Namespaced
+		if e.Cluster != nil {
+			obj = e.Cluster
+		}
+		set.unusable = append(set.unusable, unusablePolicy{policy: obj, kind: e.Kind, reason: e.Reason})
+	}
+	for _, p := range candidates.Cluster {
+		if reason := unusableReason(p.AsEscalationPolicy()); reason != "" {
+			set.unusable = append(set.unusable, unusablePolicy{policy: p, kind: securityv1alpha1.KindClusterEscalationPolicy, reason: reason})
 			continue
 		}
+		set.ordered = append(set.ordered, routing.PrepareCluster(p, r.Expressions))
+		set.byName[p.Name] = p
+	}
+	for _, p := range candidates.Namespaced {
 		if reason := unusableReason(p); reason != "" {
-			set.unusable = append(set.unusable, unusablePolicy{policy: p, reason: reason})
+			set.unusable = append(set.unusable, unusablePolicy{policy: p, kind: securityv1alpha1.KindEscalationPolicy, reason: reason})
 			continue
 		}
 		set.ordered = append(set.ordered, routing.Prepare(p, r.Expressions))
@@ -89,4 +115,44 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	routing.Sort(set.ordered)
 	r.PolicySets.put(namespace, version, set)
 	return set, nil
+}
+
+// policyReference pins a matched policy. A namespace's own policy leaves
+// the kind unset, as references made before cluster policies did.
+func policyReference(m routing.Policy, decision routing.Decision) securityv1alpha1.PolicyReference {
+	ref := securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation, MatchedAsset: decision.MatchedAssets[m.Name]}
+	if m.Kind == securityv1alpha1.KindClusterEscalationPolicy {
+		ref.Kind = m.Kind
+	}
+	return ref
+}
+
+// kindOf names a policy's kind for messages.
+func kindOf(p client.Object) string {
+	if _, ok := p.(*securityv1alpha1.ClusterEscalationPolicy); ok {
+		return securityv1alpha1.KindClusterEscalationPolicy
+	}
+	return securityv1alpha1.KindEscalationPolicy
+}
+
+// namespaceLabels reads the labels cluster policies select namespaces by.
+// A namespace the cache does not hold has none.
+func (r *IncidentReconciler) namespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return ns.Labels, nil
+}
+
+func pointersTo[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }

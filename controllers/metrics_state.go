@@ -31,7 +31,7 @@ var (
 		"Seconds until the deadline to report a personal data breach to the supervisory authority, for each incident still to report; negative once missed.",
 		[]string{"namespace", "incident"}, nil)
 	policiesNotReadyDesc = prometheus.NewDesc("incidentops_policies_not_ready",
-		"EscalationPolicies that are not Ready, by namespace: routing skips them.",
+		"EscalationPolicies that are not Ready, by namespace, and ClusterEscalationPolicies, with an empty namespace: routing skips them.",
 		[]string{"namespace"}, nil)
 	abandonedDesc = prometheus.NewDesc("incidentops_notifications_abandoned",
 		"Notifications given up on (no more attempts), on incidents that still exist, by namespace.",
@@ -78,8 +78,12 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var incidents securityv1alpha1.IncidentList
 	var policies securityv1alpha1.EscalationPolicyList
-	if source.reader.List(ctx, &incidents) != nil || source.reader.List(ctx, &policies) != nil {
+	var clusterPolicies securityv1alpha1.ClusterEscalationPolicyList
+	if source.reader.List(ctx, &incidents) != nil || source.reader.List(ctx, &policies) != nil || source.reader.List(ctx, &clusterPolicies) != nil {
 		return
+	}
+	for i := range clusterPolicies.Items {
+		policies.Items = append(policies.Items, *clusterPolicies.Items[i].AsEscalationPolicy())
 	}
 	for _, s := range stateSamples(incidents.Items, policies.Items, source.clock.Now()) {
 		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, s.value, s.labels...)

@@ -3,6 +3,8 @@ package controllers
 import (
 	"sync"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -11,28 +13,34 @@ import (
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
-// policySets keeps each namespace's policies prepared for routing and in
-// evaluation order, so that routing an incident costs the evaluation alone,
-// not a list, a copy and a sort of every policy. A set is dropped on every
-// event about a policy of its namespace and rebuilt by the next incident.
+// policySets keeps each namespace's policies, its own and the cluster
+// policies that apply to it, prepared for routing and in evaluation order,
+// so that routing an incident costs the evaluation alone, not a list, a
+// copy and a sort of every policy. A set is dropped on every event about a
+// policy of its namespace or about the namespace's labels, every set on
+// every event about a cluster policy, and rebuilt by the next incident.
 type policySets struct {
 	mu       sync.Mutex
 	sets     map[string]*policySet
 	versions map[string]uint64
+	// epoch counts the events that dropped every set.
+	epoch uint64
 }
 
 type policySet struct {
 	ordered []routing.Policy
 	// unusable are the policies left out of routing, and why.
 	unusable []unusablePolicy
-	// byName points into the informer's cache: read, never written.
-	byName map[string]*securityv1alpha1.EscalationPolicy
+	// byName points into the informer's cache: read, never written. It
+	// holds EscalationPolicies and ClusterEscalationPolicies, for events.
+	byName map[string]client.Object
 }
 
 // unusablePolicy is a policy that cannot route incidents until a person
 // fixes it; its own Ready condition says what is wrong.
 type unusablePolicy struct {
-	policy *securityv1alpha1.EscalationPolicy
+	policy client.Object
+	kind   string
 	reason string
 }
 
@@ -66,11 +74,12 @@ func newPolicySets() *policySets {
 }
 
 // get returns the namespace's set, or nil and the version a new set must be
-// stored under.
+// stored under. Both counters only grow, so their sum changes whenever
+// either does.
 func (s *policySets) get(namespace string) (*policySet, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sets[namespace], s.versions[namespace]
+	return s.sets[namespace], s.versions[namespace] + s.epoch
 }
 
 // put stores a set built from a list read after get returned version,
@@ -78,9 +87,17 @@ func (s *policySets) get(namespace string) (*policySet, uint64) {
 func (s *policySets) put(namespace string, version uint64, set *policySet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.versions[namespace] == version {
+	if s.versions[namespace]+s.epoch == version {
 		s.sets[namespace] = set
 	}
+}
+
+// invalidateAll drops every set, after a cluster policy changed.
+func (s *policySets) invalidateAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epoch++
+	clear(s.sets)
 }
 
 // invalidate drops the namespace's set; the informer calls it after it has

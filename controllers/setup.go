@@ -54,6 +54,9 @@ type Options struct {
 	AuditKeys *audit.KeyRing
 	// AuditSink, when set, is where every audit entry is streamed.
 	AuditSink *notify.WebhookTarget
+	// OperatorNamespace is the operator's own namespace, which holds the
+	// Secrets of ClusterEscalationPolicies' receivers; required.
+	OperatorNamespace string
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -112,6 +115,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.AuditKeys == nil {
 		return errors.New("the audit trail needs its signing keys")
 	}
+	if opts.OperatorNamespace == "" {
+		return errors.New("the operator's namespace is needed for cluster policies' Secrets")
+	}
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
@@ -134,7 +140,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.AuditSink != nil {
 		trails.Sink = &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink}
 	}
-	if err := (&EscalationPolicyReconciler{
+	policies := &EscalationPolicyReconciler{
 		Client:      mgr.GetClient(),
 		Secrets:     receiver.SecretReader{Reader: mgr.GetAPIReader()},
 		Expressions: expressions,
@@ -146,7 +152,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Expression:         routing.ValidateExpression,
 			Template:           checkTemplate,
 		},
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if err := policies.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&ClusterEscalationPolicyReconciler{EscalationPolicyReconciler: policies, OperatorNamespace: opts.OperatorNamespace}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&IncidentReconciler{
@@ -157,6 +167,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Transport:               transport,
 		Renderers:               renderers,
 		PolicySets:              newPolicySets(),
+		OperatorNamespace:       opts.OperatorNamespace,
 		Sent:                    newSentLedger(),
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,

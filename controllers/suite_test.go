@@ -215,6 +215,7 @@ func (m *testManager) start() error {
 		DestinationAllowed: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
 		AuditKeys:          auditKeys,
 		AuditSink:          m.auditSink,
+		OperatorNamespace:  operatorNamespace,
 	}); err != nil {
 		cancel()
 		return err

@@ -58,20 +58,25 @@ log "starting the notification sink on http://$SINK_ADDR and smtp://$SMTP_ADDR"
 "$LOCALBIN/notification-sink" --listen "$SINK_ADDR" --smtp-listen "$SMTP_ADDR" &
 pids+=($!)
 
+# The operator's own namespace holds its audit signing key, which it
+# creates, and the Secrets of the council-wide policy's receivers.
+"$KUBECTL" create namespace incident-operator-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+# The council's ClusterEscalationPolicy applies to the namespaces labelled
+# for the council; the samples' department lives in default.
+"$KUBECTL" label namespace default security.incidentops.io/organisation=council --overwrite >/dev/null
+
 log "pointing the sample receivers at the sink and applying the samples"
-for secret in internal-audit-webhook service-desk-webhook line-managers-webhook; do
-  "$KUBECTL" create secret generic "$secret" --from-literal=url="http://$SINK_ADDR/$secret" --dry-run=client -o yaml |
+for secret in internal-audit-webhook:incident-operator-system service-desk-webhook:default line-managers-webhook:default; do
+  name=${secret%%:*} namespace=${secret##*:}
+  "$KUBECTL" -n "$namespace" create secret generic "$name" --from-literal=url="http://$SINK_ADDR/$name" --dry-run=client -o yaml |
     "$KUBECTL" label --local -f - -o yaml security.incidentops.io/notification-secret=true | "$KUBECTL" apply -f - >/dev/null
 done
 "$KUBECTL" apply -k "$ROOT/config/samples"
 
-# The operator creates its audit signing key in its own namespace.
-"$KUBECTL" create namespace incident-operator-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-
 log "starting the operator"
 "$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 \
   --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
-  --audit-sink-url="http://$SINK_ADDR/audit" \
+  --audit-sink-url="http://$SINK_ADDR/audit" --operator-namespace=incident-operator-system \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
 pids+=($!)
 
@@ -82,6 +87,7 @@ cat >&2 <<MSG
     export KUBECONFIG=$KUBECONFIG PATH=$LOCALBIN:\$PATH
     kubectl get incidents
     kubectl get incidentops -o wide
+    kubectl get clusterescalationpolicies
 
   The kubectl incident plugin (bin/kubectl-incident) is on that PATH:
 

@@ -422,7 +422,14 @@ const (
 // PolicyReference pins an EscalationPolicy at the generation that routed
 // the incident, and says how far the incident has climbed its escalation.
 type PolicyReference struct {
-	// Name of the EscalationPolicy.
+	// Kind of the policy: EscalationPolicy, in the incident's namespace
+	// (when unset), or ClusterEscalationPolicy.
+	// +kubebuilder:validation:Enum=EscalationPolicy;ClusterEscalationPolicy
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name of the policy. A namespace's policy never shares its name with
+	// a cluster policy that applies to the namespace, so the name alone
+	// identifies the policy in notification records and the audit trail.
 	Name string `json:"name"`
 	// Generation of the policy when it routed the incident.
 	Generation int64 `json:"generation"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -34,22 +35,47 @@ each level and how the delivery went, and what happens next and when.`,
 			if err != nil {
 				return err
 			}
-			policies, listErr := listPolicies(cmd.Context(), c, inc.Namespace)
-			return writeWhy(o.streams.Out, inc, policies, listErr, o.now())
+			policies, clusterErr, listErr := listPolicies(cmd.Context(), c, inc.Namespace)
+			return writeWhy(o.streams.Out, inc, policies, clusterErr, listErr, o.now())
 		},
 	}
 	return cmd
 }
 
-func listPolicies(ctx context.Context, c client.Client, ns string) ([]securityv1alpha1.EscalationPolicy, error) {
+// listPolicies reads the policies that may route the namespace's
+// incidents, as the operator picks them: the namespace's own and the
+// cluster policies that select it. Someone allowed to read only the
+// namespace cannot read cluster policies, or the namespace's labels that
+// pick them: they get the namespace's policies and, in clusterErr, why
+// the cluster's are missing.
+func listPolicies(ctx context.Context, c client.Client, ns string) (candidates routing.Candidates, clusterErr, err error) {
 	var list securityv1alpha1.EscalationPolicyList
 	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return nil, err
+		return routing.Candidates{}, nil, err
 	}
-	return list.Items, nil
+	var clusterList securityv1alpha1.ClusterEscalationPolicyList
+	namespace := &metav1.PartialObjectMetadata{}
+	namespace.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"})
+	if err := c.List(ctx, &clusterList); err != nil {
+		clusterErr = fmt.Errorf("cannot read ClusterEscalationPolicies: %w", err)
+	} else if len(clusterList.Items) > 0 {
+		if err := c.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
+			clusterErr = fmt.Errorf("cannot read namespace %s, whose labels pick the ClusterEscalationPolicies: %w", ns, err)
+			clusterList.Items = nil
+		}
+	}
+	cluster := make([]*securityv1alpha1.ClusterEscalationPolicy, len(clusterList.Items))
+	for i := range clusterList.Items {
+		cluster[i] = &clusterList.Items[i]
+	}
+	own := make([]*securityv1alpha1.EscalationPolicy, len(list.Items))
+	for i := range list.Items {
+		own[i] = &list.Items[i]
+	}
+	return routing.ForNamespace(namespace.Labels, cluster, own), clusterErr, nil
 }
 
-func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, listErr error, now time.Time) error {
+func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Candidates, clusterErr, listErr error, now time.Time) error {
 	spec, st := &inc.Spec, &inc.Status
 	phase := st.Phase
 	if phase == "" {
@@ -59,8 +85,11 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1
 		spec.Severity, spec.Category, typeOf(spec), phase, st.EscalationLevel)
 
 	byName := map[string]*securityv1alpha1.EscalationPolicy{}
-	for i := range policies {
-		byName[policies[i].Name] = &policies[i]
+	for _, p := range candidates.Namespaced {
+		byName[p.Name] = p
+	}
+	for _, p := range candidates.Cluster {
+		byName[p.Name] = p.AsEscalationPolicy()
 	}
 
 	fmt.Fprintln(w, "\nPolicies that routed it:")
@@ -68,7 +97,7 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1
 		fmt.Fprintln(w, "  none yet")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NAME\tGENERATION\tJOINED\tLEVEL\tLEVEL REACHED")
+		fmt.Fprintln(tw, "  KIND\tNAME\tGENERATION\tJOINED\tLEVEL\tLEVEL REACHED")
 		for _, p := range st.Policies {
 			joined := "when routed"
 			if p.JoinedAt != nil {
@@ -78,7 +107,11 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1
 			if p.LevelReachedAt != nil {
 				reached = p.LevelReachedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%d\t%s\n", p.Name, p.Generation, joined, p.Level, reached)
+			kind := p.Kind
+			if kind == "" {
+				kind = securityv1alpha1.KindEscalationPolicy
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", kind, p.Name, p.Generation, joined, p.Level, reached)
 		}
 		_ = tw.Flush()
 		for _, p := range st.Policies {
@@ -88,11 +121,14 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1
 		}
 	}
 
-	fmt.Fprintln(w, "\nEach policy of the namespace, judged now in routing order:")
+	fmt.Fprintln(w, "\nEach policy of the namespace, and each cluster policy that applies to it, judged now in routing order:")
 	if listErr != nil {
 		fmt.Fprintf(w, "  cannot read the policies: %s\n", describe(listErr))
 	} else {
-		writeClauses(w, inc, policies)
+		if clusterErr != nil {
+			fmt.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(clusterErr))
+		}
+		writeClauses(w, inc, candidates)
 	}
 
 	fmt.Fprintln(w, "\nWho was told:")
@@ -123,22 +159,35 @@ func typeOf(spec *securityv1alpha1.IncidentSpec) securityv1alpha1.IncidentType {
 
 // writeClauses judges every policy with the operator's routing, clause by
 // clause.
-func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy) {
-	if len(policies) == 0 {
-		fmt.Fprintln(w, "  no EscalationPolicy in this namespace: nothing can route the incident")
+func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Candidates) {
+	for _, e := range candidates.Excluded {
+		fmt.Fprintf(w, "  %s %s: left out: %s\n", e.Kind, e.Name, e.Reason)
+	}
+	if len(candidates.Namespaced)+len(candidates.Cluster) == 0 {
+		fmt.Fprintln(w, "  no EscalationPolicy in this namespace, nor ClusterEscalationPolicy for it: nothing can route the incident")
 		return
 	}
 	cache := routing.NewExpressionCache()
-	prepared := make([]routing.Policy, len(policies))
-	for i := range policies {
-		prepared[i] = routing.Prepare(&policies[i], cache)
+	var prepared []routing.Policy
+	for _, p := range candidates.Cluster {
+		prepared = append(prepared, routing.PrepareCluster(p, cache))
+	}
+	for _, p := range candidates.Namespaced {
+		prepared = append(prepared, routing.Prepare(p, cache))
 	}
 	for _, p := range explain.Explain(inc, prepared) {
 		flow := ""
 		if p.Continue {
 			flow = ", continue"
 		}
-		fmt.Fprintf(w, "  %s (priority %d%s): %s\n", p.Name, p.Priority, flow, p.Verdict())
+		if p.Protected {
+			flow += ", protected"
+		}
+		name := p.Name
+		if p.Kind == securityv1alpha1.KindClusterEscalationPolicy {
+			name = "ClusterEscalationPolicy " + name
+		}
+		fmt.Fprintf(w, "  %s (priority %d%s): %s\n", name, p.Priority, flow, p.Verdict())
 		if p.Invalid == nil && len(p.Clauses) == 0 {
 			fmt.Fprintln(w, "    no match clauses: matches every incident")
 		}

@@ -15,13 +15,19 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
-// Policy is an EscalationPolicy prepared for routing: its selector parsed and
-// its expression compiled.
+// Policy is an EscalationPolicy or a ClusterEscalationPolicy prepared for
+// routing: its selector parsed and its expression compiled.
 type Policy struct {
+	// Kind is securityv1alpha1.KindEscalationPolicy or
+	// KindClusterEscalationPolicy.
+	Kind       string
 	Name       string
 	Generation int64
 	Priority   int32
 	Continue   bool
+	// Protected policies are evaluated even after a policy ordered before
+	// them matched with continue: false.
+	Protected  bool
 	Match      securityv1alpha1.PolicyMatch
 	Selector   labels.Selector
 	Expression *Expression
@@ -33,6 +39,7 @@ type Policy struct {
 // for its expression.
 func Prepare(p *securityv1alpha1.EscalationPolicy, cache *ExpressionCache) Policy {
 	out := Policy{
+		Kind:       securityv1alpha1.KindEscalationPolicy,
 		Name:       p.Name,
 		Generation: p.Generation,
 		Priority:   p.Spec.Priority,
@@ -75,9 +82,10 @@ type Decision struct {
 }
 
 // Route evaluates the policies from the highest priority to the lowest, ties
-// broken by name, and stops at the first match unless that policy continues.
-// Policies that cannot be evaluated are skipped and reported, never fatal:
-// one broken policy must not keep an incident from everyone else.
+// broken by name, and stops at the first match unless that policy continues;
+// protected cluster policies after it are still evaluated. Policies that
+// cannot be evaluated are skipped and reported, never fatal: one broken
+// policy must not keep an incident from everyone else.
 func Route(incident *securityv1alpha1.Incident, policies []Policy) Decision {
 	return RouteSorted(incident, Sort(slices.Clone(policies)))
 }
@@ -105,10 +113,14 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 // matches nothing.
 func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset, ordered []Policy) Decision {
 	var (
-		d    Decision
-		vars cel.Activation
+		d       Decision
+		vars    cel.Activation
+		stopped bool
 	)
 	for _, p := range ordered {
+		if stopped && !p.Protected {
+			continue
+		}
 		if p.Invalid != nil {
 			d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: p.Invalid})
 			continue
@@ -147,7 +159,7 @@ func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*sec
 			d.MatchedAssets[p.Name] = matched
 		}
 		if !p.Continue {
-			break
+			stopped = true
 		}
 	}
 	return d

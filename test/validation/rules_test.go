@@ -352,9 +352,13 @@ func explicitCases(kinds map[string]*kind, now time.Time) []badCase {
 	receiver1 := path{"spec", "receivers", 1}
 	calendar := path{"spec", "sla", "calendar"}
 	var list []explicitCase
+	// A ClusterEscalationPolicy's spec is an EscalationPolicy's, and the
+	// operator checks both alike.
 	policy := func(at path, field path, why string, values ...any) {
 		for _, v := range values {
-			list = append(list, explicitCase{kind: "EscalationPolicy", at: at, value: v, field: field, why: why})
+			for _, kind := range []string{"EscalationPolicy", "ClusterEscalationPolicy"} {
+				list = append(list, explicitCase{kind: kind, at: at, value: v, field: field, why: why})
+			}
 		}
 	}
 	policy(path{"spec", "match", "selector"}, nil, "selector",
@@ -366,6 +370,13 @@ func explicitCases(kinds map[string]*kind, now time.Time) []badCase {
 		map[string]any{"matchLabels": map[string]any{"-team": "desk"}},
 		map[string]any{"matchLabels": map[string]any{"example.org/a/b": "desk"}},
 		map[string]any{"matchLabels": map[string]any{"team": strings.Repeat("a", 64)}})
+	for _, v := range []any{
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "tier", "operator": "Sometimes"}}},
+		map[string]any{"matchExpressions": []any{map[string]any{"key": "tier", "operator": "NotIn"}}},
+		map[string]any{"matchLabels": map[string]any{"tier": "not a value!"}},
+	} {
+		list = append(list, explicitCase{kind: "ClusterEscalationPolicy", at: path{"spec", "namespaceSelector"}, value: v, why: "selector"})
+	}
 	policy(path{"spec", "match", "expression"}, nil, "expression",
 		"1/0 == 1", "incident.spec.impact.dataSubjects > '100'", "incident.spec.nosuch == 1", "incident.spec.title",
 		"incident.spec.title ==", ")", "int(incident.spec.title) > 0", "incident.metadata.labels['team'] == 1",

@@ -47,10 +47,11 @@ const settleTimeout = 30 * time.Second
 // reportCondition is the condition through which the operator reports, on
 // each kind, what the schema let through.
 var reportCondition = map[string]string{
-	"EscalationPolicy": securityv1alpha1.ConditionReady,
-	"Incident":         securityv1alpha1.ConditionInputValid,
-	"Asset":            securityv1alpha1.ConditionReady,
-	"Department":       securityv1alpha1.ConditionReady,
+	"EscalationPolicy":        securityv1alpha1.ConditionReady,
+	"ClusterEscalationPolicy": securityv1alpha1.ConditionReady,
+	"Incident":                securityv1alpha1.ConditionInputValid,
+	"Asset":                   securityv1alpha1.ConditionReady,
+	"Department":              securityv1alpha1.ConditionReady,
 }
 
 type verdict string
@@ -297,8 +298,12 @@ func apiProblems(err error) []problem {
 	return problems
 }
 
-// object is obj as kind k named ns/name; obj nil is an empty object to read into.
+// object is obj as kind k named ns/name, or name alone for a cluster-scoped
+// kind; obj nil is an empty object to read into.
 func object(k *kind, obj map[string]any, ns, name string) *unstructured.Unstructured {
+	if k.gvk.Kind == "ClusterEscalationPolicy" {
+		ns = ""
+	}
 	u := &unstructured.Unstructured{Object: map[string]any{}}
 	if obj != nil {
 		u.Object = runtime.DeepCopyJSON(obj)
@@ -325,26 +330,52 @@ func prepareStore(t *testing.T, kinds map[string]*kind, ns string) {
 			keys[name][key] = receiver.URL
 		})
 	}
-	for name, data := range keys {
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
-			Labels: map[string]string{securityv1alpha1.NotificationSecretLabel: "true"}}, StringData: data}
-		if err := k8sClient.Create(ctx, secret); err != nil {
+	for _, base := range kinds["ClusterEscalationPolicy"].bases {
+		secretRefs(base, func(name, key string) {
+			if keys[name] == nil {
+				keys[name] = map[string]string{}
+			}
+			keys[name][key] = receiver.URL
+		})
+	}
+	// A cluster policy's receivers read their Secrets from the operator's
+	// namespace.
+	if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for _, in := range []string{ns, operatorNamespace} {
+		for name, data := range keys {
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: in, Name: name,
+				Labels: map[string]string{securityv1alpha1.NotificationSecretLabel: "true"}}, StringData: data}
+			if err := k8sClient.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+		unlabelled := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: in, Name: "unlabelled"}, StringData: map[string]string{"url": receiver.URL}}
+		if err := k8sClient.Create(ctx, unlabelled); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
-	unlabelled := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unlabelled"}, StringData: map[string]string{"url": receiver.URL}}
-	if err := k8sClient.Create(ctx, unlabelled); err != nil {
-		t.Fatal(err)
-	}
-	for _, kindName := range []string{"Asset", "EscalationPolicy"} {
+	for _, kindName := range []string{"Asset", "EscalationPolicy", "ClusterEscalationPolicy"} {
 		k := kinds[kindName]
 		for _, base := range k.bases {
-			if err := k8sClient.Create(ctx, object(k, base, ns, base["metadata"].(map[string]any)["name"].(string))); err != nil {
+			if err := k8sClient.Create(ctx, object(k, base, ns, base["metadata"].(map[string]any)["name"].(string))); err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatal(err)
 			}
 		}
 	}
-	policies := kinds["EscalationPolicy"]
+	for _, policies := range []*kind{kinds["EscalationPolicy"], kinds["ClusterEscalationPolicy"]} {
+		waitReady(t, policies, ns)
+	}
+}
+
+// operatorNamespace is the operator's own namespace, as its flag defaults.
+const operatorNamespace = "incident-operator-system"
+
+// waitReady waits until every sample of the policy kind is Ready where
+// the sweep stores its cases.
+func waitReady(t *testing.T, policies *kind, ns string) {
+	ctx := context.Background()
 	for _, base := range policies.bases {
 		name := base["metadata"].(map[string]any)["name"].(string)
 		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, settleTimeout, true, func(ctx context.Context) (bool, error) {

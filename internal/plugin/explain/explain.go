@@ -33,9 +33,12 @@ type Clause struct {
 
 // Policy is how one policy stands against the incident.
 type Policy struct {
-	Name     string
-	Priority int32
-	Continue bool
+	// Kind is EscalationPolicy or ClusterEscalationPolicy.
+	Kind      string
+	Name      string
+	Priority  int32
+	Continue  bool
+	Protected bool
 	// Clauses of the policy's match, in the order of the API's fields; none
 	// when the policy matches every incident.
 	Clauses []Clause
@@ -55,13 +58,15 @@ type Policy struct {
 func Explain(incident *securityv1alpha1.Incident, policies []routing.Policy) []Policy {
 	ordered := routing.Sort(slices.Clone(policies))
 	decision := routing.RouteSorted(incident, ordered)
+	// The first match that does not continue stops every policy after it
+	// but the protected ones.
 	var stopper string
-	if n := len(decision.Matched); n > 0 && !decision.Matched[n-1].Continue {
-		stopper = decision.Matched[n-1].Name
+	if i := slices.IndexFunc(decision.Matched, func(m routing.Policy) bool { return !m.Continue }); i >= 0 {
+		stopper = decision.Matched[i].Name
 	}
 	out := make([]Policy, 0, len(ordered))
 	for _, p := range ordered {
-		e := Policy{Name: p.Name, Priority: p.Priority, Continue: p.Continue, Invalid: p.Invalid}
+		e := Policy{Kind: p.Kind, Name: p.Name, Priority: p.Priority, Continue: p.Continue, Protected: p.Protected, Invalid: p.Invalid}
 		e.Routed = slices.ContainsFunc(decision.Matched, func(m routing.Policy) bool { return m.Name == p.Name })
 		if p.Invalid == nil {
 			e.Clauses = clauses(incident, p)

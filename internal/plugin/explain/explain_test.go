@@ -243,3 +243,28 @@ func TestOrderIsRoutingsOrder(t *testing.T) {
 		t.Errorf("order %v, want %v", got, want)
 	}
 }
+
+// A department's stop names the policy that stopped the others, and a
+// protected cluster policy after it is routed, not stopped.
+func TestProtectedClusterPolicyIsNotStopped(t *testing.T) {
+	cache := routing.NewExpressionCache()
+	audit := &securityv1alpha1.ClusterEscalationPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "internal-audit", Generation: 1},
+		Spec: securityv1alpha1.ClusterEscalationPolicySpec{
+			EscalationPolicySpec: securityv1alpha1.EscalationPolicySpec{Priority: 50, Continue: true},
+			Protected:            true,
+		},
+	}
+	policies := append(prepare(t, policy("department-stop", 100, false, securityv1alpha1.PolicyMatch{}), policy("desk", 10, false, securityv1alpha1.PolicyMatch{})),
+		routing.PrepareCluster(audit, cache))
+	got := map[string]Policy{}
+	for _, e := range Explain(newIncident(nil), policies) {
+		got[e.Name] = e
+	}
+	if a := got["internal-audit"]; !a.Routed || !a.Protected || a.Kind != securityv1alpha1.KindClusterEscalationPolicy || a.StoppedBy != "" {
+		t.Errorf("internal-audit: %+v, want routed, protected, a cluster policy", a)
+	}
+	if d := got["desk"]; d.Routed || d.StoppedBy != "department-stop" {
+		t.Errorf("desk: %+v, want stopped by department-stop", d)
+	}
+}
