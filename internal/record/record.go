@@ -260,12 +260,18 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 }
 
 // joinedPolicies names the policies, with the generation that routed the
-// incident, that after holds and before did not.
+// incident, that after holds and before did not. A cluster policy is named
+// with its kind: a namespace policy of the same name may have routed the
+// namespace's incidents before the cluster policy was made.
 func joinedPolicies(before, after []securityv1alpha1.PolicyReference) []string {
 	var joined []string
 	for _, p := range after {
 		if !slices.ContainsFunc(before, func(b securityv1alpha1.PolicyReference) bool { return b.Name == p.Name }) {
-			joined = append(joined, p.Name+"@"+strconv.FormatInt(p.Generation, 10))
+			name := p.Name
+			if p.Kind == securityv1alpha1.KindClusterEscalationPolicy {
+				name = p.Kind + "/" + name
+			}
+			joined = append(joined, name+"@"+strconv.FormatInt(p.Generation, 10))
 		}
 	}
 	return joined

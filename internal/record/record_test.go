@@ -75,6 +75,13 @@ func TestObserve(t *testing.T) {
 			keys: []string{"severity", "impact", "policies", "key"},
 			want: "Reported by rob severity=High impact=personalData, itRelated\nRouted by operator policies=desk@3\nNotified by operator key=k1",
 		},
+		"a cluster policy is named with its kind": {
+			change: func(i *securityv1alpha1.Incident) {
+				i.Status.Policies = []securityv1alpha1.PolicyReference{{Name: "dept", Generation: 2}, {Kind: securityv1alpha1.KindClusterEscalationPolicy, Name: "audit", Generation: 1}}
+			},
+			keys: []string{"policies"},
+			want: "Reported by rob\nRouted by operator policies=dept@2, ClusterEscalationPolicy/audit@1",
+		},
 		"a change with its old and new values, by its author": {
 			before: audited(1),
 			change: func(i *securityv1alpha1.Incident) {
