@@ -3,10 +3,13 @@
 KUBE_VERSION ?= 1.37.0
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+HELM_VERSION ?= v4.3.1
 IMG ?= ghcr.io/incidentops/incident-operator:v0.1.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+HELM ?= $(LOCALBIN)/helm
+CHART_DIR ?= charts/incident-operator
 ENVTEST_DIR ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # kubectl from the machine when it has one, else the one hack/ builds.
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo $(ENVTEST_DIR)/kubectl)
@@ -15,6 +18,7 @@ GOTEST_FLAGS ?= -count=1 -timeout=30m
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export KUBECTL
+export HELM
 
 .PHONY: all
 all: build
@@ -28,8 +32,20 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and the RBAC ClusterRole from markers.
+manifests: controller-gen ## Generate the CRDs and the RBAC ClusterRole from markers, and copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(MAKE) -s chart
+
+# The chart installs what config/ holds, copied here, never edited by hand:
+# its templates add the release's names, labels and the CRDs' keep policy.
+.PHONY: chart
+chart: ## Copy the CRDs, RBAC, admission policies and monitoring from config/ into the Helm chart.
+	rm -rf $(CHART_DIR)/files
+	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac $(CHART_DIR)/files/admission $(CHART_DIR)/files/monitoring
+	cp config/crd/bases/*.yaml $(CHART_DIR)/files/crd/
+	cp $$(ls config/rbac/*.yaml | grep -v '/kustomization.yaml$$') $(CHART_DIR)/files/rbac/
+	cp $$(ls config/admission/*.yaml | grep -v '/kustomization.yaml$$') $(CHART_DIR)/files/admission/
+	cp config/monitoring/prometheusrule.yaml config/monitoring/grafana-dashboard.json $(CHART_DIR)/files/monitoring/
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
@@ -37,7 +53,7 @@ generate: controller-gen ## Generate the DeepCopy methods.
 
 # Everything controller-gen writes; verify-generated fingerprints it before
 # and after regenerating, so it judges the generated files, not the git state.
-GENERATED_FINGERPRINT = find api config/crd config/rbac -type f | sort | xargs sha256sum | sha256sum
+GENERATED_FINGERPRINT = find api config/crd config/rbac $(CHART_DIR)/files -type f | sort | xargs sha256sum | sha256sum
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Fail when generated files are stale.
@@ -45,7 +61,7 @@ verify-generated: controller-gen ## Fail when generated files are stale.
 	$(MAKE) -s manifests generate; \
 	if [ "$$before" != "$$($(GENERATED_FINGERPRINT))" ]; then \
 		echo "Generated files were stale; 'make manifests generate' changed:"; \
-		git status --porcelain -- api config; exit 1; \
+		git status --porcelain -- api config $(CHART_DIR); exit 1; \
 	fi
 
 .PHONY: fmt
@@ -59,7 +75,7 @@ vet: ## Run go vet, and fail on files gofmt would change.
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: test
-test: envtest verify-generated vet test-unit fuzz test-integration test-e2e bench-short ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages.
@@ -84,6 +100,11 @@ test-integration: envtest ## Controller tests against a real kube-apiserver and 
 .PHONY: test-e2e
 test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl and the operator binary.
 	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/plugin/... ./test/chaos/... ./test/validation/...
+
+.PHONY: test-chart
+test-chart: envtest helm $(KUBECTL) ## helm lint, and the chart against config/ and a real API server enforcing Pod Security restricted.
+	$(HELM) lint --strict $(CHART_DIR)
+	$(GO) test $(GOTEST_FLAGS) ./test/chart/...
 
 .PHONY: bench-short
 bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.
@@ -142,6 +163,11 @@ envtest: ## Build kube-apiserver and etcd (and kubectl where missing) into bin/k
 
 $(ENVTEST_DIR)/kubectl:
 	KUBE_VERSION=$(KUBE_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) WITH_KUBECTL=1 hack/build-control-plane.sh >/dev/null
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/.
+$(HELM):
+	GOBIN=$(LOCALBIN) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

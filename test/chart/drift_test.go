@@ -1,0 +1,257 @@
+package chart
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+// The chart must install what config/ holds: `make manifests` copies it
+// into the chart (make chart), and this test fails when the copy is stale
+// or a template changes what it copies. Objects are compared parsed, so
+// formatting and key order do not matter.
+
+func TestChartInstallsTheCRDsOfConfig(t *testing.T) {
+	rendered := byKindAndName(render(t))
+	want := readConfig(t, "crd/bases/*.yaml")
+	if len(want) == 0 {
+		t.Fatal("config/crd/bases holds no CRD")
+	}
+	for _, crd := range want {
+		got, ok := rendered[key("CustomResourceDefinition", crd.GetName())]
+		if !ok {
+			t.Errorf("the chart does not install CRD %s: run make chart", crd.GetName())
+			continue
+		}
+		if diff := difference(crd.Object["spec"], got.Object["spec"], "spec"); diff != "" {
+			t.Errorf("CRD %s differs from config/crd/bases (run make chart): %s", crd.GetName(), diff)
+		}
+		if keep := got.GetAnnotations()["helm.sh/resource-policy"]; keep != "keep" {
+			t.Errorf("CRD %s: helm.sh/resource-policy = %q, want keep, so that helm uninstall leaves the incidents", crd.GetName(), keep)
+		}
+	}
+	if n := countKind(rendered, "CustomResourceDefinition"); n != len(want) {
+		t.Errorf("the chart installs %d CRDs, config/crd/bases holds %d", n, len(want))
+	}
+}
+
+// Every Role, ClusterRole and binding of config/rbac, with the same rules,
+// aggregation labels and subjects.
+func TestChartGrantsTheRBACOfConfig(t *testing.T) {
+	rendered := byKindAndName(render(t))
+	serviceAccount := release + "-controller-manager"
+	roles := 0
+	for _, want := range readConfig(t, "rbac/*.yaml") {
+		kind := want.GetKind()
+		if kind == "ServiceAccount" {
+			continue
+		}
+		name := release + "-" + want.GetName()
+		got, ok := rendered[key(kind, name)]
+		if !ok {
+			t.Errorf("the chart has no %s %s for config/rbac's %s: run make chart", kind, name, want.GetName())
+			continue
+		}
+		if want.GetNamespace() != "" && got.GetNamespace() != namespace {
+			t.Errorf("%s %s: namespace %q, want the release's, %s", kind, name, got.GetNamespace(), namespace)
+		}
+		switch kind {
+		case "Role", "ClusterRole":
+			roles++
+			if diff := difference(want.Object["rules"], got.Object["rules"], "rules"); diff != "" {
+				t.Errorf("%s %s: rules differ from config/rbac's %s: %s", kind, name, want.GetName(), diff)
+			}
+			if diff := difference(want.Object["aggregationRule"], got.Object["aggregationRule"], "aggregationRule"); diff != "" {
+				t.Errorf("%s %s: %s", kind, name, diff)
+			}
+			for label, value := range want.GetLabels() {
+				if strings.HasPrefix(label, "rbac.authorization.k8s.io/") && got.GetLabels()[label] != value {
+					t.Errorf("%s %s: label %s = %q, want %q as config/rbac has it", kind, name, label, got.GetLabels()[label], value)
+				}
+			}
+		default: // a binding
+			ref, _, _ := unstructured.NestedStringMap(want.Object, "roleRef")
+			ref["name"] = release + "-" + ref["name"]
+			gotRef, _, _ := unstructured.NestedStringMap(got.Object, "roleRef")
+			if !reflect.DeepEqual(ref, gotRef) {
+				t.Errorf("%s %s: roleRef %v, want %v", kind, name, gotRef, ref)
+			}
+			subjects, _, _ := unstructured.NestedSlice(got.Object, "subjects")
+			want := []any{map[string]any{"kind": "ServiceAccount", "name": serviceAccount, "namespace": namespace}}
+			if !reflect.DeepEqual(subjects, want) {
+				t.Errorf("%s %s: subjects %v, want the chart's service account %v", kind, name, subjects, want)
+			}
+		}
+	}
+	if roles == 0 {
+		t.Fatal("config/rbac holds no role")
+	}
+	if n := countKind(rendered, "Role") + countKind(rendered, "ClusterRole"); n != roles {
+		t.Errorf("the chart installs %d roles, config/rbac holds %d: every role must come from config/rbac", n, roles)
+	}
+	if _, ok := rendered[key("ServiceAccount", serviceAccount)]; !ok {
+		t.Errorf("the chart has no ServiceAccount %s", serviceAccount)
+	}
+}
+
+func TestChartInstallsTheAdmissionPoliciesOfConfig(t *testing.T) {
+	rendered := byKindAndName(render(t))
+	want := readConfig(t, "admission/*.yaml")
+	for _, policy := range want {
+		got, ok := rendered[key(policy.GetKind(), policy.GetName())]
+		if !ok {
+			t.Errorf("the chart does not install %s %s: run make chart", policy.GetKind(), policy.GetName())
+			continue
+		}
+		if diff := difference(policy.Object["spec"], got.Object["spec"], "spec"); diff != "" {
+			t.Errorf("%s %s differs from config/admission: %s", policy.GetKind(), policy.GetName(), diff)
+		}
+	}
+	n := 0
+	for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"} {
+		n += countKind(rendered, kind)
+	}
+	if n != len(want) {
+		t.Errorf("the chart installs %d admission objects, config/admission holds %d", n, len(want))
+	}
+	if off := render(t, "admissionPolicies.install=false", "crds.install=false"); countKind(byKindAndName(off), "ValidatingAdmissionPolicy")+countKind(byKindAndName(off), "CustomResourceDefinition") != 0 {
+		t.Error("admissionPolicies.install=false and crds.install=false still install policies or CRDs")
+	}
+}
+
+func TestChartInstallsTheMonitoringOfConfig(t *testing.T) {
+	rendered := byKindAndName(render(t, "prometheusRule.enabled=true", "grafanaDashboard.enabled=true"))
+	want := readConfig(t, "monitoring/prometheusrule.yaml")[0]
+	got, ok := rendered[key("PrometheusRule", release)]
+	if !ok {
+		t.Fatal("prometheusRule.enabled=true renders no PrometheusRule")
+	}
+	if diff := difference(want.Object["spec"], got.Object["spec"], "spec"); diff != "" {
+		t.Errorf("the chart's PrometheusRule differs from config/monitoring: %s", diff)
+	}
+	dashboard, ok := rendered[key("ConfigMap", release+"-dashboard")]
+	if !ok {
+		t.Fatal("grafanaDashboard.enabled=true renders no ConfigMap")
+	}
+	file, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "monitoring", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, _ := unstructured.NestedStringMap(dashboard.Object, "data")
+	if data["incident-operator.json"] != string(file) {
+		t.Error("the dashboard ConfigMap does not hold config/monitoring/grafana-dashboard.json: run make chart")
+	}
+	if dashboard.GetLabels()["grafana_dashboard"] != "1" {
+		t.Errorf("the dashboard ConfigMap's labels %v lack grafana_dashboard=1, which Grafana's sidecar looks for", dashboard.GetLabels())
+	}
+}
+
+func key(kind, name string) string { return kind + "/" + name }
+
+func byKindAndName(objects []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	m := map[string]*unstructured.Unstructured{}
+	for _, obj := range objects {
+		m[key(obj.GetKind(), obj.GetName())] = obj
+	}
+	return m
+}
+
+func countKind(objects map[string]*unstructured.Unstructured, kind string) int {
+	n := 0
+	for k := range objects {
+		if strings.HasPrefix(k, kind+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+// difference names the first place where want and got differ, with both
+// values, or is empty when they are equal. JSON numbers are compared by
+// value, whichever Go type decoding gave them.
+func difference(want, got any, path string) string {
+	want, got = normalise(want), normalise(got)
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("%s: got %s, want an object", path, brief(got))
+		}
+		keys := make([]string, 0, len(w)+len(g))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if d := difference(w[k], g[k], path+"."+k); d != "" {
+				return d
+			}
+		}
+		return ""
+	case []any:
+		g, ok := got.([]any)
+		if !ok {
+			return fmt.Sprintf("%s: got %s, want a list", path, brief(got))
+		}
+		for i := range max(len(w), len(g)) {
+			var wi, gi any
+			if i < len(w) {
+				wi = w[i]
+			}
+			if i < len(g) {
+				gi = g[i]
+			}
+			if d := difference(wi, gi, fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	default:
+		if !reflect.DeepEqual(want, got) {
+			return fmt.Sprintf("%s: got %s, want %s", path, brief(got), brief(want))
+		}
+		return ""
+	}
+}
+
+// normalise turns every number into float64.
+func normalise(v any) any {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case int:
+		return float64(n)
+	case json.Number:
+		f, _ := n.Float64()
+		return f
+	}
+	return v
+}
+
+func brief(v any) string {
+	if v == nil {
+		return "nothing"
+	}
+	data, _ := yaml.Marshal(v)
+	s := strings.TrimSpace(string(data))
+	if lines := strings.Split(s, "\n"); len(lines) > 6 {
+		s = strings.Join(slices.Concat(lines[:6], []string{"..."}), "\n")
+	}
+	return s
+}

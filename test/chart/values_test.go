@@ -1,0 +1,101 @@
+package chart
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// values.schema.json refuses, before anything reaches the cluster, values
+// that are mistyped or would break the operator or Pod Security.
+func TestValuesSchemaRefusesBadValues(t *testing.T) {
+	tests := map[string]struct {
+		set  []string
+		want string
+	}{
+		"no replica":                  {[]string{"replicaCount=0"}, "/replicaCount"},
+		"unknown pull policy":         {[]string{"image.pullPolicy=Sometimes"}, "/image/pullPolicy"},
+		"digest that is no digest":    {[]string{"image.digest=latest"}, "/image/digest"},
+		"misspelt key":                {[]string{"imageTag=v1"}, "additional properties 'imageTag' not allowed"},
+		"unknown SMTP security":       {[]string{"smtp.security=ssl"}, "/smtp/security"},
+		"SMTP address without port":   {[]string{"smtp.address=smtp.example.org", "smtp.from=a@example.org"}, "/smtp/address"},
+		"SMTP address without sender": {[]string{"smtp.address=smtp.example.org:587"}, "/smtp/from"},
+		"two leaders":                 {[]string{"replicaCount=2", "leaderElection.enabled=false"}, "/leaderElection/enabled"},
+		"duration in words":           {[]string{"retry.maxDelay=5 minutes"}, "/retry/maxDelay"},
+		"root":                        {[]string{"podSecurityContext.runAsNonRoot=false"}, "/podSecurityContext/runAsNonRoot"},
+		"privilege escalation":        {[]string{"securityContext.allowPrivilegeEscalation=true"}, "/securityContext/allowPrivilegeEscalation"},
+		"privileged":                  {[]string{"securityContext.privileged=true"}, "/securityContext/privileged"},
+		"capability added":            {[]string{"securityContext.capabilities.add={NET_ADMIN}"}, "/securityContext/capabilities/add"},
+		"namespace with a capital":    {[]string{"watchNamespaces={Council}"}, "/watchNamespaces/0"},
+		"audit sink that is no URL":   {[]string{"auditKey.sinkURL=siem.internal"}, "/auditKey/sinkURL"},
+		"flag without dashes":         {[]string{"extraArgs={zap-devel}"}, "/extraArgs/0"},
+		"log level unknown":           {[]string{"logLevel=verbose"}, "/logLevel"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			out, err := renderErr(tc.set...)
+			if err == nil {
+				t.Fatalf("helm template --set %v succeeded, want the schema to refuse it", tc.set)
+			}
+			if !strings.Contains(out, "values don't meet the specifications of the schema") || !strings.Contains(out, tc.want) {
+				t.Errorf("helm template --set %v failed without naming %s:\n%s", tc.set, tc.want, out)
+			}
+		})
+	}
+}
+
+// The values reach the operator as the flags main.go reads.
+func TestValuesBecomeOperatorFlags(t *testing.T) {
+	objects := byKindAndName(render(t,
+		"smtp.address=smtp.example.org:587", "smtp.from=Incidents <incidents@example.org>",
+		"smtp.credentialsSecret=smtp-login", "smtp.caConfigMap=smtp-ca",
+		"watchNamespaces={council,finance}", "allowedDestinations={https://pagerduty.internal/}",
+		"auditKey.sinkURL=https://siem.internal/collect", "image.tag=v9.9.9", "replicaCount=3"))
+	deployment := objects[key("Deployment", release+"-controller-manager")]
+	if deployment == nil {
+		t.Fatal("no Deployment")
+	}
+	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	manager := containers[0].(map[string]any)
+	var args []string
+	for _, a := range manager["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	for _, want := range []string{
+		"--leader-elect=true",
+		"--metrics-bind-address=:8443",
+		"--audit-key-secret=" + namespace + "/incident-operator-audit-key",
+		"--smtp-address=smtp.example.org:587",
+		"--smtp-from=Incidents <incidents@example.org>",
+		"--smtp-security=starttls",
+		"--smtp-credentials-secret=" + namespace + "/smtp-login",
+		"--smtp-ca-file=/etc/incident-operator/smtp-ca/ca.crt",
+		"--watch-namespaces=council,finance",
+		"--allowed-destination=https://pagerduty.internal/",
+		"--audit-sink-url=https://siem.internal/collect",
+	} {
+		if !slices.Contains(args, want) {
+			t.Errorf("the operator's args lack %s:\n%s", want, strings.Join(args, "\n"))
+		}
+	}
+	if image := manager["image"]; image != "ghcr.io/incidentops/incident-operator:v9.9.9" {
+		t.Errorf("image = %v", image)
+	}
+	if replicas, _, _ := unstructured.NestedFieldNoCopy(deployment.Object, "spec", "replicas"); normalise(replicas) != 3.0 {
+		t.Errorf("replicas = %v, want 3", replicas)
+	}
+	volumes, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "volumes")
+	if !strings.Contains(toStream(t, []*unstructured.Unstructured{{Object: map[string]any{"v": volumes}}}), `"name":"smtp-ca"`) {
+		t.Errorf("no volume holds the SMTP CA ConfigMap: %v", volumes)
+	}
+
+	// The image tag defaults to the chart's appVersion.
+	deployment = byKindAndName(render(t))[key("Deployment", release+"-controller-manager")]
+	containers, _, _ = unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	chart := readChartYAML(t)
+	if image, want := containers[0].(map[string]any)["image"], "ghcr.io/incidentops/incident-operator:"+chart["appVersion"].(string); image != want {
+		t.Errorf("default image = %v, want %s", image, want)
+	}
+}
