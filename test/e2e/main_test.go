@@ -28,6 +28,9 @@ var (
 	sinkURL      string
 	// mailbox is the plain-SMTP relay on loopback the operator mails to.
 	mailbox = &sink.Mailbox{}
+	// operatorMetrics is where the operator serves its metrics, over HTTPS
+	// to authorised callers, as in a cluster.
+	operatorMetrics string
 )
 
 func TestMain(m *testing.M) {
@@ -94,8 +97,17 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	metricsListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	operatorMetrics = metricsListener.Addr().String()
+	metricsListener.Close()
+	// Leader election as deployed, so that its metrics are exported too.
 	operator := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
 		"--smtp-address=" + smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none",
+		"--metrics-bind-address=" + operatorMetrics, "--leader-elect", "--leader-election-namespace=default",
 	}}
 	if err := operator.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the operator:", err)

@@ -66,27 +66,7 @@ func TestMetricsNeedAnAuthorisedCallerAndReadinessWaitsForCaches(t *testing.T) {
 	}
 
 	// The metrics endpoint serves HTTPS with a self-signed certificate.
-	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	get := func(token string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "https://"+metricsAddr+"/metrics", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		// The metrics server may start a moment after the probes.
-		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
-			resp, err := insecure.Do(req)
-			if err != nil {
-				if time.Since(start) > 20*time.Second {
-					t.Fatalf("GET /metrics: %v", err)
-				}
-				continue
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(body)
-		}
-	}
+	get := func(token string) (int, string) { t.Helper(); return getMetrics(t, metricsAddr, token) }
 	if code, _ := get(""); code != http.StatusUnauthorized {
 		t.Errorf("without a token: %d, want 401", code)
 	}
@@ -97,11 +77,7 @@ func TestMetricsNeedAnAuthorisedCallerAndReadinessWaitsForCaches(t *testing.T) {
 	}
 	// Another account, granted the role before it first asks: the operator
 	// remembers a denial for a while.
-	mustKubectl(t, "-n", ns, "create", "serviceaccount", "prometheus")
-	token := strings.TrimSpace(mustKubectl(t, "-n", ns, "create", "token", "prometheus"))
-	mustKubectl(t, "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "metrics_reader_role.yaml"))
-	mustKubectl(t, "create", "clusterrolebinding", ns+"-prometheus", "--clusterrole=metrics-reader", "--serviceaccount="+ns+":prometheus")
-	t.Cleanup(func() { _, _ = kubectl("delete", "clusterrolebinding", ns+"-prometheus") })
+	token := metricsReaderToken(t, ns)
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		code, body := get(token)
@@ -137,4 +113,40 @@ spec: {title: Nobody routes this, category: Loss, severity: High, reporter: {nam
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// getMetrics asks the operator's metrics endpoint at addr for /metrics with
+// a bearer token, waiting for the endpoint to listen; it returns the status
+// and the body.
+func getMetrics(t *testing.T, addr, token string) (int, string) {
+	t.Helper()
+	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// The metrics server may start a moment after the probes.
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := insecure.Do(req)
+		if err != nil {
+			if time.Since(start) > 20*time.Second {
+				t.Fatalf("GET /metrics: %v", err)
+			}
+			continue
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+}
+
+// metricsReaderToken is a token of a new service account in ns that is
+// bound to config/rbac's metrics-reader role, as a Prometheus would be.
+func metricsReaderToken(t *testing.T, ns string) string {
+	t.Helper()
+	mustKubectl(t, "-n", ns, "create", "serviceaccount", "prometheus")
+	mustKubectl(t, "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "metrics_reader_role.yaml"))
+	mustKubectl(t, "create", "clusterrolebinding", ns+"-prometheus", "--clusterrole=metrics-reader", "--serviceaccount="+ns+":prometheus")
+	t.Cleanup(func() { _, _ = kubectl("delete", "clusterrolebinding", ns+"-prometheus") })
+	return strings.TrimSpace(mustKubectl(t, "-n", ns, "create", "token", "prometheus"))
 }
