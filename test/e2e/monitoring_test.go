@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 
+	"github.com/incidentops/incident-operator/internal/sink"
 	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
@@ -285,11 +286,14 @@ func sortedKeys(m map[string]bool, prefix string) []string {
 // policy that is not Ready.
 func driveEveryMetric(t *testing.T, ns string) {
 	t.Helper()
+	// Receivers of its own, so that the other tests' sink counts only theirs.
+	accepting := httptest.NewServer(&sink.Sink{})
+	t.Cleanup(accepting.Close)
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "no such channel", http.StatusBadRequest)
 	}))
 	t.Cleanup(refusing.Close)
-	for name, url := range map[string]string{"sink": sinkURL + "/monitoring", "refusing": refusing.URL} {
+	for name, url := range map[string]string{"sink": accepting.URL, "refusing": refusing.URL} {
 		mustKubectl(t, "-n", ns, "create", "secret", "generic", name, "--from-literal=url="+url)
 		mustKubectl(t, "-n", ns, "label", "secret", name, "security.incidentops.io/notification-secret=true")
 	}
