@@ -1,11 +1,15 @@
 package chart
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
 // values.schema.json refuses, before anything reaches the cluster, values
@@ -97,5 +101,41 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 	chart := readChartYAML(t)
 	if image, want := containers[0].(map[string]any)["image"], "ghcr.io/incidentops/incident-operator:"+chart["appVersion"].(string); image != want {
 		t.Errorf("default image = %v, want %s", image, want)
+	}
+}
+
+// The ServiceMonitor scrapes the metrics Service's HTTPS port, and gives
+// the job the name the alerts of config/monitoring select.
+func TestServiceMonitorScrapesTheMetricsService(t *testing.T) {
+	objects := byKindAndName(render(t, "serviceMonitor.enabled=true"))
+	service, monitor := objects[key("Service", release+"-metrics")], objects[key("ServiceMonitor", release)]
+	if service == nil || monitor == nil {
+		t.Fatal("serviceMonitor.enabled=true renders no metrics Service or no ServiceMonitor")
+	}
+	selector, _, _ := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
+	for label, value := range selector {
+		if service.GetLabels()[label] != value {
+			t.Errorf("the ServiceMonitor selects %s=%s, the Service is labelled %v", label, value, service.GetLabels())
+		}
+	}
+	ports, _, _ := unstructured.NestedSlice(service.Object, "spec", "ports")
+	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+	if len(ports) != 1 || len(endpoints) != 1 {
+		t.Fatalf("ports %v, endpoints %v", ports, endpoints)
+	}
+	port, endpoint := ports[0].(map[string]any), endpoints[0].(map[string]any)
+	if endpoint["port"] != port["name"] || endpoint["scheme"] != "https" || port["targetPort"] != "metrics" {
+		t.Errorf("the ServiceMonitor scrapes %v over %v, the Service serves %v on %v", endpoint["port"], endpoint["scheme"], port["name"], port["targetPort"])
+	}
+	jobLabel, _, _ := unstructured.NestedString(monitor.Object, "spec", "jobLabel")
+	if job := service.GetLabels()[jobLabel]; job != "incident-operator" {
+		t.Errorf("the job is named %q (the Service's %s), the alerts select job=\"incident-operator\"", job, jobLabel)
+	}
+	rules, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "monitoring", "prometheusrule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rules), `job="incident-operator"`) {
+		t.Error(`the alerts no longer select job="incident-operator": change the ServiceMonitor's job with them`)
 	}
 }
