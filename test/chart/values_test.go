@@ -2,7 +2,9 @@ package chart
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -56,17 +58,15 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 		"smtp.address=smtp.example.org:587", "smtp.from=Incidents <incidents@example.org>",
 		"smtp.credentialsSecret=smtp-login", "smtp.caConfigMap=smtp-ca",
 		"watchNamespaces={council,finance}", "allowedDestinations={https://pagerduty.internal/}",
-		"auditKey.sinkURL=https://siem.internal/collect", "image.tag=v9.9.9", "replicaCount=3"))
+		"auditKey.sinkURL=https://siem.internal/collect", "image.tag=v9.9.9", "replicaCount=3",
+		"allowLinkLocalDestinations=true", "warningEventsOnly=true", "extraArgs={--zap-devel}"))
 	deployment := objects[key("Deployment", release+"-controller-manager")]
 	if deployment == nil {
 		t.Fatal("no Deployment")
 	}
 	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
 	manager := containers[0].(map[string]any)
-	var args []string
-	for _, a := range manager["args"].([]any) {
-		args = append(args, a.(string))
-	}
+	args := containerArgs(t, deployment)
 	for _, want := range []string{
 		"--leader-elect=true",
 		"--metrics-bind-address=:8443",
@@ -79,6 +79,8 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 		"--watch-namespaces=council,finance",
 		"--allowed-destination=https://pagerduty.internal/",
 		"--audit-sink-url=https://siem.internal/collect",
+		"--operator-namespace=" + namespace,
+		"--zap-devel",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the operator's args lack %s:\n%s", want, strings.Join(args, "\n"))
@@ -93,6 +95,14 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 	volumes, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "volumes")
 	if !strings.Contains(toStream(t, []*unstructured.Unstructured{{Object: map[string]any{"v": volumes}}}), `"name":"smtp-ca"`) {
 		t.Errorf("no volume holds the SMTP CA ConfigMap: %v", volumes)
+	}
+
+	// Every flag is one the operator's binary knows.
+	known := operatorFlags(t)
+	for _, arg := range append(args, "--zap-devel") {
+		if name := flagName(arg); !known[name] {
+			t.Errorf("the chart passes %s, which the operator does not know", arg)
+		}
 	}
 
 	// The image tag defaults to the chart's appVersion.
@@ -139,3 +149,66 @@ func TestServiceMonitorScrapesTheMetricsService(t *testing.T) {
 		t.Error(`the alerts no longer select job="incident-operator": change the ServiceMonitor's job with them`)
 	}
 }
+
+// The chart passes every flag config/manager's Deployment passes: a flag
+// added there must be added to the chart.
+func TestChartPassesTheFlagsOfConfigManager(t *testing.T) {
+	var want []string
+	for _, obj := range readConfig(t, "manager/manager.yaml") {
+		if obj.GetKind() == "Deployment" {
+			want = containerArgs(t, obj)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("config/manager/manager.yaml passes no flag")
+	}
+	got := map[string]bool{}
+	for _, arg := range containerArgs(t, byKindAndName(render(t))[key("Deployment", release+"-controller-manager")]) {
+		got[flagName(arg)] = true
+	}
+	for _, arg := range want {
+		if !got[flagName(arg)] {
+			t.Errorf("config/manager passes %s, the chart does not pass %s", arg, flagName(arg))
+		}
+	}
+}
+
+func containerArgs(t *testing.T, deployment *unstructured.Unstructured) []string {
+	t.Helper()
+	if deployment == nil {
+		t.Fatal("no Deployment")
+	}
+	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	var args []string
+	for _, a := range containers[0].(map[string]any)["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	return args
+}
+
+// flagName is --name of --name=value.
+func flagName(arg string) string {
+	name, _, _ := strings.Cut(arg, "=")
+	return name
+}
+
+// operatorFlags are the flags the operator's binary defines, as its -help
+// lists them.
+func operatorFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	binary, err := testenv.BuildOperator(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command(binary, "-help").CombinedOutput() // -help exits 0 or 2 as flag packages do
+	flags := map[string]bool{}
+	for _, m := range helpFlag.FindAllStringSubmatch(string(out), -1) {
+		flags["--"+m[1]] = true
+	}
+	if !flags["--leader-elect"] {
+		t.Fatalf("the operator's -help lists no --leader-elect:\n%s", out)
+	}
+	return flags
+}
+
+var helpFlag = regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
