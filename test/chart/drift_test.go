@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -23,10 +24,12 @@ import (
 // formatting and key order do not matter.
 
 func TestChartInstallsTheCRDsOfConfig(t *testing.T) {
-	rendered := byKindAndName(render(t))
-	want := readConfig(t, "crd/bases/*.yaml")
+	checkCRDs(t, byKindAndName(render(t)), readConfig(t, "crd/bases/*.yaml"))
+}
+
+func checkCRDs(t reporter, rendered map[string]*unstructured.Unstructured, want []*unstructured.Unstructured) {
 	if len(want) == 0 {
-		t.Fatal("config/crd/bases holds no CRD")
+		t.Errorf("config/crd/bases holds no CRD")
 	}
 	for _, crd := range want {
 		got, ok := rendered[key("CustomResourceDefinition", crd.GetName())]
@@ -49,10 +52,13 @@ func TestChartInstallsTheCRDsOfConfig(t *testing.T) {
 // Every Role, ClusterRole and binding of config/rbac, with the same rules,
 // aggregation labels and subjects.
 func TestChartGrantsTheRBACOfConfig(t *testing.T) {
-	rendered := byKindAndName(render(t))
+	checkRBAC(t, byKindAndName(render(t)), readConfig(t, "rbac/*.yaml"))
+}
+
+func checkRBAC(t reporter, rendered map[string]*unstructured.Unstructured, config []*unstructured.Unstructured) {
 	serviceAccount := release + "-controller-manager"
 	roles := 0
-	for _, want := range readConfig(t, "rbac/*.yaml") {
+	for _, want := range config {
 		kind := want.GetKind()
 		if kind == "ServiceAccount" {
 			continue
@@ -95,7 +101,7 @@ func TestChartGrantsTheRBACOfConfig(t *testing.T) {
 		}
 	}
 	if roles == 0 {
-		t.Fatal("config/rbac holds no role")
+		t.Errorf("config/rbac holds no role")
 	}
 	if n := countKind(rendered, "Role") + countKind(rendered, "ClusterRole"); n != roles {
 		t.Errorf("the chart installs %d roles, config/rbac holds %d: every role must come from config/rbac", n, roles)
@@ -106,8 +112,13 @@ func TestChartGrantsTheRBACOfConfig(t *testing.T) {
 }
 
 func TestChartInstallsTheAdmissionPoliciesOfConfig(t *testing.T) {
-	rendered := byKindAndName(render(t))
-	want := readConfig(t, "admission/*.yaml")
+	checkAdmission(t, byKindAndName(render(t)), readConfig(t, "admission/*.yaml"))
+	if off := render(t, "admissionPolicies.install=false", "crds.install=false"); countKind(byKindAndName(off), "ValidatingAdmissionPolicy")+countKind(byKindAndName(off), "CustomResourceDefinition") != 0 {
+		t.Error("admissionPolicies.install=false and crds.install=false still install policies or CRDs")
+	}
+}
+
+func checkAdmission(t reporter, rendered map[string]*unstructured.Unstructured, want []*unstructured.Unstructured) {
 	for _, policy := range want {
 		got, ok := rendered[key(policy.GetKind(), policy.GetName())]
 		if !ok {
@@ -125,8 +136,57 @@ func TestChartInstallsTheAdmissionPoliciesOfConfig(t *testing.T) {
 	if n != len(want) {
 		t.Errorf("the chart installs %d admission objects, config/admission holds %d", n, len(want))
 	}
-	if off := render(t, "admissionPolicies.install=false", "crds.install=false"); countKind(byKindAndName(off), "ValidatingAdmissionPolicy")+countKind(byKindAndName(off), "CustomResourceDefinition") != 0 {
-		t.Error("admissionPolicies.install=false and crds.install=false still install policies or CRDs")
+}
+
+// reporter is what the checks above report to: the test, or a recorder
+// when a test makes sure a stale chart is caught.
+type reporter interface {
+	Errorf(format string, args ...any)
+}
+
+type recorder []string
+
+func (r *recorder) Errorf(format string, args ...any) { *r = append(*r, fmt.Sprintf(format, args...)) }
+
+// The checks fail on a chart whose copy of config/ is stale: a CRD's
+// validation, a verb of the operator's role and an admission policy's
+// failure policy each changed in config/ but not in the chart.
+func TestDriftChecksCatchAStaleChart(t *testing.T) {
+	stale := copyChart(t)
+	edit := func(file string, pattern, replacement string) {
+		t.Helper()
+		path := filepath.Join(stale, "files", file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc := regexp.MustCompile(pattern).FindIndex(data)
+		if loc == nil {
+			t.Fatalf("%s has no %s", file, pattern)
+		}
+		data = slices.Concat(data[:loc[0]], []byte(replacement), data[loc[1]:])
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("crd/security.incidentops.io_incidents.yaml", `maxLength: [0-9]+`, "maxLength: 7")
+	edit("rbac/role.yaml", `  - watch\n`, "")
+	edit("admission/legal-hold.yaml", `failurePolicy: Fail`, "failurePolicy: Ignore")
+	rendered := byKindAndName(renderChart(t, stale))
+
+	for name, check := range map[string]struct {
+		run  func(reporter)
+		want string
+	}{
+		"CRDs":      {func(r reporter) { checkCRDs(r, rendered, readConfig(t, "crd/bases/*.yaml")) }, "CRD incidents.security.incidentops.io differs"},
+		"RBAC":      {func(r reporter) { checkRBAC(r, rendered, readConfig(t, "rbac/*.yaml")) }, "ClusterRole incident-operator-manager-role: rules differ"},
+		"admission": {func(r reporter) { checkAdmission(r, rendered, readConfig(t, "admission/*.yaml")) }, "ValidatingAdmissionPolicy incident-legal-hold.security.incidentops.io differs"},
+	} {
+		var r recorder
+		check.run(&r)
+		if !slices.ContainsFunc(r, func(s string) bool { return strings.Contains(s, check.want) }) {
+			t.Errorf("%s: the check of a stale chart reported %q, want %q", name, r, check.want)
+		}
 	}
 }
 

@@ -95,7 +95,13 @@ func helm(args ...string) (string, error) {
 // render is `helm template` of the chart as release incident-operator.
 func render(t *testing.T, set ...string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := renderErr(set...)
+	return renderChart(t, chartDir, set...)
+}
+
+// renderChart is `helm template` of the chart in dir.
+func renderChart(t *testing.T, dir string, set ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := renderDirErr(dir, set...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -106,8 +112,10 @@ func render(t *testing.T, set ...string) []*unstructured.Unstructured {
 	return objects
 }
 
-func renderErr(set ...string) (string, error) {
-	args := []string{"template", release, chartDir, "--namespace", namespace}
+func renderErr(set ...string) (string, error) { return renderDirErr(chartDir, set...) }
+
+func renderDirErr(dir string, set ...string) (string, error) {
+	args := []string{"template", release, dir, "--namespace", namespace}
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
