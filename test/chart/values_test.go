@@ -150,8 +150,8 @@ func TestServiceMonitorScrapesTheMetricsService(t *testing.T) {
 	}
 }
 
-// The chart passes every flag config/manager's Deployment passes: a flag
-// added there must be added to the chart.
+// The chart, with its SMTP values set, passes every flag config/manager's
+// Deployment passes: a flag added there must be added to the chart.
 func TestChartPassesTheFlagsOfConfigManager(t *testing.T) {
 	var want []string
 	for _, obj := range readConfig(t, "manager/manager.yaml") {
@@ -163,7 +163,8 @@ func TestChartPassesTheFlagsOfConfigManager(t *testing.T) {
 		t.Fatal("config/manager/manager.yaml passes no flag")
 	}
 	got := map[string]bool{}
-	for _, arg := range containerArgs(t, byKindAndName(render(t))[key("Deployment", release+"-controller-manager")]) {
+	smtp := render(t, "smtp.address=smtp.example.org:587", "smtp.from=incidents@example.org", "smtp.credentialsSecret=smtp-login")
+	for _, arg := range containerArgs(t, byKindAndName(smtp)[key("Deployment", release+"-controller-manager")]) {
 		got[flagName(arg)] = true
 	}
 	for _, arg := range want {
