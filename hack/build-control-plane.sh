@@ -2,7 +2,9 @@
 # Builds the control-plane binaries the tests and `make dev` run against:
 # kube-apiserver from k8s.io/kubernetes and etcd from go.etcd.io/etcd/server/v3.
 # Both come from the Go module proxy only, each built in a throwaway module.
-# Idempotent: a binary that is already built is skipped.
+# Idempotent: a binary that is already built is skipped, except a
+# kube-apiserver or kubectl that does not report v$KUBE_VERSION (built before
+# the version was stamped, or for another version), which is rebuilt.
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-1.37.0}"
@@ -12,6 +14,32 @@ OUT="${ENVTEST_DIR:-$ROOT/bin/k8s/$KUBE_VERSION}"
 GO="${GO:-go}"
 
 staging_version() { echo "0.${KUBE_VERSION#1.}"; }
+
+# kube_ldflags stamps the version the way Kubernetes' own build does
+# (hack/lib/version.sh); without it the binaries report
+# v0.0.0-master+$Format:%H$, which kubectl cannot parse. The module proxy
+# serves source without git metadata, as a release tarball does: the tree
+# state is "archive", the commit unknown, the build date the release's.
+kube_ldflags() {
+  local build_date major minor flags="-s -w" pkg key
+  build_date="$("$GO" mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"Time": "\(.*\)",*/\1/p')"
+  major="${KUBE_VERSION%%.*}"
+  minor="${KUBE_VERSION#*.}"
+  minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    for key in "gitVersion=v$KUBE_VERSION" "gitMajor=$major" "gitMinor=$minor" \
+      "gitTreeState=archive" "gitCommit=" "buildDate=$build_date"; do
+      flags+=" -X $pkg.$key"
+    done
+  done
+  echo "$flags"
+}
+
+# stamped is true when the binary reports the version it should.
+stamped() {
+  local bin="$1" want="$2"
+  [[ -x "$bin" ]] && [[ "$("$bin" "${@:3}" 2>/dev/null)" == *"$want"* ]]
+}
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 
@@ -40,7 +68,7 @@ prepare_kubernetes_module() {
 }
 
 build_kube_apiserver() {
-  if [[ -x "$OUT/kube-apiserver" ]]; then
+  if apiserver_ready; then
     log "kube-apiserver v$KUBE_VERSION already built in $OUT"
     return
   fi
@@ -48,7 +76,7 @@ build_kube_apiserver() {
   (
     cd "$work/kube-apiserver"
     "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" >/dev/null 2>&1 || "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION"
-    CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$OUT/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    CGO_ENABLED=0 "$GO" build -trimpath -ldflags="$(kube_ldflags)" -o "$OUT/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
     mv "$OUT/kube-apiserver.tmp" "$OUT/kube-apiserver"
   )
   log "kube-apiserver ready: $OUT/kube-apiserver"
@@ -83,7 +111,7 @@ MOD
 
 # kubectl is usually a system package; build it only when asked to.
 build_kubectl() {
-  if [[ -x "$OUT/kubectl" ]]; then
+  if kubectl_ready; then
     log "kubectl v$KUBE_VERSION already built in $OUT"
     return
   fi
@@ -92,14 +120,19 @@ build_kubectl() {
   (
     cd "$dir"
     "$GO" get "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION" >/dev/null 2>&1 || "$GO" get "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION"
-    CGO_ENABLED=0 "$GO" build -trimpath -ldflags='-s -w' -o "$OUT/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
+    CGO_ENABLED=0 "$GO" build -trimpath -ldflags="$(kube_ldflags)" -o "$OUT/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
     mv "$OUT/kubectl.tmp" "$OUT/kubectl"
   )
   log "kubectl ready: $OUT/kubectl"
 }
 
+apiserver_ready() { stamped "$OUT/kube-apiserver" "Kubernetes v$KUBE_VERSION" --version; }
+kubectl_ready() { stamped "$OUT/kubectl" "\"gitVersion\": \"v$KUBE_VERSION\"" version --client --output=json; }
+
 build_etcd
-if [[ ! -x "$OUT/kube-apiserver" || "${WITH_KUBECTL:-}" == 1 && ! -x "$OUT/kubectl" ]]; then
+if ! apiserver_ready; then
+  prepare_kubernetes_module
+elif [[ "${WITH_KUBECTL:-}" == 1 ]] && ! kubectl_ready; then
   prepare_kubernetes_module
 fi
 build_kube_apiserver
