@@ -13,6 +13,9 @@ import (
 	"os"
 	"strings"
 	"time"
+	// Calendars name IANA zones such as Europe/London; the image has no
+	// zoneinfo, so the binary carries its own (about 450 KB).
+	_ "time/tzdata"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -32,6 +35,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/version"
 )
 
 // smtpFlags are the operator-wide settings of the email channel.
@@ -135,7 +139,12 @@ func main() {
 	smtp.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
+	showVersion := flag.Bool("version", false, "Print the version and commit the binary was built from, and exit.")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 	mail, err := smtp.options()
