@@ -80,7 +80,7 @@ vet: ## Run go vet, and fail on files gofmt would change.
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: test
-test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart bench-short ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart test-image test-deploy bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages.
@@ -110,6 +110,14 @@ test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl 
 test-chart: envtest helm $(KUBECTL) ## helm lint, and the chart against config/ and a real API server enforcing Pod Security restricted.
 	$(HELM) lint --strict $(CHART_DIR)
 	$(GO) test $(GOTEST_FLAGS) ./test/chart/...
+
+.PHONY: test-image
+test-image: envtest ## Build the image with make image, unpack it, run its operator in its own root filesystem; the Dockerfile must agree.
+	$(GO) test $(GOTEST_FLAGS) ./test/image/...
+
+.PHONY: test-deploy
+test-deploy: envtest ## make deploy, undeploy and uninstall against a real API server: incidents survive unless CONFIRM=yes.
+	$(GO) test $(GOTEST_FLAGS) ./test/deploy/...
 
 .PHONY: bench-short
 bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.
@@ -152,28 +160,62 @@ dev: envtest build ## Start a local control plane, the samples, a notification s
 
 ##@ Deployment
 
+# The CRDs the project ships, by name: incidents.security.incidentops.io, ...
+CRD_PLURALS = $(shell ls config/crd/bases | sed -e 's/^security.incidentops.io_\(.*\).yaml$$/\1.security.incidentops.io/')
+
 .PHONY: install
 install: manifests ## Install the CRDs and the admission policies into the current cluster.
 	$(KUBECTL) apply --server-side -k config/crd
 	$(KUBECTL) wait --for condition=established --timeout=60s \
-		$$(ls config/crd/bases | sed -e 's/^security.incidentops.io_\(.*\).yaml$$/crd\/\1.security.incidentops.io/')
+		$(addprefix crd/,$(CRD_PLURALS))
 	$(KUBECTL) apply --server-side -k config/admission
 
+# Deleting a CRD deletes every object of its kind in every namespace, with
+# no admission policy asked: the organisation's incidents, evidence and audit
+# trails, legal hold or not. Only a target that says so does it.
+.PHONY: uninstall-crds-and-delete-all-incidents
+uninstall-crds-and-delete-all-incidents: ## DESTROYS every Incident, Evidence, AuditTrail and the rest: removes the CRDs and admission policies. Needs CONFIRM=yes.
+	@echo "This deletes the CRDs of incident-operator and with them, in every namespace and whatever their"
+	@echo "legal hold, without recording it in any audit trail (the trails go too):"
+	@for crd in $(CRD_PLURALS); do \
+		printf '  %6s %s\n' "$$($(KUBECTL) get $$crd --all-namespaces --no-headers --ignore-not-found 2>/dev/null | wc -l)" "$$crd"; \
+	done
+	@if [ "$(CONFIRM)" != yes ]; then \
+		echo "Nothing was deleted. Export what you must keep (kubectl get incidents,evidences,audittrails -A -o yaml), then run:"; \
+		echo "  make uninstall-crds-and-delete-all-incidents CONFIRM=yes"; \
+		exit 1; \
+	fi
+	$(KUBECTL) delete --ignore-not-found -k config/admission
+	$(KUBECTL) delete --ignore-not-found --wait=false -k config/crd
+	@# An incident keeps the audit-trail finalizer until the operator records
+	@# its deletion in its trail, which cannot be done once the AuditTrail
+	@# kind goes with the rest; without this the CRDs would never go.
+	$(KUBECTL) get incidents.security.incidentops.io --all-namespaces --ignore-not-found \
+		-o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' | \
+	while read -r namespace name; do \
+		$(KUBECTL) patch incidents.security.incidentops.io -n "$$namespace" "$$name" --type=merge -p '{"metadata":{"finalizers":null}}'; \
+	done
+	$(KUBECTL) wait --for=delete --timeout=120s $(addprefix crd/,$(CRD_PLURALS))
+
 .PHONY: uninstall
-uninstall: manifests ## Remove the CRDs, and with them every Incident, Asset and EscalationPolicy.
-	$(KUBECTL) delete --ignore-not-found -k config/crd
+uninstall: uninstall-crds-and-delete-all-incidents ## The same, under its old name: asks for CONFIRM=yes.
+
+# deploy-manifests writes config/default with the image IMG to bin/deploy;
+# `make deploy` applies it.
+.PHONY: deploy-manifests
+deploy-manifests:
+	rm -rf $(LOCALBIN)/deploy && mkdir -p $(LOCALBIN)/deploy && cp -r config $(LOCALBIN)/deploy/
+	sed -i '/^images:/,$$d' $(LOCALBIN)/deploy/config/manager/kustomization.yaml
+	hack/kustomize-image.sh '$(IMG)' >>$(LOCALBIN)/deploy/config/manager/kustomization.yaml
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator with config/default (image IMG).
-	rm -rf $(LOCALBIN)/deploy && mkdir -p $(LOCALBIN)/deploy && cp -r config $(LOCALBIN)/deploy/
-	sed -i 's#newName: .*#newName: $(firstword $(subst :, ,$(IMG)))#; s#newTag: .*#newTag: $(lastword $(subst :, ,$(IMG)))#' \
-		$(LOCALBIN)/deploy/config/manager/kustomization.yaml
+deploy: manifests deploy-manifests ## Deploy the operator with config/default (image IMG, such as registry.local:5000/incident-operator:v1 or name@sha256:...).
 	$(KUBECTL) apply --server-side -k $(LOCALBIN)/deploy/config/default
 	$(KUBECTL) apply --server-side -k config/admission
 
 .PHONY: undeploy
-undeploy: ## Remove the operator deployed with config/default.
-	$(KUBECTL) delete --ignore-not-found -k config/default
+undeploy: ## Remove the operator (Deployment, RBAC, ServiceAccount); keeps the CRDs, every Incident, the admission policies and the namespace with the audit signing key.
+	$(KUBECTL) kustomize config/default | hack/operator-objects.sh | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
 
