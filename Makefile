@@ -80,11 +80,11 @@ vet: ## Run go vet, and fail on files gofmt would change.
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: test
-test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart test-image test-deploy bench-short ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
-test-unit: ## Unit tests of the pure packages.
-	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/...
+test-unit: ## Unit tests of the pure packages, and of the Argo CD health checks on stored objects.
+	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/...
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
 FUZZTIME ?= 5s
@@ -118,6 +118,10 @@ test-image: envtest ## Build the image with make image, unpack it, run its opera
 .PHONY: test-deploy
 test-deploy: envtest ## make deploy, undeploy and uninstall against a real API server: incidents survive unless CONFIRM=yes.
 	$(GO) test $(GOTEST_FLAGS) ./test/deploy/...
+
+.PHONY: test-gitops
+test-gitops: envtest ## The Argo CD health checks and kstatus on what the running operator writes (-update stores it as fixtures).
+	$(GO) test $(GOTEST_FLAGS) ./test/gitops/...
 
 .PHONY: bench-short
 bench-short: envtest ## The benchmark harness at a small scale, so that it cannot rot.
