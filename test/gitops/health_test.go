@@ -135,7 +135,11 @@ type judged struct {
 
 func judge(t *testing.T, namespace, resource string) (judged, error) {
 	t.Helper()
-	out, err := kubectl("get", "-n", namespace, resource, "-o", "json")
+	args := []string{"get", resource, "-o", "json"}
+	if namespace != "" {
+		args = append(args, "-n", namespace)
+	}
+	out, err := kubectl(args...)
 	if err != nil {
 		return judged{}, fmt.Errorf("%w: %s", err, out)
 	}
@@ -238,6 +242,16 @@ metadata:
 stringData: {url: %q}
 `, name, url)
 	}
+	// The council's cluster policy applies to the namespaces labelled for
+	// the council and reads its receivers' Secrets from the operator's
+	// namespace.
+	if out, err := kubectl("label", "namespace", "council", "security.incidentops.io/organisation=council"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := kubectl("create", "namespace", "incident-operator-system"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustApply(t, "incident-operator-system", secret("internal-audit-webhook", ok.URL+"/internal-audit-webhook"))
 	for _, name := range []string{"internal-audit-webhook", "service-desk-webhook", "line-managers-webhook"} {
 		mustApply(t, "council", secret(name, ok.URL+"/"+name))
 	}
@@ -258,6 +272,15 @@ metadata: {name: broken-expression}
 spec:
   match: {expression: "incident.spec.("}
   receivers: [{name: hook, webhook: {urlSecretRef: {name: service-desk-webhook, key: url}}}]
+  escalation: {levels: [{notify: [{receiver: hook}]}]}
+---
+apiVersion: security.incidentops.io/v1alpha1
+kind: ClusterEscalationPolicy
+metadata: {name: broken-cluster-expression}
+spec:
+  namespaceSelector: {matchLabels: {security.incidentops.io/organisation: council}}
+  match: {expression: "incident.spec.("}
+  receivers: [{name: hook, webhook: {urlSecretRef: {name: internal-audit-webhook, key: url}}}]
   escalation: {levels: [{notify: [{receiver: hook}]}]}
 ---
 apiVersion: security.incidentops.io/v1alpha1
@@ -303,8 +326,10 @@ spec:
 	expect(t, "council", "incident/lost-laptop-fin-0142", "Healthy", "Ready", "incident-healthy")
 	expect(t, "unrouted", "incident/phishing-mail", "Degraded", "Stalled", "incident-degraded-unrouted")
 	expect(t, "failing", "incident/phishing-mail", "Progressing", "Reconciling", "incident-progressing-delivery-retried")
-	expect(t, "council", "escalationpolicy/personal-data-breach", "Healthy", "Ready", "escalationpolicy-healthy")
+	expect(t, "council", "escalationpolicy/lost-equipment", "Healthy", "Ready", "escalationpolicy-healthy")
 	expect(t, "council", "escalationpolicy/broken-expression", "Degraded", "Stalled", "escalationpolicy-degraded")
+	expect(t, "", "clusterescalationpolicy/personal-data-breach", "Healthy", "Ready", "clusterescalationpolicy-healthy")
+	expect(t, "", "clusterescalationpolicy/broken-cluster-expression", "Degraded", "Stalled", "clusterescalationpolicy-degraded")
 	expect(t, "council", "asset/laptop-fin-0142", "Healthy", "Ready", "asset-healthy")
 	expect(t, "council", "evidence/fin-0142-disk-image", "Healthy", "Ready", "evidence-healthy")
 	expect(t, "council", "evidence/of-no-incident", "Degraded", "Stalled", "evidence-degraded")

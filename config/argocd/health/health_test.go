@@ -129,26 +129,8 @@ func TestHealthBeforeTheOperatorHasLooked(t *testing.T) {
 	}
 }
 
-// A ClusterEscalationPolicy has an EscalationPolicy's conditions: its check
-// judges the policies the operator wrote as the EscalationPolicy's does.
-func TestClusterEscalationPolicyReadsAsEscalationPolicy(t *testing.T) {
-	for _, name := range fixtures(t) {
-		if !strings.HasPrefix(name, "escalationpolicy-") {
-			continue
-		}
-		policy := fixture(t, name)
-		cluster := policy.DeepCopy()
-		cluster.SetKind("ClusterEscalationPolicy")
-		cluster.SetNamespace("")
-		if got, want := evaluate(t, cluster), evaluate(t, policy); got != want {
-			t.Errorf("%s as a ClusterEscalationPolicy: %+v, as an EscalationPolicy: %+v", name, got, want)
-		}
-	}
-}
-
-// Every kind the CRDs define has a health check and a stored object that
-// the operator wrote (a ClusterEscalationPolicy borrows an
-// EscalationPolicy's), and every check's kind is defined or on its way.
+// Every kind the CRDs define has a health check and a stored healthy object
+// that the operator wrote, and every check in Kinds has its script.
 func TestEveryKindHasAHealthCheck(t *testing.T) {
 	files, err := crd.Bases.ReadDir("bases")
 	if err != nil {
