@@ -209,7 +209,8 @@ uninstall: uninstall-crds-and-delete-all-incidents ## The same, under its old na
 .PHONY: deploy-manifests
 deploy-manifests:
 	rm -rf $(LOCALBIN)/deploy && mkdir -p $(LOCALBIN)/deploy && cp -r config $(LOCALBIN)/deploy/
-	sed -i '/^images:/,$$d' $(LOCALBIN)/deploy/config/manager/kustomization.yaml
+	@# Drop the images block (to the next top-level key), keep the rest.
+	sed -i '/^images:/,/^[^ -]/{/^images:/d;/^[ -]/d}' $(LOCALBIN)/deploy/config/manager/kustomization.yaml
 	hack/kustomize-image.sh '$(IMG)' >>$(LOCALBIN)/deploy/config/manager/kustomization.yaml
 
 .PHONY: deploy
@@ -218,7 +219,7 @@ deploy: manifests deploy-manifests ## Deploy the operator with config/default (i
 	$(KUBECTL) apply --server-side -k config/admission
 
 .PHONY: undeploy
-undeploy: ## Remove the operator (Deployment, RBAC, ServiceAccount); keeps the CRDs, every Incident, the admission policies and the namespace with the audit signing key.
+undeploy: ## Remove the operator (Deployment, SMTP ConfigMap, RBAC, ServiceAccount); keeps the CRDs, every Incident, the admission policies and the namespace with the audit signing key.
 	$(KUBECTL) kustomize config/default | hack/operator-objects.sh | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
