@@ -17,9 +17,9 @@ for _, condition in ipairs(obj.status.conditions) do
   conditions[condition.type] = condition
 end
 local stalled, reconciling, ready = conditions["Stalled"], conditions["Reconciling"], conditions["Ready"]
--- A Stalled condition computed from the current generation is the verdict
--- even where the operator did not record the generation as observed, as it
--- does not when it gives up on a spec.
+-- The operator stamps each condition with the generation it judged: a
+-- Stalled condition of the current generation is the verdict whether or
+-- not status.observedGeneration has caught up with it.
 if stalled ~= nil and stalled.status == "True" and (generation == nil or stalled.observedGeneration == generation) then
   hs.status = "Degraded"
   hs.message = stalled.message
