@@ -91,8 +91,12 @@ metadata:
 		}
 	})
 
-	t.Run("install takes over CRDs applied before", func(t *testing.T) {
-		mustHelm(t, "install", release, chartDir, "--namespace", namespace, "--take-ownership")
+	t.Run("install takes over what make install applied before", func(t *testing.T) {
+		// make install applies the admission policies with kubectl too;
+		// Helm takes them over with the CRDs, forcing its field manager
+		// over kubectl's, as the README says.
+		mustKubectl(t, "", "apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "admission"))
+		mustHelm(t, "install", release, chartDir, "--namespace", namespace, "--take-ownership", "--force-conflicts")
 		if err := testenv.WaitForAdmissionPolicies(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +135,7 @@ spec: {title: Laptop left on a train, category: Loss, severity: High, reporter: 
 		}
 	})
 
-	t.Run("uninstall keeps the CRDs and the incidents", func(t *testing.T) {
+	t.Run("uninstall keeps the CRDs, the admission policies and the incidents", func(t *testing.T) {
 		out := mustHelm(t, "uninstall", release, "--namespace", namespace)
 		if !strings.Contains(out, "kept due to the resource policy") {
 			t.Errorf("helm uninstall does not say it kept the CRDs:\n%s", out)
@@ -141,6 +145,11 @@ spec: {title: Laptop left on a train, category: Loss, severity: High, reporter: 
 		}
 		for _, crd := range readConfig(t, "crd/bases/*.yaml") {
 			mustKubectl(t, "", "get", "crd", crd.GetName())
+		}
+		// Without its admission policies an incident kept could be edited
+		// with a forged reporter or acknowledgement.
+		for _, policy := range readConfig(t, "admission/*.yaml") {
+			mustKubectl(t, "", "get", strings.ToLower(policy.GetKind())+"."+policy.GroupVersionKind().Group, policy.GetName())
 		}
 		if got := mustKubectl(t, "", "-n", "records", "get", "incident", "lost-laptop", "-o", "jsonpath={.spec.title}"); got != "Laptop left on a train" {
 			t.Errorf("the incident after helm uninstall: title %q", got)

@@ -115,31 +115,43 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 }
 
 // The ServiceMonitor scrapes the metrics Service's HTTPS port, and gives
-// the job the name the alerts of config/monitoring select.
+// the job the name the alerts of config/monitoring select, whatever the
+// release's names.
 func TestServiceMonitorScrapesTheMetricsService(t *testing.T) {
-	objects := byKindAndName(render(t, "serviceMonitor.enabled=true"))
-	service, monitor := objects[key("Service", release+"-metrics")], objects[key("ServiceMonitor", release)]
-	if service == nil || monitor == nil {
-		t.Fatal("serviceMonitor.enabled=true renders no metrics Service or no ServiceMonitor")
-	}
-	selector, _, _ := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
-	for label, value := range selector {
-		if service.GetLabels()[label] != value {
-			t.Errorf("the ServiceMonitor selects %s=%s, the Service is labelled %v", label, value, service.GetLabels())
-		}
-	}
-	ports, _, _ := unstructured.NestedSlice(service.Object, "spec", "ports")
-	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
-	if len(ports) != 1 || len(endpoints) != 1 {
-		t.Fatalf("ports %v, endpoints %v", ports, endpoints)
-	}
-	port, endpoint := ports[0].(map[string]any), endpoints[0].(map[string]any)
-	if endpoint["port"] != port["name"] || endpoint["scheme"] != "https" || port["targetPort"] != "metrics" {
-		t.Errorf("the ServiceMonitor scrapes %v over %v, the Service serves %v on %v", endpoint["port"], endpoint["scheme"], port["name"], port["targetPort"])
-	}
-	jobLabel, _, _ := unstructured.NestedString(monitor.Object, "spec", "jobLabel")
-	if job := service.GetLabels()[jobLabel]; job != "incident-operator" {
-		t.Errorf("the job is named %q (the Service's %s), the alerts select job=\"incident-operator\"", job, jobLabel)
+	for _, names := range [][]string{nil, {"nameOverride=incops"}, {"fullnameOverride=security-incidents"}} {
+		t.Run(strings.Join(append([]string{"default"}, names...), ","), func(t *testing.T) {
+			var service, monitor *unstructured.Unstructured
+			for _, o := range render(t, append([]string{"serviceMonitor.enabled=true"}, names...)...) {
+				switch {
+				case o.GetKind() == "Service" && o.GetLabels()["app.kubernetes.io/component"] == "metrics":
+					service = o
+				case o.GetKind() == "ServiceMonitor":
+					monitor = o
+				}
+			}
+			if service == nil || monitor == nil {
+				t.Fatal("serviceMonitor.enabled=true renders no metrics Service or no ServiceMonitor")
+			}
+			selector, _, _ := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
+			for label, value := range selector {
+				if service.GetLabels()[label] != value {
+					t.Errorf("the ServiceMonitor selects %s=%s, the Service is labelled %v", label, value, service.GetLabels())
+				}
+			}
+			ports, _, _ := unstructured.NestedSlice(service.Object, "spec", "ports")
+			endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+			if len(ports) != 1 || len(endpoints) != 1 {
+				t.Fatalf("ports %v, endpoints %v", ports, endpoints)
+			}
+			port, endpoint := ports[0].(map[string]any), endpoints[0].(map[string]any)
+			if endpoint["port"] != port["name"] || endpoint["scheme"] != "https" || port["targetPort"] != "metrics" {
+				t.Errorf("the ServiceMonitor scrapes %v over %v, the Service serves %v on %v", endpoint["port"], endpoint["scheme"], port["name"], port["targetPort"])
+			}
+			jobLabel, _, _ := unstructured.NestedString(monitor.Object, "spec", "jobLabel")
+			if job := service.GetLabels()[jobLabel]; job != "incident-operator" {
+				t.Errorf("the job is named %q (the Service's %s), the alerts select job=\"incident-operator\"", job, jobLabel)
+			}
+		})
 	}
 	rules, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "monitoring", "prometheusrule.yaml"))
 	if err != nil {
