@@ -237,3 +237,32 @@ func TestNamespaceUsersCannotWriteClusterPolicies(t *testing.T) {
 		t.Errorf("a namespace admin deleted a cluster policy: %v", err)
 	}
 }
+
+// A cluster policy deleted while one of its deliveries is retried: the
+// record and the event name the kind that is gone, so that nobody looks
+// for it in the incident's namespace.
+func TestDeletedClusterPolicyIsNamedByItsKind(t *testing.T) {
+	scope := uniqueScope(t)
+	policy := clusterWebhookPolicy("council-gone-"+scope, 0, scope, "missing-"+scope, false)
+	policy.Spec.Delivery = &securityv1alpha1.Delivery{MaxAttempts: 100}
+	create(t, policy)
+	deleteAtEnd(t, policy)
+	waitForCondition(t, policy, func() []metav1.Condition { return policy.Status.Conditions }, securityv1alpha1.ConditionReady, metav1.ConditionFalse, securityv1alpha1.ReasonSecretNotFound)
+
+	ns := scopedNamespace(t, scope)
+	create(t, newIncident(ns, "laptop", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityMedium))
+	waitRouted(t, ns, "laptop")
+	waitForEvent(t, ns, "laptop", "NotificationFailed", "Warning")
+	if err := k8sClient.Delete(t.Context(), policy); err != nil {
+		t.Fatal(err)
+	}
+	e := waitForEvent(t, ns, "laptop", "NotificationAbandoned", "Warning")
+	if !strings.Contains(e.Note, "ClusterEscalationPolicy "+policy.Name+" no longer exists") {
+		t.Errorf("the event says %q", e.Note)
+	}
+	for _, n := range getIncident(t, ns, "laptop").Status.Notifications {
+		if n.Policy == policy.Name && !strings.Contains(n.LastError, "ClusterEscalationPolicy "+policy.Name) {
+			t.Errorf("the record says %q", n.LastError)
+		}
+	}
+}

@@ -65,7 +65,9 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 		i      int
 		rec    securityv1alpha1.NotificationRecord
 		policy *securityv1alpha1.EscalationPolicy
-		msg    notify.Message
+		// kind of the policy, for messages about it.
+		kind string
+		msg  notify.Message
 	}
 	type result struct {
 		i   int
@@ -83,7 +85,7 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 		if original := delivery.Find(records, rec.FallbackFor); original != nil {
 			msg.FallbackFor = original.Receiver
 		}
-		jobs = append(jobs, job{i: i, rec: *rec, policy: policies[rec.Policy], msg: msg})
+		jobs = append(jobs, job{i: i, rec: *rec, policy: policies[rec.Policy], kind: routedKind(incident, rec.Policy), msg: msg})
 	}
 	results := make(chan result, len(jobs))
 	go func() {
@@ -92,7 +94,7 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				err := r.send(ctx, j.policy, &j.rec, j.msg)
+				err := r.send(ctx, j.kind, j.policy, &j.rec, j.msg)
 				if err == nil {
 					r.Sent.remember(j.rec.Key, r.Clock.Now())
 				}
@@ -174,6 +176,17 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace string
 	return policy
 }
 
+// routedKind is the kind of the policy of that name the incident is routed
+// to.
+func routedKind(incident *securityv1alpha1.Incident, policy string) string {
+	for _, ref := range incident.Status.Policies {
+		if ref.Name == policy {
+			return referenceKind(ref)
+		}
+	}
+	return securityv1alpha1.KindEscalationPolicy
+}
+
 // referenceKind is the kind a reference names.
 func referenceKind(ref securityv1alpha1.PolicyReference) string {
 	if ref.Kind == "" {
@@ -192,7 +205,7 @@ func secretNamespace(policy *securityv1alpha1.EscalationPolicy, operatorNamespac
 }
 
 // send makes one delivery attempt.
-func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, msg notify.Message) error {
+func (r *IncidentReconciler) send(ctx context.Context, kind string, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, msg notify.Message) error {
 	var to receiver.Receiver
 	if rec.Role != "" {
 		renderer, err := r.Renderers.defaultRenderer()
@@ -204,9 +217,9 @@ func (r *IncidentReconciler) send(ctx context.Context, policy *securityv1alpha1.
 		spec := delivery.Receiver(policy, rec.Receiver)
 		switch {
 		case policy == nil:
-			return permanentError{fmt.Errorf("EscalationPolicy %s no longer exists", rec.Policy)}
+			return permanentError{fmt.Errorf("%s %s no longer exists", kind, rec.Policy)}
 		case spec == nil:
-			return permanentError{fmt.Errorf("EscalationPolicy %s has no receiver %q", rec.Policy, rec.Receiver)}
+			return permanentError{fmt.Errorf("%s %s has no receiver %q", kind, rec.Policy, rec.Receiver)}
 		}
 		renderer, err := r.Renderers.get(policy, spec)
 		if err != nil {

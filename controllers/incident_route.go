@@ -136,13 +136,15 @@ func kindOf(p client.Object) string {
 }
 
 // namespaceLabels reads the labels cluster policies select namespaces by.
-// A namespace the cache does not hold has none.
+// The incident's namespace exists, so a namespace the cache does not hold
+// yet is one just created: routing waits for it rather than judge the
+// cluster policies on no labels and miss a protected one for good.
 func (r *IncidentReconciler) namespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, fmt.Errorf("namespace %s is not in the operator's cache yet; routing waits for its labels", namespace)
 		}
 		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}

@@ -31,8 +31,11 @@ var (
 		"Seconds until the deadline to report a personal data breach to the supervisory authority, for each incident still to report; negative once missed.",
 		[]string{"namespace", "incident"}, nil)
 	policiesNotReadyDesc = prometheus.NewDesc("incidentops_policies_not_ready",
-		"EscalationPolicies that are not Ready, by namespace, and ClusterEscalationPolicies, with an empty namespace: routing skips them.",
+		"EscalationPolicies that are not Ready, by namespace: routing skips them.",
 		[]string{"namespace"}, nil)
+	clusterPoliciesNotReadyDesc = prometheus.NewDesc("incidentops_cluster_policies_not_ready",
+		"ClusterEscalationPolicies that are not Ready: routing skips them in every namespace they select. Always reported, 0 when all are Ready.",
+		nil, nil)
 	abandonedDesc = prometheus.NewDesc("incidentops_notifications_abandoned",
 		"Notifications given up on (no more attempts), on incidents that still exist, by namespace.",
 		[]string{"namespace"}, nil)
@@ -64,7 +67,7 @@ type stateReader struct {
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{openIncidentsDesc, slaAtRiskDesc, slaBreachedDesc, authorityDeadlineDesc, policiesNotReadyDesc, abandonedDesc} {
+	for _, d := range []*prometheus.Desc{openIncidentsDesc, slaAtRiskDesc, slaBreachedDesc, authorityDeadlineDesc, policiesNotReadyDesc, clusterPoliciesNotReadyDesc, abandonedDesc} {
 		ch <- d
 	}
 }
@@ -82,10 +85,7 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if source.reader.List(ctx, &incidents) != nil || source.reader.List(ctx, &policies) != nil || source.reader.List(ctx, &clusterPolicies) != nil {
 		return
 	}
-	for i := range clusterPolicies.Items {
-		policies.Items = append(policies.Items, *clusterPolicies.Items[i].AsEscalationPolicy())
-	}
-	for _, s := range stateSamples(incidents.Items, policies.Items, source.clock.Now()) {
+	for _, s := range stateSamples(incidents.Items, policies.Items, clusterPolicies.Items, source.clock.Now()) {
 		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, s.value, s.labels...)
 	}
 }
@@ -98,7 +98,9 @@ type sample struct {
 }
 
 // stateSamples computes the state gauges from incidents and policies.
-func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, now time.Time) []sample {
+// Cluster policies have a series of their own: a namespace label left
+// empty would be filled in with the operator's own at scrape time.
+func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, clusterPolicies []securityv1alpha1.ClusterEscalationPolicy, now time.Time) []sample {
 	counts := map[*prometheus.Desc]map[[4]string]float64{}
 	add := func(d *prometheus.Desc, labels [4]string, v float64) {
 		if counts[d] == nil {
@@ -140,6 +142,13 @@ func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1al
 			add(policiesNotReadyDesc, [4]string{p.Namespace}, 1)
 		}
 	}
+	clusterNotReady := 0
+	for i := range clusterPolicies {
+		if !meta.IsStatusConditionTrue(clusterPolicies[i].Status.Conditions, securityv1alpha1.ConditionReady) {
+			clusterNotReady++
+		}
+	}
+	samples = append(samples, sample{clusterPoliciesNotReadyDesc, nil, float64(clusterNotReady)})
 	arity := map[*prometheus.Desc]int{openIncidentsDesc: 4}
 	for d, byLabels := range counts {
 		n := max(arity[d], 1)

@@ -39,8 +39,13 @@ func TestStateSamples(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "ready"}, Status: securityv1alpha1.EscalationPolicyStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "broken"}},
 	}
+	clusterPolicies := []securityv1alpha1.ClusterEscalationPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: "ready"}, Status: securityv1alpha1.EscalationPolicyStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "waiting"}, Status: securityv1alpha1.EscalationPolicyStatus{Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "new"}},
+	}
 	var got []string
-	for _, s := range stateSamples(incidents, policies, now) {
+	for _, s := range stateSamples(incidents, policies, clusterPolicies, now) {
 		name := s.desc.String()
 		name = name[strings.Index(name, `"`)+1:]
 		name = name[:strings.Index(name, `"`)]
@@ -48,6 +53,7 @@ func TestStateSamples(t *testing.T) {
 	}
 	want := []string{
 		"incidentops_authority_deadline_seconds[b breach] 5400",
+		"incidentops_cluster_policies_not_ready[] 2",
 		"incidentops_incidents_sla_at_risk[a] 1",
 		"incidentops_incidents_sla_breached[a] 1",
 		"incidentops_notifications_abandoned[a] 1",

@@ -48,34 +48,57 @@ each level and how the delivery went, and what happens next and when.`,
 // namespace cannot read cluster policies, or the namespace's labels that
 // pick them: they get the namespace's policies and, in clusterErr, why
 // the cluster's are missing.
-func listPolicies(ctx context.Context, c client.Client, ns string) (candidates routing.Candidates, clusterErr, err error) {
+func listPolicies(ctx context.Context, c client.Client, ns string) (policies policyView, clusterErr, err error) {
 	var list securityv1alpha1.EscalationPolicyList
 	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return routing.Candidates{}, nil, err
+		return policyView{}, nil, err
 	}
 	var clusterList securityv1alpha1.ClusterEscalationPolicyList
 	namespace := &metav1.PartialObjectMetadata{}
 	namespace.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"})
 	if err := c.List(ctx, &clusterList); err != nil {
 		clusterErr = fmt.Errorf("cannot read ClusterEscalationPolicies: %w", err)
-	} else if len(clusterList.Items) > 0 {
-		if err := c.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
-			clusterErr = fmt.Errorf("cannot read namespace %s, whose labels pick the ClusterEscalationPolicies: %w", ns, err)
-			clusterList.Items = nil
-		}
 	}
+	policies.routed = map[string]*securityv1alpha1.EscalationPolicy{}
 	cluster := make([]*securityv1alpha1.ClusterEscalationPolicy, len(clusterList.Items))
 	for i := range clusterList.Items {
 		cluster[i] = &clusterList.Items[i]
+		policies.routed[securityv1alpha1.KindClusterEscalationPolicy+"/"+cluster[i].Name] = cluster[i].AsEscalationPolicy()
 	}
 	own := make([]*securityv1alpha1.EscalationPolicy, len(list.Items))
 	for i := range list.Items {
 		own[i] = &list.Items[i]
+		policies.routed[securityv1alpha1.KindEscalationPolicy+"/"+own[i].Name] = own[i]
 	}
-	return routing.ForNamespace(namespace.Labels, cluster, own), clusterErr, nil
+	if len(cluster) > 0 {
+		if err := c.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
+			clusterErr = fmt.Errorf("cannot read namespace %s, whose labels pick the ClusterEscalationPolicies: %w", ns, err)
+			cluster = nil
+		}
+	}
+	policies.candidates = routing.ForNamespace(namespace.Labels, cluster, own)
+	return policies, clusterErr, nil
 }
 
-func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Candidates, clusterErr, listErr error, now time.Time) error {
+// policyView is what why knows of the policies: those that may route the
+// namespace's incidents now, and every policy it could read by kind and
+// name, for the ones that routed the incident, which may no longer apply.
+type policyView struct {
+	candidates routing.Candidates
+	routed     map[string]*securityv1alpha1.EscalationPolicy
+}
+
+// of is the policy a reference names, or nil when it is gone or cannot be
+// read.
+func (v policyView) of(ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
+	kind := ref.Kind
+	if kind == "" {
+		kind = securityv1alpha1.KindEscalationPolicy
+	}
+	return v.routed[kind+"/"+ref.Name]
+}
+
+func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, clusterErr, listErr error, now time.Time) error {
 	spec, st := &inc.Spec, &inc.Status
 	phase := st.Phase
 	if phase == "" {
@@ -83,14 +106,6 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Ca
 	}
 	fmt.Fprintf(w, "Incident %s/%s: %q\n  %s %s %s, phase %s, escalation level %d\n", inc.Namespace, inc.Name, spec.Title,
 		spec.Severity, spec.Category, typeOf(spec), phase, st.EscalationLevel)
-
-	byName := map[string]*securityv1alpha1.EscalationPolicy{}
-	for _, p := range candidates.Namespaced {
-		byName[p.Name] = p
-	}
-	for _, p := range candidates.Cluster {
-		byName[p.Name] = p.AsEscalationPolicy()
-	}
 
 	fmt.Fprintln(w, "\nPolicies that routed it:")
 	if len(st.Policies) == 0 {
@@ -115,7 +130,7 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Ca
 		}
 		_ = tw.Flush()
 		for _, p := range st.Policies {
-			if now, ok := byName[p.Name]; ok && now.Generation != p.Generation {
+			if now := policies.of(p); now != nil && now.Generation != p.Generation {
 				fmt.Fprintf(w, "  %s is now at generation %d; the incident keeps generation %d, which routed it\n", p.Name, now.Generation, p.Generation)
 			}
 		}
@@ -128,7 +143,7 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Ca
 		if clusterErr != nil {
 			fmt.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(clusterErr))
 		}
-		writeClauses(w, inc, candidates)
+		writeClauses(w, inc, policies.candidates)
 	}
 
 	fmt.Fprintln(w, "\nWho was told:")
@@ -146,7 +161,7 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Ca
 	}
 
 	fmt.Fprintln(w, "\nWhat happens next:")
-	writeNext(w, inc, byName, now)
+	writeNext(w, inc, policies, now)
 	return nil
 }
 
@@ -223,7 +238,7 @@ func clauseText(c explain.Clause) string {
 
 // writeNext says what the operator will do and when: each policy's next
 // escalation, the SLA deadlines and the authority deadline.
-func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, now time.Time) {
+func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, now time.Time) {
 	st := &inc.Status
 	at := func(t time.Time) string { return fmt.Sprintf("%s (%s)", t.Format(time.RFC3339), triage.Until(t, now)) }
 	switch {
@@ -237,7 +252,7 @@ func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies map[string]
 				fmt.Fprintf(w, "  %s: no further escalation (the chain is exhausted)\n", p.Name)
 				continue
 			}
-			fmt.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies[p.Name], p.Level))
+			fmt.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies.of(p), p.Level))
 		}
 	}
 	if s := st.SLA; s != nil {

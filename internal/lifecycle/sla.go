@@ -152,7 +152,11 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 			}
 			s, err := Deadlines(slaStart(a.inc), p.Name, p.Spec.SLA.Calendar, target)
 			if err != nil {
-				a.event(true, "SLANotComputed", "EscalationPolicy %s: spec.sla.calendar: %v", p.Name, err)
+				kind := ref.Kind
+				if kind == "" {
+					kind = securityv1alpha1.KindEscalationPolicy
+				}
+				a.event(true, "SLANotComputed", "%s %s: spec.sla.calendar: %v", kind, p.Name, err)
 				return nil
 			}
 			return s

@@ -61,7 +61,8 @@ type Excluded struct {
 // should apply. Policies being deleted are left out.
 func ForNamespace(namespaceLabels map[string]string, cluster []*securityv1alpha1.ClusterEscalationPolicy, namespaced []*securityv1alpha1.EscalationPolicy) Candidates {
 	var c Candidates
-	taken := map[string]bool{}
+	// taken holds, by name, why a namespace policy of that name is left out.
+	taken := map[string]string{}
 	set := labels.Set(namespaceLabels)
 	for _, p := range cluster {
 		if !p.DeletionTimestamp.IsZero() {
@@ -70,21 +71,20 @@ func ForNamespace(namespaceLabels map[string]string, cluster []*securityv1alpha1
 		sel, err := NamespaceSelector(p)
 		if err != nil {
 			c.Excluded = append(c.Excluded, Excluded{Kind: securityv1alpha1.KindClusterEscalationPolicy, Name: p.Name, Reason: err.Error(), Cluster: p})
-			taken[p.Name] = true
+			taken[p.Name] = fmt.Sprintf("ClusterEscalationPolicy %s has the same name, and its namespaceSelector does not parse, so nobody can tell whether it applies to this namespace; rename this policy or fix it", p.Name)
 			continue
 		}
 		if sel.Matches(set) {
 			c.Cluster = append(c.Cluster, p)
-			taken[p.Name] = true
+			taken[p.Name] = fmt.Sprintf("ClusterEscalationPolicy %s, which applies to this namespace, has the same name; rename this policy", p.Name)
 		}
 	}
 	for _, p := range namespaced {
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if taken[p.Name] {
-			c.Excluded = append(c.Excluded, Excluded{Kind: securityv1alpha1.KindEscalationPolicy, Name: p.Name, Namespaced: p,
-				Reason: fmt.Sprintf("ClusterEscalationPolicy %s, which applies to this namespace, has the same name; rename this policy", p.Name)})
+		if reason, ok := taken[p.Name]; ok {
+			c.Excluded = append(c.Excluded, Excluded{Kind: securityv1alpha1.KindEscalationPolicy, Name: p.Name, Namespaced: p, Reason: reason})
 			continue
 		}
 		c.Namespaced = append(c.Namespaced, p)
