@@ -234,7 +234,7 @@ $(ENVTEST_DIR)/kubectl:
 .PHONY: helm
 helm: $(HELM) ## Build helm into bin/.
 $(HELM):
-	GOBIN=$(LOCALBIN) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

@@ -113,4 +113,4 @@ cat >&2 <<MSG
 
 MSG
 wait -n "${pids[@]}" || true
-log "a component exited; see $DEV_DIR/operator.log"
+log "a component stopped (if not by Ctrl-C, see $DEV_DIR/operator.log)"

@@ -19,13 +19,21 @@ if [[ "$last" == *:* ]]; then
   tag="${last##*:}"
   name="${name%:*}"
 fi
-if [[ -z "$name" || "$name" == */ || ( "$img" == *@* && "$digest" != sha256:* ) || ( "$last" == *:* && -z "$tag" ) ]]; then
-  echo "$0: $img is not an image reference (name[:tag][@sha256:digest])" >&2
+# The grammar of github.com/distribution/reference: lower-case path
+# components, a tag of word characters, dots and dashes, a sha256 digest
+# of 64 hex digits.
+component='[a-z0-9]+([._]|__|-+)*[a-z0-9]*'
+if [[ -z "$name" || "$name" == */ || "$name" == *://* \
+  || ! "${name#*/}" =~ ^${component}(/${component})*$ \
+  || ( "$img" == *@* && ! "$digest" =~ ^sha256:[0-9a-f]{64}$ ) \
+  || ( "$last" == *:* && ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ) ]]; then
+  echo "$0: IMG=$img is not an image reference: want [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], repository in lower case" >&2
   exit 1
 fi
 
+# Quoted: a tag such as 1.0 or 20261123 is a string, not a YAML number.
 echo "images:"
 echo "  - name: controller"
-echo "    newName: $name"
-if [[ -n "$tag" ]]; then echo "    newTag: $tag"; fi
-if [[ -n "$digest" ]]; then echo "    digest: $digest"; fi
+echo "    newName: \"$name\""
+if [[ -n "$tag" ]]; then echo "    newTag: \"$tag\""; fi
+if [[ -n "$digest" ]]; then echo "    digest: \"$digest\""; fi

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,9 +45,17 @@ func run(spec Spec, ref, created, out string) error {
 	if spec.Created, err = time.Parse(time.RFC3339, created); err != nil {
 		return fmt.Errorf("--created: %w", err)
 	}
+	// A digest is what a build makes, not what it is given; a tag is what
+	// names the image in the archive.
+	if strings.Contains(ref, "@") {
+		return fmt.Errorf("IMG=%s: an image being built has no digest yet; give [registry[:port]/]repository:tag, and the digest is printed when the archive is written", ref)
+	}
+	if last := ref[strings.LastIndex(ref, "/")+1:]; !strings.Contains(last, ":") {
+		return fmt.Errorf("IMG=%s: name the tag the archive gives the image, such as %s:v1", ref, ref)
+	}
 	tag, err := name.NewTag(ref, name.StrictValidation)
 	if err != nil {
-		return fmt.Errorf("--tag: %w", err)
+		return fmt.Errorf("IMG=%s: %w", ref, err)
 	}
 	img, err := Build(spec)
 	if err != nil {

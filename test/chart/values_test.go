@@ -33,6 +33,7 @@ func TestValuesSchemaRefusesBadValues(t *testing.T) {
 		"root":                        {[]string{"podSecurityContext.runAsNonRoot=false"}, "/podSecurityContext/runAsNonRoot"},
 		"privilege escalation":        {[]string{"securityContext.allowPrivilegeEscalation=true"}, "/securityContext/allowPrivilegeEscalation"},
 		"privileged":                  {[]string{"securityContext.privileged=true"}, "/securityContext/privileged"},
+		"writable root filesystem":    {[]string{"securityContext.readOnlyRootFilesystem=false"}, "/securityContext/readOnlyRootFilesystem"},
 		"capability added":            {[]string{"securityContext.capabilities.add={NET_ADMIN}"}, "/securityContext/capabilities/add"},
 		"namespace with a capital":    {[]string{"watchNamespaces={Council}"}, "/watchNamespaces/0"},
 		"audit sink that is no URL":   {[]string{"auditKey.sinkURL=siem.internal"}, "/auditKey/sinkURL"},

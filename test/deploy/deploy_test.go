@@ -71,6 +71,8 @@ func TestDeployUsesTheImageAsGiven(t *testing.T) {
 		"digest":                            {img: "registry.local:5000/incident-operator@" + digest, want: "registry.local:5000/incident-operator@" + digest},
 		"tag and digest":                    {img: "registry.local:5000/team/incident-operator:v1@" + digest, want: "registry.local:5000/team/incident-operator:v1@" + digest},
 		"name alone, as a local engine has": {img: "incident-operator:dev", want: "incident-operator:dev"},
+		"a tag YAML would read as a number": {img: "registry.local:5000/incident-operator:1.0", want: "registry.local:5000/incident-operator:1.0"},
+		"a tag of digits":                   {img: "incident-operator:20261123", want: "incident-operator:20261123"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -86,7 +88,8 @@ func TestDeployUsesTheImageAsGiven(t *testing.T) {
 }
 
 func TestDeployRefusesWhatIsNoImage(t *testing.T) {
-	for _, img := range []string{"incident-operator:", "registry.local:5000/incident-operator@v1", "registry.local:5000/"} {
+	for _, img := range []string{"incident-operator:", "registry.local:5000/incident-operator@v1", "registry.local:5000/",
+		"http://registry.local:5000/incident-operator:v1", "registry.local:5000/Incident-Operator:v1", "incident-operator@sha256:abc"} {
 		if got, err := deployedImage(t, img); err == nil {
 			t.Errorf("IMG=%s was accepted as %s", img, got)
 		}
