@@ -260,9 +260,13 @@ func TestDeletedClusterPolicyIsNamedByItsKind(t *testing.T) {
 	if !strings.Contains(e.Note, "ClusterEscalationPolicy "+policy.Name+" no longer exists") {
 		t.Errorf("the event says %q", e.Note)
 	}
-	for _, n := range getIncident(t, ns, "laptop").Status.Notifications {
-		if n.Policy == policy.Name && !strings.Contains(n.LastError, "ClusterEscalationPolicy "+policy.Name) {
-			t.Errorf("the record says %q", n.LastError)
+	// The event goes out before the status that records the same outcome.
+	eventually(t, 20*time.Second, func() error {
+		for _, n := range getIncident(t, ns, "laptop").Status.Notifications {
+			if n.Policy == policy.Name && !strings.Contains(n.LastError, "ClusterEscalationPolicy "+policy.Name+" no longer exists") {
+				return errorf("the record says %q", n.LastError)
+			}
 		}
-	}
+		return nil
+	})
 }
