@@ -107,8 +107,8 @@ func unpack(img v1.Image, dir string) error {
 	return extract(tar.NewReader(fs), dir)
 }
 
-// extract writes directories and regular files with their modes; the
-// image holds nothing else.
+// extract writes directories and regular files with their modes and, as
+// root, their owners; the image holds nothing else.
 func extract(tr *tar.Reader, dir string) error {
 	for {
 		hdr, err := tr.Next()
@@ -145,13 +145,22 @@ func extract(tr *tar.Reader, dir string) error {
 		if err := os.Chmod(path, hdr.FileInfo().Mode()); err != nil {
 			return err
 		}
+		// A runtime gives each file the owner the layer names; without
+		// root, inImage's user namespace maps the test's user to the
+		// image's instead.
+		if os.Getuid() == 0 {
+			if err := os.Lchown(path, hdr.Uid, hdr.Gid); err != nil {
+				return err
+			}
+		}
 	}
 }
 
 // inImage is a command that runs inside the image's root filesystem as the
-// image's user: chrooted into rootfs, in a user namespace that maps the
-// image's user to the test's, so that it needs no privilege. It sees no
-// file of the host: no zoneinfo, no CA certificates but the image's.
+// image's user: chrooted into rootfs, as that user (for a test run by
+// anyone but root, in a user namespace that maps the image's user to the
+// test's). It sees no file of the host: no zoneinfo, no CA certificates
+// but the image's.
 func inImage(t *testing.T, rootfs string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	uid, gid := imageUser(t)
@@ -160,12 +169,16 @@ func inImage(t *testing.T, rootfs string, env []string, args ...string) *exec.Cm
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:                 syscall.CLONE_NEWUSER,
-		UidMappings:                []syscall.SysProcIDMap{{ContainerID: uid, HostID: os.Getuid(), Size: 1}},
-		GidMappings:                []syscall.SysProcIDMap{{ContainerID: gid, HostID: os.Getgid(), Size: 1}},
-		GidMappingsEnableSetgroups: false,
-		Chroot:                     rootfs,
-		Credential:                 &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true},
+		Chroot:     rootfs,
+		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true},
+	}
+	// Root may chroot and become the image's user as it is; anyone else
+	// does so in a user namespace, where machines allow them.
+	if os.Getuid() != 0 {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	return cmd
 }
