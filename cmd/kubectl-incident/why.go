@@ -70,13 +70,31 @@ func listPolicies(ctx context.Context, c client.Client, ns string) (policies pol
 		own[i] = &list.Items[i]
 		policies.routed[securityv1alpha1.KindEscalationPolicy+"/"+own[i].Name] = own[i]
 	}
+	var unjudged []*securityv1alpha1.ClusterEscalationPolicy
 	if len(cluster) > 0 {
 		if err := c.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
 			clusterErr = fmt.Errorf("cannot read namespace %s, whose labels pick the ClusterEscalationPolicies: %w", ns, err)
-			cluster = nil
+			cluster, unjudged = nil, cluster
 		}
 	}
 	policies.candidates = routing.ForNamespace(namespace.Labels, cluster, own)
+	// Without the namespace's labels, a namespace policy sharing a cluster
+	// policy's name may be left out by the operator: say so rather than
+	// judge it as if it routed.
+	for _, cp := range unjudged {
+		kept := policies.candidates.Namespaced[:0]
+		for _, p := range policies.candidates.Namespaced {
+			if p.Name != cp.Name {
+				kept = append(kept, p)
+				continue
+			}
+			policies.candidates.Excluded = append(policies.candidates.Excluded, routing.Excluded{
+				Kind: securityv1alpha1.KindEscalationPolicy, Name: p.Name, Namespaced: p,
+				Reason: fmt.Sprintf("may be left out: ClusterEscalationPolicy %s has the same name and may apply to this namespace", cp.Name),
+			})
+		}
+		policies.candidates.Namespaced = kept
+	}
 	return policies, clusterErr, nil
 }
 
