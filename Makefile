@@ -88,7 +88,7 @@ test-unit: ## Unit tests of the pure packages, and of the Argo CD health checks 
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
 FUZZTIME ?= 5s
-FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/audit:FuzzStream
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/audit:FuzzStream ./internal/policycheck:FuzzAllowedDestination
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus.

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +34,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/version"
 )
 
@@ -93,6 +93,7 @@ func main() {
 		metricsSecure       bool
 		allowedDestinations []string
 		allowLinkLocal      bool
+		allowLoopback       bool
 		probeAddr           string
 		pprofAddr           string
 		warningEventsOnly   bool
@@ -112,13 +113,14 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (TokenReview) and allows to get /metrics (SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
 	flag.Func("allowed-destination", "A URL prefix, such as https://pagerduty.internal/, that a policy may name itself as pagerDuty.url, besides PagerDuty's own Events API; repeat for more. Every other destination comes from a Secret labelled "+securityv1alpha1.NotificationSecretLabel+"=true.", func(v string) error {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("%q is not an absolute http(s) URL", v)
+		if err := policycheck.ValidateAllowedDestination(v); err != nil {
+			return fmt.Errorf("%q cannot be an allowed destination: %w", v, err)
 		}
 		allowedDestinations = append(allowedDestinations, v)
 		return nil
 	})
-	flag.BoolVar(&allowLinkLocal, "allow-link-local-destinations", false, "Let receivers reach link-local addresses (169.254.0.0/16, fe80::/10), where clouds serve instance metadata and credentials; refused by default.")
+	flag.BoolVar(&allowLinkLocal, "allow-link-local-destinations", false, "Let receivers reach link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata addresses, where clouds serve instance metadata and credentials; refused by default, however they are written.")
+	flag.BoolVar(&allowLoopback, "allow-loopback-destinations", false, "Let receivers reach loopback (127.0.0.0/8, ::1) and unspecified (0.0.0.0/8, ::) addresses, which reach the operator's own pod; refused by default, however they are written. For tests and local development.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the liveness and readiness probes bind to.")
 	flag.BoolVar(&warningEventsOnly, "warning-events-only", false, "Emit only Warning events; the Normal ones (Routed, NotificationSent, Acknowledged, Resolved) cost one API write per incident.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, for profiling; empty disables them.")
@@ -214,7 +216,7 @@ func main() {
 		WarningEventsOnly:       warningEventsOnly,
 		Backoff:                 backoff,
 		AllowedDestinations:     allowedDestinations,
-		AllowLinkLocal:          allowLinkLocal,
+		Egress:                  notify.Egress{AllowLinkLocal: allowLinkLocal, AllowLoopback: allowLoopback},
 		OperatorNamespace:       operatorNamespace,
 	}); err != nil {
 		log.Error(err, "Setting up controllers")

@@ -44,12 +44,13 @@ type Options struct {
 	// (PagerDuty's url), besides policycheck.DefaultDestinations. Every
 	// other destination comes from a Secret labelled for the operator.
 	AllowedDestinations []string
-	// DestinationAllowed, when set, replaces the check built from
-	// AllowedDestinations; tests use it to allow their loopback servers.
-	DestinationAllowed func(url string) bool
-	// AllowLinkLocal lets receivers reach link-local addresses, where
-	// clouds serve instance metadata.
-	AllowLinkLocal bool
+	// CheckDestination, when set, replaces the check built from
+	// AllowedDestinations; tests use it to allow their servers' ports.
+	CheckDestination func(url string) error
+	// Egress says whether receivers may be reached on link-local addresses,
+	// where clouds serve instance metadata, and on loopback, where tests
+	// run their receivers. Both are refused by default.
+	Egress notify.Egress
 	// AuditKeys sign the audit trails (LoadAuditKeys); required.
 	AuditKeys *audit.KeyRing
 	// AuditSink, when set, is where every audit entry is streamed.
@@ -105,9 +106,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.HTTPClient == nil {
-		// No redirects, and no link-local or metadata addresses unless
-		// the administrator allows them, checked when connecting.
-		opts.HTTPClient = notify.NewHTTPClient(notify.HTTPClientOptions{AllowLinkLocal: opts.AllowLinkLocal})
+		// No redirects, and no link-local, metadata or loopback addresses
+		// unless the administrator allows them, checked when connecting.
+		opts.HTTPClient = notify.NewHTTPClient(notify.HTTPClientOptions{Egress: opts.Egress})
 	}
 	if opts.Backoff == (delivery.Backoff{}) {
 		opts.Backoff = delivery.DefaultBackoff
@@ -121,8 +122,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := SetupIndexes(ctx, mgr); err != nil {
 		return err
 	}
-	if opts.DestinationAllowed == nil {
-		opts.DestinationAllowed = policycheck.AllowDestinations(append(slices.Clone(policycheck.DefaultDestinations), opts.AllowedDestinations...))
+	if opts.CheckDestination == nil {
+		check, err := policycheck.AllowDestinations(append(slices.Clone(policycheck.DefaultDestinations), opts.AllowedDestinations...), opts.Egress)
+		if err != nil {
+			return err
+		}
+		opts.CheckDestination = check
 	}
 	expressions := routing.NewExpressionCache()
 	renderers := &rendererCache{}
@@ -131,8 +136,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Mailer:  opts.Mail.mailer(mgr.GetAPIReader()),
 		Secrets: receiver.SecretReader{Reader: newSecretCache(mgr.GetAPIReader(), opts.Clock)},
 		// Every other destination comes from a Secret labelled for the
-		// operator.
-		DestinationAllowed: opts.DestinationAllowed,
+		// operator. The policy's Ready condition says why a URL is not
+		// allowed; delivery only needs to know.
+		DestinationAllowed: func(url string) bool { return opts.CheckDestination(url) == nil },
 		Now:                opts.Clock.Now,
 	}
 	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
@@ -147,10 +153,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Renderers:   renderers,
 		Clock:       opts.Clock,
 		Checks: policycheck.Environment{
-			MailConfigured:     opts.Mail != nil,
-			DestinationAllowed: opts.DestinationAllowed,
-			Expression:         routing.ValidateExpression,
-			Template:           checkTemplate,
+			MailConfigured:   opts.Mail != nil,
+			CheckDestination: opts.CheckDestination,
+			Expression:       routing.ValidateExpression,
+			Template:         checkTemplate,
 		},
 	}
 	if err := policies.SetupWithManager(mgr); err != nil {

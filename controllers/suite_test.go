@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -211,11 +212,12 @@ func (m *testManager) start() error {
 		Backoff:                 delivery.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
 		MaxConcurrentReconciles: 4,
 		DeliveryConcurrency:     4,
-		// The tests' PagerDuty servers listen on loopback ports.
-		DestinationAllowed: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
-		AuditKeys:          auditKeys,
-		AuditSink:          m.auditSink,
-		OperatorNamespace:  operatorNamespace,
+		// The tests' receivers listen on loopback ports.
+		CheckDestination:  allowLoopbackPorts,
+		Egress:            notify.Egress{AllowLoopback: true},
+		AuditKeys:         auditKeys,
+		AuditSink:         m.auditSink,
+		OperatorNamespace: operatorNamespace,
 	}); err != nil {
 		cancel()
 		return err
@@ -228,6 +230,15 @@ func (m *testManager) start() error {
 		}
 	}()
 	return nil
+}
+
+// allowLoopbackPorts allows the tests' PagerDuty servers, on any loopback
+// port, as a policy's own URL.
+func allowLoopbackPorts(u string) error {
+	if strings.HasPrefix(u, "http://127.0.0.1:") {
+		return nil
+	}
+	return errors.New("it is not a test server on loopback")
 }
 
 func (m *testManager) stop() {

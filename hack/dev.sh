@@ -74,7 +74,8 @@ done
 "$KUBECTL" apply -k "$ROOT/config/samples"
 
 log "starting the operator"
-"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 \
+# The sink listens on loopback, which the operator refuses unless told.
+"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 --allow-loopback-destinations \
   --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
   --audit-sink-url="http://$SINK_ADDR/audit" --operator-namespace=incident-operator-system \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &

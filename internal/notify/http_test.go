@@ -105,7 +105,7 @@ func TestRedirectsAreNeverFollowed(t *testing.T) {
 		"no client":                 nil,
 		"a plain client":            {},
 		"a client that follows all": {CheckRedirect: func(*http.Request, []*http.Request) error { return nil }},
-		"the notification client":   NewHTTPClient(HTTPClientOptions{}),
+		"the notification client":   NewHTTPClient(HTTPClientOptions{Egress: Egress{AllowLoopback: true}}),
 		"a client with a transport": redirector.Client(),
 	}
 	for name, client := range cases {

@@ -8,16 +8,21 @@
 package policycheck
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/calendar"
+	"github.com/incidentops/incident-operator/internal/notify"
 )
 
 // Reasons, as they appear in the policy's Ready condition.
@@ -63,9 +68,10 @@ func (p Problem) String() string { return p.Field + ": " + p.Message }
 type Environment struct {
 	// MailConfigured is true when the operator has an SMTP server.
 	MailConfigured bool
-	// DestinationAllowed says whether the operator may send to a URL that a
-	// policy names itself (PagerDuty's url). Nil allows none.
-	DestinationAllowed func(url string) bool
+	// CheckDestination says why the operator may not send to a URL that a
+	// policy names itself (PagerDuty's url), or nil when it may. Nil allows
+	// none. AllowDestinations builds it.
+	CheckDestination func(url string) error
 	// Expression compiles and tries a match expression; nil skips it.
 	Expression func(source string) error
 	// Template parses and tries a receiver's template; nil skips it.
@@ -384,9 +390,13 @@ func Destinations(policy *securityv1alpha1.EscalationPolicy, env Environment) []
 		if pd == nil || pd.URL == "" {
 			continue
 		}
-		if env.DestinationAllowed == nil || !env.DestinationAllowed(pd.URL) {
+		err := errNotAllowed
+		if env.CheckDestination != nil {
+			err = env.CheckDestination(pd.URL)
+		}
+		if err != nil {
 			problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d].pagerDuty.url", i), Reason: ReasonDestinationNotAllowed,
-				Message: "the operator sends only to the PagerDuty Events API and to the destinations its administrator allows (--allowed-destination); leave url unset, or ask for the destination to be allowed"})
+				Message: "the operator does not send to this URL: " + err.Error() + ". It sends only to the PagerDuty Events API and to the destinations its administrator allows (--allowed-destination); leave url unset, or ask for the destination to be allowed"})
 		}
 	}
 	return problems
@@ -396,30 +406,270 @@ func Destinations(policy *securityv1alpha1.EscalationPolicy, env Environment) []
 // administrator allowing more: PagerDuty's Events API, in both regions.
 var DefaultDestinations = []string{"https://events.pagerduty.com/", "https://events.eu.pagerduty.com/"}
 
-// AllowDestinations allows the URLs under any of prefixes: the same scheme
-// and host (with port), and a path that starts with the prefix's path. The
-// URL is parsed, so that https://events.pagerduty.com.example.net/ or a
-// user-info trick does not pass as PagerDuty.
-func AllowDestinations(prefixes []string) func(string) bool {
-	type prefix struct{ scheme, host, path string }
-	var allowed []prefix
+var errNotAllowed = errors.New("it is under none of the destinations the operator allows")
+
+// AllowDestinations is a check that allows the URLs under any of prefixes
+// (see destination.under) whose host, when it is an address, egress does
+// not refuse; for any other URL it says why not. A prefix that is not a
+// plain URL (see ValidateAllowedDestination), or whose address egress
+// refuses, is an error.
+func AllowDestinations(prefixes []string, egress notify.Egress) (func(url string) error, error) {
+	allowed := make([]destination, 0, len(prefixes))
 	for _, p := range prefixes {
-		u, err := url.Parse(p)
-		if err != nil || u.Host == "" {
-			continue
+		d, err := parseAllowedDestination(p)
+		if err == nil {
+			err = refusedHost(d, egress)
 		}
-		allowed = append(allowed, prefix{strings.ToLower(u.Scheme), strings.ToLower(u.Host), u.EscapedPath()})
+		if err != nil {
+			return nil, fmt.Errorf("allowed destination %q: %w", p, err)
+		}
+		allowed = append(allowed, d)
 	}
-	return func(raw string) bool {
-		u, err := url.Parse(raw)
-		if err != nil || u.User != nil || u.Host == "" {
-			return false
+	return func(raw string) error {
+		d, err := parseDestination(raw)
+		if err != nil {
+			return err
+		}
+		if err := refusedHost(d, egress); err != nil {
+			return err
 		}
 		for _, a := range allowed {
-			if strings.ToLower(u.Scheme) == a.scheme && strings.ToLower(u.Host) == a.host && strings.HasPrefix(u.EscapedPath(), a.path) {
-				return true
+			if d.under(a) {
+				return nil
 			}
 		}
+		return errNotAllowed
+	}, nil
+}
+
+// refusedHost says why egress refuses d's host, when it is an address that
+// the operator would not connect to; nil otherwise. A host name is
+// checked when it is resolved, as the operator connects.
+func refusedHost(d destination, egress notify.Egress) error {
+	if !d.addr.IsValid() {
+		return nil
+	}
+	if why, refused := egress.Refusal(d.addr); refused {
+		return fmt.Errorf("its host is %s, which the operator's egress rules refuse", why)
+	}
+	return nil
+}
+
+// ValidateAllowedDestination says why prefix cannot be an allowed
+// destination, or nil when it can: it must parse as a destination, and
+// have no query, fragment or dot segment.
+func ValidateAllowedDestination(prefix string) error {
+	_, err := parseAllowedDestination(prefix)
+	return err
+}
+
+func parseAllowedDestination(prefix string) (destination, error) {
+	d, err := parseDestination(prefix)
+	switch {
+	case err != nil:
+		return d, err
+	case strings.ContainsAny(prefix, "?#"):
+		return d, errors.New("it has a query or fragment; an allowed destination is a scheme, host and path")
+	case d.sent != d.path:
+		return d, errors.New("its path has dot segments (. or ..); write it without them")
+	}
+	return d, nil
+}
+
+// destination is a URL as the operator compares it with the destinations
+// it allows: scheme and host in lower case, the port only when it is not
+// the scheme's default, an address in its canonical form, and the path in
+// RFC 3986's normal form (section 6.2.2): escapes of unreserved characters
+// decoded, other escapes in upper case, dot segments removed.
+type destination struct {
+	scheme, host, path string
+	// sent is the path as the server receives it, in the same normal form
+	// but with its dot segments, which a server may or may not remove.
+	sent string
+	// addr is the host when it is an IP address.
+	addr netip.Addr
+}
+
+// under is whether d is at or below prefix: the same scheme and host, and
+// prefix's path a prefix of d's that ends at a slash, so that /team-a
+// allows /team-a/x but not /team-ab. The path must be under prefix's both
+// with and without its dot segments removed, as servers differ on them.
+func (d destination) under(prefix destination) bool {
+	return d.scheme == prefix.scheme && d.host == prefix.host &&
+		pathUnder(d.path, prefix.path) && pathUnder(d.sent, prefix.path)
+}
+
+func pathUnder(path, prefix string) bool {
+	if !strings.HasPrefix(path, prefix) {
 		return false
 	}
+	return len(path) == len(prefix) || strings.HasSuffix(prefix, "/") || path[len(prefix)] == '/'
+}
+
+// parseDestination normalises raw for comparison, or says why it cannot
+// be compared unambiguously: because clients, proxies and servers read it
+// differently, or because it hides where it goes. It reads the path as the
+// operator's HTTP client sends it (url.URL.EscapedPath).
+func parseDestination(raw string) (destination, error) {
+	if strings.Contains(raw, `\`) {
+		return destination{}, errors.New(`it has a backslash, which some clients and servers read as a slash`)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return destination{}, errors.New("it does not parse as a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return destination{}, errors.New("its scheme is not http or https")
+	case u.Opaque != "" || u.Host == "":
+		return destination{}, errors.New("it has no host")
+	case u.User != nil:
+		return destination{}, errors.New("it has user information before its host (user@host), which hides where it goes")
+	}
+	d := destination{scheme: u.Scheme}
+	if d.host, d.addr, err = normalHost(u); err != nil {
+		return destination{}, err
+	}
+	if d.path, d.sent, err = normalPath(u.EscapedPath()); err != nil {
+		return destination{}, err
+	}
+	return d, nil
+}
+
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
+
+// normalHost is u's host and port in normal form, and the host's address
+// when it is one.
+func normalHost(u *url.URL) (string, netip.Addr, error) {
+	if strings.Contains(u.Host, "%") {
+		return "", netip.Addr{}, errors.New("its host has a percent sign, an escape or an IPv6 zone")
+	}
+	host := u.Hostname()
+	addr, err := netip.ParseAddr(host)
+	switch {
+	case err == nil && addr.Is6():
+		host = "[" + addr.String() + "]"
+	case err == nil:
+		host = addr.String()
+	default:
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		if err := checkHostName(host); err != nil {
+			return "", netip.Addr{}, err
+		}
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", netip.Addr{}, errors.New("its port is not a number from 1 to 65535")
+		}
+		if port = strconv.Itoa(n); port != defaultPorts[u.Scheme] {
+			host += ":" + port
+		}
+	}
+	return host, addr, nil
+}
+
+// checkHostName says why name, in lower case, is not a DNS name that every
+// resolver reads the same way.
+func checkHostName(name string) error {
+	labels := strings.Split(name, ".")
+	for _, label := range labels {
+		if label == "" || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return errors.New("its host name is not labels of letters, digits, hyphens and underscores; write an international name in its xn-- form")
+		}
+	}
+	if last := labels[len(labels)-1]; strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") {
+		return errors.New("its host looks like an IPv4 address but is not one written as four decimal numbers, which resolvers read differently")
+	}
+	return nil
+}
+
+// ambiguity is what makes a path segment, seg once its escapes are
+// decoded, mean different things to different servers; "" for nothing.
+func ambiguity(seg string) string {
+	switch {
+	case strings.Contains(seg, "/"):
+		return "an escaped slash (%2F), which servers read either as a slash or as part of a segment"
+	case strings.Contains(seg, `\`):
+		return "an escaped backslash (%5C), which some servers read as a slash"
+	case strings.Contains(seg, ";"):
+		return "a semicolon, after which some servers ignore the rest of a segment, so that ..; acts as .."
+	case strings.Contains(seg, "%"):
+		return "an escaped percent sign (%25), which a server that decodes twice reads as another escape"
+	case strings.ContainsFunc(seg, unicode.IsControl):
+		return "an escaped control character"
+	}
+	return ""
+}
+
+// normalPath is the escaped path in RFC 3986's normal form with its dot
+// segments removed, and without. An empty path is /, as it is sent.
+func normalPath(escaped string) (path, sent string, err error) {
+	if escaped == "" {
+		return "/", "/", nil
+	}
+	segments := strings.Split(escaped, "/")
+	for i := 1; i < len(segments); i++ {
+		seg := segments[i]
+		if seg == "" && i < len(segments)-1 {
+			return "", "", errors.New("its path has an empty segment (//), which some servers merge into one slash and others keep")
+		}
+		decoded, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", "", errors.New("its path has a malformed escape")
+		}
+		if why := ambiguity(decoded); why != "" {
+			return "", "", errors.New("its path has " + why)
+		}
+		segments[i] = normalSegment(seg)
+	}
+	return removeDotSegments(segments), strings.Join(segments, "/"), nil
+}
+
+// normalSegment decodes the escapes of unreserved characters in seg (RFC
+// 3986 section 6.2.2.2), so that %2e is a dot, and writes the others in
+// upper case. seg's escapes are well formed.
+func normalSegment(seg string) string {
+	var b strings.Builder
+	for i := 0; i < len(seg); i++ {
+		if seg[i] != '%' {
+			b.WriteByte(seg[i])
+			continue
+		}
+		hex := strings.ToUpper(seg[i+1 : i+3])
+		c, _ := strconv.ParseUint(hex, 16, 8)
+		if unreserved(byte(c)) {
+			b.WriteByte(byte(c))
+		} else {
+			b.WriteString("%" + hex)
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// removeDotSegments is RFC 3986's remove_dot_segments (section 5.2.4) for
+// an absolute path split at its slashes: a . segment goes, a .. segment
+// takes the one before it along, and a path that ended in either ends in a
+// slash.
+func removeDotSegments(segments []string) string {
+	out := make([]string, 0, len(segments))
+	for i, seg := range segments[1:] {
+		last := i == len(segments)-2
+		switch seg {
+		case ".", "..":
+			if seg == ".." && len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/notify"
 )
 
 // validPolicy passes every check with mail configured and PagerDuty allowed.
@@ -39,8 +40,8 @@ func validPolicy() *securityv1alpha1.EscalationPolicy {
 
 func fullEnv() Environment {
 	return Environment{
-		MailConfigured:     true,
-		DestinationAllowed: AllowDestinations(DefaultDestinations),
+		MailConfigured:   true,
+		CheckDestination: mustAllow(DefaultDestinations, notify.Egress{}),
 		Expression: func(source string) error {
 			if source == "1/0 == 1" {
 				return errors.New("fails on a sample incident: division by zero")
@@ -200,7 +201,18 @@ func TestRun(t *testing.T) {
 			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
 				p.Spec.Receivers[1].PagerDuty.URL = "http://127.0.0.1:8080/pd/enqueue"
 			},
-			env: func(e *Environment) { e.DestinationAllowed = AllowDestinations([]string{"http://127.0.0.1:8080/pd/"}) },
+			env: func(e *Environment) {
+				e.CheckDestination = mustAllow([]string{"http://127.0.0.1:8080/pd/"}, notify.Egress{AllowLoopback: true})
+			},
+		},
+		"PagerDuty URL climbing out of the allowed path": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Receivers[1].PagerDuty.URL = "https://events.pagerduty.com/v2/%2e%2e/../internal/"
+			},
+			env: func(e *Environment) {
+				e.CheckDestination = mustAllow([]string{"https://events.pagerduty.com/v2/"}, notify.Egress{})
+			},
+			want: []Problem{{Field: "spec.receivers[1].pagerDuty.url", Reason: ReasonDestinationNotAllowed}},
 		},
 	}
 	for name, tc := range tests {

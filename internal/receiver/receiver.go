@@ -28,7 +28,8 @@ type Transport struct {
 	// Secrets reads the Secrets that receivers name.
 	Secrets Secrets
 	// DestinationAllowed says whether a URL written in a policy itself
-	// (PagerDuty's url) may be sent to.
+	// (PagerDuty's url) may be sent to: policycheck.AllowDestinations
+	// decides, for delivery and for the policy's Ready condition alike.
 	DestinationAllowed func(url string) bool
 	// Now is the operator's clock.
 	Now func() time.Time
@@ -38,7 +39,7 @@ type Transport struct {
 var ErrNoMailServer = errors.New("e-mail needs an SMTP server, and the operator has none: start it with --smtp-address and --smtp-from")
 
 // ErrDestinationNotAllowed is why a URL written in a policy is not sent to.
-var ErrDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination)")
+var ErrDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination); the policy's Ready condition says why")
 
 // New is the receiver for spec, a receiver of a policy in namespace, whose
 // text renderer renders (webhooks send structured JSON and ignore it).

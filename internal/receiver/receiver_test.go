@@ -73,7 +73,8 @@ func loopback(t *testing.T) (*recorder, *httptest.Server, *sink.Mailbox, *Transp
 	go func() { _ = smtpServer.Serve(l) }()
 	t.Cleanup(func() { _ = smtpServer.Close() })
 	return rec, srv, mailbox, &Transport{
-		HTTP:   &notify.HTTP{Client: notify.NewHTTPClient(notify.HTTPClientOptions{})},
+		// The test's receiver listens on loopback.
+		HTTP:   &notify.HTTP{Client: notify.NewHTTPClient(notify.HTTPClientOptions{Egress: notify.Egress{AllowLoopback: true}})},
 		Mailer: &notify.Mailer{Server: notify.MailServer{Addr: l.Addr().String(), From: "incidents@example.org", Security: notify.MailPlain, Timeout: 5 * time.Second}},
 		Now:    time.Now,
 	}

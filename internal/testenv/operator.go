@@ -49,8 +49,9 @@ func (o *Operator) Start() error {
 	o.runs++
 	fmt.Fprintf(&o.log, "---- operator start %d\n", o.runs)
 	// The control plane has no operator namespace; the signing keys live
-	// in default unless a test says otherwise.
-	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret}
+	// in default unless a test says otherwise. The tests' receivers listen
+	// on loopback, which the operator refuses unless told.
+	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret, "--allow-loopback-destinations"}
 	cmd := exec.Command(o.Binary, append(defaults, o.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = lockedWriter{&o.mu, &o.log}, lockedWriter{&o.mu, &o.log}
