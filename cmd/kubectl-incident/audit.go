@@ -19,6 +19,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 // trail is one subject's audit trail as stored, with its incident when
@@ -291,7 +292,7 @@ func findTrails(ctx context.Context, c client.Client, ns, name string) ([]trail,
 
 func writeVerifications(w io.Writer, results []verification, keys *audit.KeyRing) {
 	for _, v := range results {
-		fmt.Fprintln(w, v)
+		printable.Fprintf(w, "%s\n", v)
 	}
 	if keys != nil {
 		fmt.Fprintf(w, "Signatures were checked, with the %s.\n", keys)

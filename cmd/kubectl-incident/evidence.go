@@ -21,6 +21,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/custody"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 	"github.com/incidentops/incident-operator/internal/plugin/patch"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 // evidenceKinds are the values of Evidence spec.kind.
@@ -76,7 +77,7 @@ func newEvidenceAddCommand(o *options) *cobra.Command {
 			if sha == "" {
 				sha = "none"
 			}
-			_, err = fmt.Fprintf(o.streams.Out, "evidence/%s recorded for incident %s: %s %q, kept at %s, SHA-256 %s; collected by account %s\n",
+			_, err = printable.Fprintf(o.streams.Out, "evidence/%s recorded for incident %s: %s \"%s\", kept at %s, SHA-256 %s; collected by account %s\n",
 				ev.Name, ev.Spec.Incident, ev.Spec.Kind, ev.Spec.Description, ev.Spec.StorageLocation, sha, account(ev.Spec.CollectedBy))
 			return err
 		},
@@ -184,7 +185,7 @@ command again.`,
 			}
 			t := custody.Transfers(ev)
 			last := t[len(t)-1]
-			_, err = fmt.Fprintf(o.streams.Out, "evidence/%s: transfer %d from %s to %s at %s (%s); recorded by account %s\n",
+			_, err = printable.Fprintf(o.streams.Out, "evidence/%s: transfer %d from %s to %s at %s (%s); recorded by account %s\n",
 				ev.Name, last.Sequence, last.From, last.To, last.At.Format(time.RFC3339), last.Reason, account(last.AttestedBy))
 			return err
 		},
@@ -273,7 +274,7 @@ func newEvidenceVerifyCommand(o *options) *cobra.Command {
 			if err := custody.VerifyDigest(ev, f); err != nil {
 				return fmt.Errorf("evidence %s, file %s: %w", ev.Name, file, err)
 			}
-			_, err = fmt.Fprintf(o.streams.Out, "evidence/%s: %s matches the recorded SHA-256 %s\n", ev.Name, file, ev.Spec.SHA256)
+			_, err = printable.Fprintf(o.streams.Out, "evidence/%s: %s matches the recorded SHA-256 %s\n", ev.Name, file, ev.Spec.SHA256)
 			return err
 		},
 	}
@@ -310,7 +311,7 @@ func newEvidenceListCommand(o *options) *cobra.Command {
 				return printObject(o, output, items)
 			}
 			if len(items.Items) == 0 {
-				_, err := fmt.Fprintf(o.streams.Out, "No evidence recorded for incident %s in namespace %s.\n", args[0], ns)
+				_, err := printable.Fprintf(o.streams.Out, "No evidence recorded for incident %s in namespace %s.\n", args[0], ns)
 				return err
 			}
 			tw := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
@@ -331,7 +332,7 @@ func newEvidenceListCommand(o *options) *cobra.Command {
 				if holder == "" {
 					holder = custody.Holder(&ev)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", ev.Name, ev.Spec.Kind, holder, len(ev.Spec.Custody),
+				printable.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", ev.Name, ev.Spec.Kind, holder, len(ev.Spec.Custody),
 					account(ev.Spec.CollectedBy), ev.Spec.CollectedAt.Format(time.RFC3339), sha, ready, ev.Spec.Description)
 			}
 			return tw.Flush()

@@ -17,6 +17,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
+	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/report"
 )
 
@@ -97,21 +98,32 @@ func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time
 
 // write sends a document to --output-file or the terminal. A workbook is
 // not text: it is refused on a terminal, where it would garble the screen.
+// A document of text (CSV, Markdown) keeps its line breaks, and shows
+// every other control or format character in it as an escape (see
+// internal/printable), on the terminal and in the file alike: one opened
+// later in a terminal or an editor can hide or reorder nothing either.
 func (d *documentOptions) write(format, what string, render func(io.Writer) error) error {
-	if d.file == "" {
-		if f, ok := d.streams.Out.(*os.File); ok && format == "xlsx" && term.IsTerminal(int(f.Fd())) {
+	if d.file == "" && format == "xlsx" {
+		if f, ok := d.streams.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			return fmt.Errorf("-o xlsx writes a workbook, not text: give --output-file FILE.xlsx, or redirect the output to a file")
 		}
-		return render(d.streams.Out)
 	}
 	var b bytes.Buffer
 	if err := render(&b); err != nil {
 		return err
 	}
-	if err := os.WriteFile(d.file, b.Bytes(), 0o644); err != nil {
+	data := b.Bytes()
+	if format != "xlsx" {
+		data = []byte(printable.Lines(b.String()))
+	}
+	if d.file == "" {
+		_, err := d.streams.Out.Write(data)
+		return err
+	}
+	if err := os.WriteFile(d.file, data, 0o644); err != nil {
 		return fmt.Errorf("--output-file: %w", err)
 	}
-	_, err := fmt.Fprintf(d.streams.ErrOut, "%s written to %s\n", what, d.file)
+	_, err := printable.Fprintf(d.streams.ErrOut, "%s written to %s\n", what, d.file)
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 // getIncident reads one incident of the namespace, saying how to find the
@@ -105,7 +106,9 @@ func completeNames(o *options, list func(context.Context, client.Client, string)
 		var out []cobra.Completion
 		for _, name := range slices.Sorted(maps.Keys(names)) {
 			if strings.HasPrefix(name, toComplete) {
-				out = append(out, cobra.CompletionWithDesc(name, names[name]))
+				// A description is shown by the shell: a title's line
+				// break would end the completion, its escapes act there.
+				out = append(out, cobra.CompletionWithDesc(name, printable.Text(names[name])))
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp

@@ -10,6 +10,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/plugin/triage"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 func newListCommand(o *options) *cobra.Command {
@@ -95,9 +96,9 @@ func writeList(o *options, items []triage.Item, now time.Time) error {
 			phase = string(securityv1alpha1.PhasePending)
 		}
 		if o.allNamespaces {
-			fmt.Fprintf(tw, "%s\t", inc.Namespace)
+			printable.Fprintf(tw, "%s\t", inc.Namespace)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", inc.Name, inc.Spec.Severity, inc.Spec.Category, phase, inc.Status.EscalationLevel, deadline, due, inc.Spec.Title)
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", inc.Name, inc.Spec.Severity, inc.Spec.Category, phase, inc.Status.EscalationLevel, deadline, due, inc.Spec.Title)
 	}
 	return tw.Flush()
 }

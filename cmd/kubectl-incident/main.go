@@ -7,10 +7,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 // completeName is the name kubectl looks for to complete a plugin's
@@ -43,9 +46,16 @@ func main() {
 		root.SetArgs(append([]string{cobra.ShellCompRequestCmd}, os.Args[1:]...))
 	}
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, describe(err))
+		printError(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// printError says what went wrong, as describe words it; what the error
+// quotes of an incident or of the API server's answer is shown as text,
+// never sent to the terminal as it is.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, printable.Lines(describe(err)))
 }
 
 // options are what every command shares: kubectl's connection flags, the
@@ -209,26 +219,51 @@ func printObject(o *options, format string, obj runtime.Object) error {
 	if err := setKind(obj); err != nil {
 		return err
 	}
+	var b bytes.Buffer
 	switch format {
 	case "json":
-		return (&printers.JSONPrinter{}).PrintObj(obj, o.streams.Out)
+		if err := (&printers.JSONPrinter{}).PrintObj(obj, &b); err != nil {
+			return err
+		}
 	case "yaml":
-		return (&printers.YAMLPrinter{}).PrintObj(obj, o.streams.Out)
+		// As printers.YAMLPrinter makes it, from the object's JSON.
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		b.Write(data)
+	default:
+		return fmt.Errorf("-o %q is not an output format here: use json or yaml, or leave -o out", format)
 	}
-	return fmt.Errorf("-o %q is not an output format here: use json or yaml, or leave -o out", format)
+	return writeStructured(o.streams.Out, format, b.Bytes())
 }
 
 // printData prints what is not a Kubernetes object (results, events) as
 // JSON or YAML.
 func printData(o *options, format string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
-	if err == nil && format == "yaml" {
-		data, err = yaml.JSONToYAML(data)
-	}
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(o.streams.Out, strings.TrimSuffix(string(data), "\n"))
+	return writeStructured(o.streams.Out, format, append(data, '\n'))
+}
+
+// writeStructured writes a JSON document as JSON, or as YAML. encoding/json
+// escapes the C0 controls but leaves DEL, the C1 controls and format
+// characters (the bidi overrides) raw: they are written as JSON escapes,
+// which decode to the same text. The YAML encoder, which refuses those
+// controls raw, reads that JSON and escapes every control character
+// itself; it leaves the format characters raw, as an escape of its own
+// would change the text of a plain scalar.
+func writeStructured(w io.Writer, format string, data []byte) error {
+	data = printable.JSON(data)
+	if format == "yaml" {
+		var err error
+		if data, err = yaml.JSONToYAML(data); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(data)
 	return err
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 	"github.com/incidentops/incident-operator/internal/plugin/patch"
 	"github.com/incidentops/incident-operator/internal/plugin/triage"
+	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/report"
 )
 
@@ -72,7 +73,7 @@ func (o *options) recordCommand(r record) *cobra.Command {
 			if output != "" {
 				return printObject(o, output, inc)
 			}
-			_, err = fmt.Fprintln(o.streams.Out, r.done(inc))
+			_, err = printable.Fprintf(o.streams.Out, "%s\n", r.done(inc))
 			return err
 		},
 	}

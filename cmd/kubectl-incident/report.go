@@ -17,6 +17,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
+	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/report"
 )
 
@@ -178,22 +179,22 @@ func waitForRouting(ctx context.Context, c client.Client, inc *securityv1alpha1.
 }
 
 func writeReported(w io.Writer, inc *securityv1alpha1.Incident, routed bool, waited time.Duration) error {
-	fmt.Fprintf(w, "incident/%s reported in namespace %s (%s %s %s), recorded as reported by account %s\n",
+	printable.Fprintf(w, "incident/%s reported in namespace %s (%s %s %s), recorded as reported by account %s\n",
 		inc.Name, inc.Namespace, inc.Spec.Severity, inc.Spec.Category, inc.Spec.Type, account(inc.Spec.ReportedBy))
 	cond := meta.FindStatusCondition(inc.Status.Conditions, securityv1alpha1.ConditionRouted)
 	switch {
 	case !routed || cond == nil:
-		fmt.Fprintf(w, "The operator has not routed it within %s; `kubectl incident why %s` shows who is told once it has.\n", waited, inc.Name)
+		printable.Fprintf(w, "The operator has not routed it within %s; `kubectl incident why %s` shows who is told once it has.\n", waited, inc.Name)
 		return nil
 	case cond.Status != metav1.ConditionTrue:
-		fmt.Fprintf(w, "No policy matches it (%s): nobody has been told. It is routed as soon as a matching EscalationPolicy exists; `kubectl incident why %s` shows why each policy does not match.\n", cond.Message, inc.Name)
+		printable.Fprintf(w, "No policy matches it (%s): nobody has been told. It is routed as soon as a matching EscalationPolicy exists; `kubectl incident why %s` shows why each policy does not match.\n", cond.Message, inc.Name)
 		return nil
 	}
 	var policies []string
 	for _, p := range inc.Status.Policies {
 		policies = append(policies, fmt.Sprintf("%s (generation %d)", p.Name, p.Generation))
 	}
-	fmt.Fprintf(w, "Policies that matched: %s\n", strings.Join(policies, ", "))
+	printable.Fprintf(w, "Policies that matched: %s\n", strings.Join(policies, ", "))
 	var level0 []securityv1alpha1.NotificationRecord
 	for _, n := range inc.Status.Notifications {
 		// Notices (an SLA at risk, a change of phase) are not the
@@ -213,7 +214,7 @@ func writeReported(w io.Writer, inc *securityv1alpha1.Incident, routed bool, wai
 // writeNotifications is a table of deliveries: who, how, and how it went.
 func writeNotifications(w io.Writer, records []securityv1alpha1.NotificationRecord, indent string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%sPOLICY\tLEVEL\tWHO\tCHANNEL\tNOTICE\tSTATE\n", indent)
+	printable.Fprintf(tw, "%sPOLICY\tLEVEL\tWHO\tCHANNEL\tNOTICE\tSTATE\n", indent)
 	for _, n := range records {
 		state := string(n.State)
 		switch {
@@ -226,7 +227,7 @@ func writeNotifications(w io.Writer, records []securityv1alpha1.NotificationReco
 		if notice == "" {
 			notice = "-"
 		}
-		fmt.Fprintf(tw, "%s%s\t%d\t%s\t%s\t%s\t%s\n", indent, n.Policy, n.Level, recipient(n), n.Channel, notice, state)
+		printable.Fprintf(tw, "%s%s\t%d\t%s\t%s\t%s\t%s\n", indent, n.Policy, n.Level, recipient(n), n.Channel, notice, state)
 	}
 	return tw.Flush()
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 func newReviewCommand(o *options) *cobra.Command {
@@ -47,7 +48,7 @@ func newReviewListCommand(o *options) *cobra.Command {
 				if run.SignedOffBy != nil {
 					by = run.SignedOffBy.Username
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", run.ID, run.From.UTC().Format(time.RFC3339), run.To.UTC().Format(time.RFC3339), run.Incidents, due, by)
+				printable.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", run.ID, run.From.UTC().Format(time.RFC3339), run.To.UTC().Format(time.RFC3339), run.Incidents, due, by)
 			}
 			return w.Flush()
 		},
@@ -84,11 +85,11 @@ reviewWithin is escalated to its reviewEscalation receivers.`,
 			}
 			for _, s := range rep.Spec.SignOffs {
 				if s.Run == run && s.By != nil {
-					_, err = fmt.Fprintf(o.streams.Out, "incidentreport/%s run %s signed off; attested account: %s\n", rep.Name, run, s.By.Username)
+					_, err = printable.Fprintf(o.streams.Out, "incidentreport/%s run %s signed off; attested account: %s\n", rep.Name, run, s.By.Username)
 					return err
 				}
 			}
-			_, err = fmt.Fprintf(o.streams.Out, "incidentreport/%s run %s signed off\n", rep.Name, run)
+			_, err = printable.Fprintf(o.streams.Out, "incidentreport/%s run %s signed off\n", rep.Name, run)
 			return err
 		},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/plugin/timeline"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 func newTimelineCommand(o *options) *cobra.Command {
@@ -49,7 +50,7 @@ that it is whole. A deleted incident's timeline is its trail.`,
 			if t.incident != nil {
 				status = t.incident.Status
 			} else {
-				fmt.Fprintf(o.streams.ErrOut, "incident %s (uid %s) is deleted: its audit trail is all that is left of it\n", args[0], t.subject.UID)
+				printable.Fprintf(o.streams.ErrOut, "incident %s (uid %s) is deleted: its audit trail is all that is left of it\n", args[0], t.subject.UID)
 			}
 			events := timeline.Merge(entries, status.Notifications, status.Conditions)
 			if output != "" {

@@ -17,6 +17,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/plugin/explain"
 	"github.com/incidentops/incident-operator/internal/plugin/triage"
+	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -122,7 +123,7 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, 
 	if phase == "" {
 		phase = securityv1alpha1.PhasePending
 	}
-	fmt.Fprintf(w, "Incident %s/%s: %q\n  %s %s %s, phase %s, escalation level %d\n", inc.Namespace, inc.Name, spec.Title,
+	printable.Fprintf(w, "Incident %s/%s: \"%s\"\n  %s %s %s, phase %s, escalation level %d\n", inc.Namespace, inc.Name, spec.Title,
 		spec.Severity, spec.Category, typeOf(spec), phase, st.EscalationLevel)
 
 	fmt.Fprintln(w, "\nPolicies that routed it:")
@@ -144,22 +145,22 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, 
 			if kind == "" {
 				kind = securityv1alpha1.KindEscalationPolicy
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", kind, p.Name, p.Generation, joined, p.Level, reached)
+			printable.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", kind, p.Name, p.Generation, joined, p.Level, reached)
 		}
 		_ = tw.Flush()
 		for _, p := range st.Policies {
 			if now := policies.of(p); now != nil && now.Generation != p.Generation {
-				fmt.Fprintf(w, "  %s is now at generation %d; the incident keeps generation %d, which routed it\n", p.Name, now.Generation, p.Generation)
+				printable.Fprintf(w, "  %s is now at generation %d; the incident keeps generation %d, which routed it\n", p.Name, now.Generation, p.Generation)
 			}
 		}
 	}
 
 	fmt.Fprintln(w, "\nEach policy of the namespace, and each cluster policy that applies to it, judged now in routing order:")
 	if listErr != nil {
-		fmt.Fprintf(w, "  cannot read the policies: %s\n", describe(listErr))
+		printable.Fprintf(w, "  cannot read the policies: %s\n", describe(listErr))
 	} else {
 		if clusterErr != nil {
-			fmt.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(clusterErr))
+			printable.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(clusterErr))
 		}
 		writeClauses(w, inc, policies.candidates)
 	}
@@ -194,7 +195,7 @@ func typeOf(spec *securityv1alpha1.IncidentSpec) securityv1alpha1.IncidentType {
 // clause.
 func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Candidates) {
 	for _, e := range candidates.Excluded {
-		fmt.Fprintf(w, "  %s %s: left out: %s\n", e.Kind, e.Name, e.Reason)
+		printable.Fprintf(w, "  %s %s: left out: %s\n", e.Kind, e.Name, e.Reason)
 	}
 	if len(candidates.Namespaced)+len(candidates.Cluster) == 0 {
 		fmt.Fprintln(w, "  no EscalationPolicy in this namespace, nor ClusterEscalationPolicy for it: nothing can route the incident")
@@ -220,12 +221,12 @@ func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routin
 		if p.Kind == securityv1alpha1.KindClusterEscalationPolicy {
 			name = "ClusterEscalationPolicy " + name
 		}
-		fmt.Fprintf(w, "  %s (priority %d%s): %s\n", name, p.Priority, flow, p.Verdict())
+		printable.Fprintf(w, "  %s (priority %d%s): %s\n", name, p.Priority, flow, p.Verdict())
 		if p.Invalid == nil && len(p.Clauses) == 0 {
 			fmt.Fprintln(w, "    no match clauses: matches every incident")
 		}
 		for _, c := range p.Clauses {
-			fmt.Fprintf(w, "    %-9s %s\n", heldWord(c), clauseText(c))
+			printable.Fprintf(w, "    %-9s %s\n", heldWord(c), clauseText(c))
 		}
 	}
 }
@@ -267,10 +268,10 @@ func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView,
 	default:
 		for _, p := range st.Policies {
 			if p.NextEscalationAt == nil {
-				fmt.Fprintf(w, "  %s: no further escalation (the chain is exhausted)\n", p.Name)
+				printable.Fprintf(w, "  %s: no further escalation (the chain is exhausted)\n", p.Name)
 				continue
 			}
-			fmt.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies.of(p), p.Level))
+			printable.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies.of(p), p.Level))
 		}
 	}
 	if s := st.SLA; s != nil {
@@ -292,21 +293,21 @@ func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView,
 			case !target.at.After(now):
 				state = "BREACHED: " + state
 			}
-			fmt.Fprintf(w, "  SLA (%s, %s hours): %s %s\n", s.Policy, s.Hours, target.name, state)
+			printable.Fprintf(w, "  SLA (%s, %s hours): %s %s\n", s.Policy, s.Hours, target.name, state)
 		}
 	} else {
 		fmt.Fprintln(w, "  SLA: no target applies")
 	}
 	switch n := inc.Spec.AuthorityNotification; {
 	case n != nil:
-		fmt.Fprintf(w, "  authority: told at %s, reference %s\n", n.NotifiedAt.Format(time.RFC3339), n.Reference)
+		printable.Fprintf(w, "  authority: told at %s, reference %s\n", n.NotifiedAt.Format(time.RFC3339), n.Reference)
 	case triage.AwaitingAuthority(inc):
 		deadline := triage.AuthorityDeadline(inc)
 		state := at(deadline)
 		if !deadline.After(now) {
 			state = "BREACHED: " + state
 		}
-		fmt.Fprintf(w, "  authority: report the personal data breach by %s (kubectl incident notify-authority %s --reference REF)\n", state, inc.Name)
+		printable.Fprintf(w, "  authority: report the personal data breach by %s (kubectl incident notify-authority %s --reference REF)\n", state, inc.Name)
 	default:
 		fmt.Fprintln(w, "  authority: no report needed")
 	}

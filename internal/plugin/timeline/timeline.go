@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/printable"
 )
 
 // Source is where an event comes from.
@@ -107,9 +108,13 @@ func details(d map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// oneLine is a detail's value on one line, as internal/printable shows
+// text, and quoted when it has a space or a quote, so that each key=value
+// stands apart.
 func oneLine(s string) string {
-	if strings.ContainsAny(s, " \t\n\"") {
-		return fmt.Sprintf("%q", s)
+	s = printable.Text(s)
+	if strings.ContainsAny(s, " \"") {
+		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 	}
 	return s
 }
@@ -153,7 +158,9 @@ const (
 	SecondLayout = "2006-01-02 15:04:05     MST"
 )
 
-// Write prints events as a table with times in loc.
+// Write prints events as a table with times in loc; what people wrote is
+// shown as text (see internal/printable), never sent to the terminal as
+// it is.
 func Write(w io.Writer, events []Event, loc *time.Location) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tSOURCE\tWHO\tWHAT\tDETAILS")
@@ -166,7 +173,7 @@ func Write(w io.Writer, events []Event, loc *time.Location) error {
 		if e.Source == Audit {
 			layout = TimeLayout
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.In(loc).Format(layout), source, e.Actor, e.What, e.Details)
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.In(loc).Format(layout), source, e.Actor, e.What, e.Details)
 	}
 	return tw.Flush()
 }

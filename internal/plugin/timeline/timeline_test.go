@@ -110,3 +110,40 @@ func TestWriteInTheReadersZone(t *testing.T) {
 		})
 	}
 }
+
+// What people and receivers wrote is shown as text: no escape sequence,
+// bell or bidi override reaches the terminal, and each event stays on its
+// line.
+func TestWriteShowsControlCharactersAsText(t *testing.T) {
+	const hostile = "\x1b]8;;http://evil\x07click\x1b]8;;\x07 \u202eevil"
+	const shown = `\x1b]8;;http://evil\x07click\x1b]8;;\x07 \u202eevil`
+	entries := []securityv1alpha1.AuditEntry{
+		entry(0, 0, securityv1alpha1.AuditReported, securityv1alpha1.AuditActor{Username: hostile}, map[string]string{"title": hostile, "note": "\u202enospace", "quote": `say "hi"`, "lines": "a\nb"}),
+	}
+	notifications := []securityv1alpha1.NotificationRecord{
+		{Key: "a", Policy: "desk", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryFailed, Attempts: 1, LastAttemptAt: mt(time.Second), LastError: hostile},
+	}
+	conditions := []metav1.Condition{{Type: "Routed", Status: metav1.ConditionTrue, Reason: "Matched", Message: hostile + "\nmore", LastTransitionTime: *mt(time.Second)}}
+	events := Merge(entries, notifications, conditions)
+	if want := `lines=a\nb note=\u202enospace quote="say \"hi\"" title="` + shown + `"`; events[0].Details != want {
+		t.Errorf("details %s, want %s", events[0].Details, want)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, events, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, raw := range []string{"\x1b", "\x07", "\u202e"} {
+		if strings.Contains(out, raw) {
+			t.Errorf("%q printed as it is:\n%q", raw, out)
+		}
+	}
+	if lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); len(lines) != 4 {
+		t.Errorf("%d lines, want a header and 3 events: %q", len(lines), out)
+	}
+	for _, want := range []string{"audit #0   " + shown, `error="` + shown + `"`, "Matched: " + shown + `\nmore`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s: %q", want, out)
+		}
+	}
+}
