@@ -104,7 +104,7 @@ test-integration: envtest ## Controller tests against a real kube-apiserver and 
 
 .PHONY: test-e2e
 test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl and the operator binary.
-	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/plugin/... ./test/chaos/... ./test/validation/...
+	$(GO) test $(GOTEST_FLAGS) ./test/e2e/... ./test/plugin/... ./test/chaos/... ./test/validation/... ./test/access/...
 
 .PHONY: test-chart
 test-chart: envtest helm $(KUBECTL) ## helm lint, and the chart against config/ and a real API server enforcing Pod Security restricted.

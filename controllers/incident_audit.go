@@ -17,7 +17,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=update
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=update;patch;seal
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences,verbs=get;list;watch
 
 // AuditFinalizer keeps a deleted incident until its trail records the

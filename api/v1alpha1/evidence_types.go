@@ -28,7 +28,7 @@ func (k EvidenceKind) Digital() bool {
 type CustodyTransfer struct {
 	// Sequence numbers the transfers from 0.
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=999
+	// +kubebuilder:validation:Maximum=255
 	// +required
 	Sequence int32 `json:"sequence"`
 
@@ -36,28 +36,36 @@ type CustodyTransfer struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	From string `json:"from"`
 
 	// To is who received it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	To string `json:"to"`
 
 	// At is when it changed hands.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	At metav1.Time `json:"at"`
 
 	// Reason for the transfer.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1000
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	Reason string `json:"reason"`
 
 	// StorageLocation is where the item is kept after the transfer, when
 	// that changed.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	StorageLocation string `json:"storageLocation,omitempty"`
 
 	// AttestedBy is the account that recorded the transfer, written by the
@@ -71,6 +79,8 @@ type CustodyTransfer struct {
 // +kubebuilder:validation:XValidation:rule="has(self.collectedBy) == has(oldSelf.collectedBy)",message="collectedBy is written by the API server when the evidence is recorded, and never changed",fieldPath=".collectedBy"
 // +kubebuilder:validation:XValidation:rule="!(self.kind in ['DiskImage', 'File', 'Log']) || has(self.sha256)",message="sha256 is required for digital evidence (DiskImage, File, Log)",fieldPath=".sha256"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.custody) || (has(self.custody) && self.custody.size() >= oldSelf.custody.size())",message="custody is append-only: transfers cannot be removed",fieldPath=".custody"
+// +kubebuilder:validation:XValidation:rule="self.description == oldSelf.description",message="description cannot be changed once recorded: it is what was collected",fieldPath=".description"
+// +kubebuilder:validation:XValidation:rule="self.storageLocation == oldSelf.storageLocation || (has(self.custody) && self.custody.exists(t, t.sequence == (has(oldSelf.custody) ? oldSelf.custody.size() : 0) && has(t.storageLocation) && t.storageLocation == self.storageLocation))",message="storageLocation changes only with the custody transfer that moves the item there (its storageLocation)",fieldPath=".storageLocation"
 // +kubebuilder:validation:XValidation:rule="!has(self.custody) || self.custody.all(t, t.sequence < self.custody.size())",message="custody transfers must be numbered from 0 without gaps",fieldPath=".custody"
 type EvidenceSpec struct {
 	// Incident is the name of the Incident, in this namespace, that the
@@ -90,6 +100,7 @@ type EvidenceSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2000
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	Description string `json:"description"`
 
 	// SHA256 is the hex SHA-256 of the item's bytes: required for digital
@@ -103,6 +114,8 @@ type EvidenceSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	StorageLocation string `json:"storageLocation"`
 
 	// CollectedBy is the account that recorded the collection, written by
@@ -114,12 +127,14 @@ type EvidenceSpec struct {
 	// CollectedAt is when the item was collected.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="cannot be changed once recorded"
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	CollectedAt metav1.Time `json:"collectedAt"`
 
 	// Custody lists each change of hands, oldest first. Transfers are
 	// only appended, one per request; each is attested by the API server
-	// and cannot be changed.
-	// +kubebuilder:validation:MaxItems=1000
+	// and cannot be changed. At most 256: an item that changes hands more
+	// often is recorded again as a new item of evidence.
+	// +kubebuilder:validation:MaxItems=256
 	// +listType=map
 	// +listMapKey=sequence
 	// +optional

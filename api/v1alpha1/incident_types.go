@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -69,6 +71,7 @@ type Reporter struct {
 	// Department the reporter works in.
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
 	Department string `json:"department,omitempty"`
 
 	// LineManager is the reporter's line manager, or in their absence another
@@ -140,6 +143,8 @@ type Acknowledgement struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	By string `json:"by"`
 
 	// Note for the people who were told.
@@ -173,6 +178,8 @@ type Resolution struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	By string `json:"by"`
 
 	// Summary of what was done, for the control document.
@@ -191,11 +198,13 @@ type Resolution struct {
 type AuthorityNotification struct {
 	// NotifiedAt is when the authority was told.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	NotifiedAt metav1.Time `json:"notifiedAt"`
 
 	// Reference the authority gave the report.
 	// +kubebuilder:validation:MaxLength=128
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
 	Reference string `json:"reference,omitempty"`
 
 	// DelayReason says why the report was made after the deadline. The API
@@ -224,6 +233,7 @@ type AuthorityNotification struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.authorityNotification) || (has(self.authorityNotification) && self.authorityNotification == oldSelf.authorityNotification)",message="authorityNotification cannot be changed or removed once recorded",fieldPath=".authorityNotification"
 // +kubebuilder:validation:XValidation:rule="has(self.reportedBy) == has(oldSelf.reportedBy) && (!has(self.reportedBy) || self.reportedBy == oldSelf.reportedBy)",message="reportedBy is written by the API server when the incident is reported, and never changed",fieldPath=".reportedBy"
 // +kubebuilder:validation:XValidation:rule="!has(self.authorityNotification) || self.impact.?personalData.orValue(false)",message="authorityNotification is only for incidents involving personal data: set impact.personalData",fieldPath=".authorityNotification"
+// +kubebuilder:validation:XValidation:rule="has(self.imported) == has(oldSelf.imported) && (!has(self.imported) || self.imported == oldSelf.imported)",message="imported is written by the API server when the incident is created, and never changed",fieldPath=".imported"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.legalHold) || has(self.legalHold)",message="legalHold cannot be removed: release it, so that who released it is recorded",fieldPath=".legalHold"
 type IncidentSpec struct {
 	// Title is a one-line summary.
@@ -231,6 +241,7 @@ type IncidentSpec struct {
 	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="title must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
 	Title string `json:"title"`
 
 	// Description says what happened, with symptoms and any error messages.
@@ -283,6 +294,7 @@ type IncidentSpec struct {
 	// (the API server refuses it), and cannot be changed.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="reportedAt cannot be changed once set"
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	ReportedAt *metav1.Time `json:"reportedAt,omitempty"`
 
 	// AwareAt is when the organisation became aware of the event; regulatory
@@ -292,6 +304,7 @@ type IncidentSpec struct {
 	// server refuses a later time), and cannot be changed.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="awareAt cannot be changed once set"
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	AwareAt *metav1.Time `json:"awareAt,omitempty"`
 
 	// Acknowledgement stops escalation: someone has taken the incident on.
@@ -320,11 +333,51 @@ type IncidentSpec struct {
 	// +optional
 	LegalHold *LegalHold `json:"legalHold,omitempty"`
 
-	// LastChange is the latest change to this spec and who made it,
-	// written by the API server on every update (config/admission); the
-	// operator copies it into the audit trail.
+	// Imported says the incident was created from an earlier record, such
+	// as a control document, with records already made (acknowledgement,
+	// resolution, the authority report, a legal hold). Only an account
+	// allowed the verb "import" on incidents may create such an incident;
+	// the API server writes who did and which records came with it.
 	// +optional
-	LastChange *SpecChange `json:"lastChange,omitempty"`
+	Imported *Import `json:"imported,omitempty"`
+
+	// Changes are the latest changes to this spec, oldest first, each with
+	// who made it and every field's old and new value: written by the API
+	// server on every update that changes the spec (config/admission), so
+	// that two changes in quick succession are both kept with their
+	// authors. It holds the last SpecChangesKept changes; the operator
+	// copies each into the audit trail.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	Changes []SpecChange `json:"changes,omitempty"`
+}
+
+// SpecChangesKept is how many changes spec.changes keeps: a change is
+// lost from it only when more than this many follow it before the
+// operator records them, which the trail then says (ChangeNotObserved).
+const SpecChangesKept = 16
+
+// Import is how an incident created from an earlier record came in.
+type Import struct {
+	// By is the account that imported the incident, written by the API
+	// server.
+	// +optional
+	By *Attestation `json:"by,omitempty"`
+
+	// Records the incident was created with, such as acknowledgement and
+	// resolution, written by the API server.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
+	// +listType=atomic
+	// +optional
+	Records []string `json:"records,omitempty"`
+}
+
+// Includes reports whether the incident was created with the record
+// named by its field, such as "acknowledgement".
+func (in *Import) Includes(record string) bool {
+	return in != nil && slices.Contains(in.Records, record)
 }
 
 // LegalHold keeps an incident and its record as they are, for litigation
@@ -336,6 +389,7 @@ type LegalHold struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1000
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	Reason string `json:"reason"`
 
 	// PlacedBy is the account that placed the hold, written by the API
@@ -354,6 +408,7 @@ type LegalHoldRelease struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1000
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	Reason string `json:"reason"`
 
 	// By is the account that released the hold, written by the API server.
@@ -374,8 +429,7 @@ type SpecChange struct {
 	// +required
 	By Attestation `json:"by"`
 
-	// Fields changed, each with its old and new value where the value is
-	// short enough to keep here.
+	// Fields changed, each with its old and new value.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
 	// +optional
@@ -389,11 +443,11 @@ type FieldChange struct {
 	// +required
 	Field string `json:"field"`
 	// From is the old value.
-	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:MaxLength=10000
 	// +optional
 	From string `json:"from,omitempty"`
 	// To is the new value.
-	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:MaxLength=10000
 	// +optional
 	To string `json:"to,omitempty"`
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 	"github.com/incidentops/incident-operator/internal/printable"
+	auditrecord "github.com/incidentops/incident-operator/internal/record"
 )
 
 // trail is one subject's audit trail as stored, with its incident when
@@ -114,8 +115,14 @@ func (t trail) verify(keys *audit.KeyRing) verification {
 		result, err = audit.Verify(t.namespace, t.subject, entries, opts)
 		v.Entries = result.Entries
 	}
+	var missing []string
+	if err == nil && t.incident != nil {
+		missing = auditrecord.Missing(t.incident, entries)
+	}
 	var broken *audit.BrokenError
 	switch {
+	case err == nil && len(missing) > 0:
+		v.Problem = "the trail verifies as a chain but lacks what the incident records (cut short and its head rewound?): " + strings.Join(missing, "; ")
 	case err == nil:
 		v.Verified = true
 	case errors.As(err, &broken):

@@ -6,7 +6,10 @@ package record
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +66,12 @@ func Reported(incident *securityv1alpha1.Incident) Entry {
 	if spec.ForensicInvestigation {
 		details["forensicInvestigation"] = "true"
 	}
+	if spec.Imported != nil {
+		details["imported"] = orNone(strings.Join(spec.Imported.Records, ", "))
+	}
+	if spec.LegalHold.Active() {
+		details["legalHold"] = spec.LegalHold.Reason
+	}
 	return Entry{Actor: Person(spec.ReportedBy), Action: securityv1alpha1.AuditReported, Details: details}
 }
 
@@ -94,7 +103,7 @@ func Impact(impact securityv1alpha1.Impact) string {
 // Observe returns the entries for what changed between two looks at an
 // incident: before is the status the trail last recorded (nil before the
 // incident was first recorded), after the incident as the operator now
-// leaves it. Spec changes are known from spec.lastChange, which the API
+// leaves it. Spec changes are known from spec.changes, which the API
 // server writes with the account that made them; status changes are the
 // operator's own work.
 func Observe(before *securityv1alpha1.IncidentStatus, after *securityv1alpha1.Incident) []Entry {
@@ -104,8 +113,12 @@ func Observe(before *securityv1alpha1.IncidentStatus, after *securityv1alpha1.In
 		observed = before.Audit.ObservedGeneration
 	}
 	if observed == 0 {
-		entries = append(entries, Reported(after))
-	} else if after.Generation > observed {
+		// Changes made before the operator first looked follow what was
+		// reported, which they are undone to find.
+		entries = append(entries, Reported(AsReported(after)))
+		observed = 1
+	}
+	if after.Generation > observed {
 		entries = append(entries, specChanges(observed, after)...)
 	}
 	var old securityv1alpha1.IncidentStatus
@@ -116,95 +129,115 @@ func Observe(before *securityv1alpha1.IncidentStatus, after *securityv1alpha1.In
 	return entries
 }
 
-// specChanges records the latest change of the spec, and says so when
-// earlier changes were overwritten before the operator saw them.
+// specChanges records each change of the spec since the generation the
+// trail last observed, from spec.changes, which the API server writes as
+// each change is made. Changes that fell out of spec.changes before the
+// operator saw them are named by their generations.
 func specChanges(observed int64, incident *securityv1alpha1.Incident) []Entry {
+	byGeneration := make(map[int64]*securityv1alpha1.SpecChange, len(incident.Spec.Changes))
+	for i := range incident.Spec.Changes {
+		byGeneration[incident.Spec.Changes[i].Generation] = &incident.Spec.Changes[i]
+	}
 	var entries []Entry
-	change := incident.Spec.LastChange
-	known := change != nil && change.Generation == incident.Generation
-	unseenTo := incident.Generation
-	if known {
-		unseenTo = change.Generation - 1
-	}
-	if unseenTo > observed {
-		entries = append(entries, Entry{
-			Actor:  securityv1alpha1.AuditActor{},
-			Action: securityv1alpha1.AuditChangeNotObserved,
-			Details: map[string]string{
-				"generations": generations(observed+1, unseenTo),
-				"note":        "the spec changed again before the operator saw this change; who made it is in the API server's audit log",
-			},
-		})
-	}
-	if !known {
-		return entries
-	}
-	actor := Person(&change.By)
-	details := map[string]string{"generation": strconv.FormatInt(change.Generation, 10)}
-	for _, f := range change.Fields {
-		details[f.Field] = fieldValue(f, incident)
-	}
-	entries = append(entries, Entry{Actor: actor, Action: securityv1alpha1.AuditChanged, Details: details})
-	for _, f := range change.Fields {
-		if e, ok := recordMade(f.Field, incident); ok {
-			entries = append(entries, e)
+	unseenFrom := int64(0)
+	for generation := observed + 1; generation <= incident.Generation; generation++ {
+		change, known := byGeneration[generation]
+		if !known {
+			if unseenFrom == 0 {
+				unseenFrom = generation
+			}
+			continue
 		}
+		if unseenFrom != 0 {
+			entries = append(entries, changeNotObserved(unseenFrom, generation-1))
+			unseenFrom = 0
+		}
+		entries = append(entries, changed(change))
+		for _, f := range change.Fields {
+			if e, ok := recordMade(f.Field, change); ok {
+				entries = append(entries, e)
+			}
+		}
+	}
+	if unseenFrom != 0 {
+		entries = append(entries, changeNotObserved(unseenFrom, incident.Generation))
 	}
 	return entries
 }
 
-// fieldValue is "old → new" where the API server kept both, and the new
-// value read from the spec where it kept only the field's name.
-func fieldValue(f securityv1alpha1.FieldChange, incident *securityv1alpha1.Incident) string {
-	if f.From != "" || f.To != "" {
-		return f.From + " → " + f.To
+func changeNotObserved(from, to int64) Entry {
+	return Entry{
+		Actor:  securityv1alpha1.AuditActor{},
+		Action: securityv1alpha1.AuditChangeNotObserved,
+		Details: map[string]string{
+			"generations": generations(from, to),
+			"note":        fmt.Sprintf("more than %d changes followed this one before the operator recorded them; who made it is in the API server's audit log", securityv1alpha1.SpecChangesKept),
+		},
 	}
-	spec := &incident.Spec
-	switch f.Field {
-	case "assets":
-		return "now " + orNone(strings.Join(spec.Assets, ", "))
-	case "impact":
-		return "now " + Impact(spec.Impact)
-	case "description":
-		return fmt.Sprintf("now %d characters", len(spec.Description))
-	case "acknowledgement", "resolution", "authorityNotification":
-		return "recorded"
-	case "legalHold":
-		if spec.LegalHold.Active() {
-			return "placed"
+}
+
+// changed is the entry of one change: each field with its old and new
+// value, or, where the two do not fit one detail, the SHA-256 of each and
+// the start of the new value.
+func changed(change *securityv1alpha1.SpecChange) Entry {
+	details := map[string]string{"generation": strconv.FormatInt(change.Generation, 10)}
+	for _, f := range change.Fields {
+		if short := f.From + " → " + f.To; len(short) <= ShortChange {
+			details[f.Field] = short
+			continue
 		}
-		return "released"
+		details[f.Field] = "now " + f.To
+		details[f.Field+".fromSHA256"] = digest(f.From)
+		details[f.Field+".toSHA256"] = digest(f.To)
 	}
-	return "changed"
+	return Entry{Actor: Person(&change.By), Action: securityv1alpha1.AuditChanged, Details: details}
+}
+
+// ShortChange is the longest "old → new" kept whole in a Changed entry;
+// a longer change keeps both values' digests and the new value's start.
+const ShortChange = 256
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // recordMade is the entry for a record a change made, beside the Changed
-// entry: a legal hold placed or released, or a forensic investigation.
-// Acknowledgement, resolution and the authority report are recorded from
-// the status, so that a change the operator did not see is still recorded.
-func recordMade(field string, incident *securityv1alpha1.Incident) (Entry, bool) {
-	spec := &incident.Spec
+// entry: a legal hold placed or released, or a forensic investigation,
+// read from the change itself, so that a hold placed and released before
+// the operator looked is recorded as both. Acknowledgement, resolution and
+// the authority report are recorded from the status, with their details.
+func recordMade(field string, change *securityv1alpha1.SpecChange) (Entry, bool) {
+	var to string
+	for _, f := range change.Fields {
+		if f.Field == field {
+			to = f.To
+		}
+	}
+	actor := Person(&change.By)
 	switch field {
 	case "legalHold":
-		hold := spec.LegalHold
-		if hold == nil {
-			return Entry{}, false
+		if reason, ok := strings.CutPrefix(to, HoldReleased); ok {
+			return Entry{Actor: actor, Action: securityv1alpha1.AuditLegalHoldReleased, Details: map[string]string{"reason": reason}}, true
 		}
-		if hold.Released != nil {
-			return Entry{Actor: Person(hold.Released.By), Action: securityv1alpha1.AuditLegalHoldReleased,
-				Details: map[string]string{"reason": hold.Released.Reason, "heldFor": hold.Reason}}, true
+		if reason, ok := strings.CutPrefix(to, HoldPlaced); ok {
+			return Entry{Actor: actor, Action: securityv1alpha1.AuditLegalHoldPlaced, Details: map[string]string{"reason": reason}}, true
 		}
-		return Entry{Actor: Person(hold.PlacedBy), Action: securityv1alpha1.AuditLegalHoldPlaced,
-			Details: map[string]string{"reason": hold.Reason}}, true
 	case "forensicInvestigation":
-		if !spec.ForensicInvestigation || spec.LastChange == nil {
-			return Entry{}, false
+		if to == "true" {
+			return Entry{Actor: actor, Action: securityv1alpha1.AuditForensicInvestigation,
+				Details: map[string]string{"forensicInvestigation": "true"}}, true
 		}
-		return Entry{Actor: Person(&spec.LastChange.By), Action: securityv1alpha1.AuditForensicInvestigation,
-			Details: map[string]string{"forensicInvestigation": "true"}}, true
 	}
 	return Entry{}, false
 }
+
+// HoldPlaced and HoldReleased begin the value spec.changes gives a legal
+// hold (config/admission), followed by the reason.
+const (
+	HoldPlaced   = "placed: "
+	HoldReleased = "released: "
+)
 
 // statusChanges records the operator's work and the records it took in.
 func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1alpha1.Incident) []Entry {
@@ -216,12 +249,14 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 		ack := spec.Acknowledgement
 		details := map[string]string{"by": ack.By, "at": stamp(after.AcknowledgedAt.Time)}
 		setIf(details, "note", ack.Note)
+		markImported(details, spec.Imported, "acknowledgement")
 		entries = append(entries, Entry{Actor: Person(ack.AttestedBy), Action: securityv1alpha1.AuditAcknowledged, Details: details})
 	}
 	if before.ResolvedAt == nil && after.ResolvedAt != nil && spec.Resolution != nil {
 		res := spec.Resolution
 		details := map[string]string{"by": res.By, "state": string(res.State), "at": stamp(after.ResolvedAt.Time)}
 		setIf(details, "summary", res.Summary)
+		markImported(details, spec.Imported, "resolution")
 		entries = append(entries, Entry{Actor: Person(res.AttestedBy), Action: securityv1alpha1.AuditResolved, Details: details})
 	}
 	if _, ok := becameTrue(before.Conditions, after.Conditions, securityv1alpha1.ConditionAuthorityNotified, ""); ok && spec.AuthorityNotification != nil {
@@ -229,6 +264,7 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 		details := map[string]string{"notifiedAt": stamp(n.NotifiedAt.Time)}
 		setIf(details, "reference", n.Reference)
 		setIf(details, "delayReason", n.DelayReason)
+		markImported(details, spec.Imported, "authorityNotification")
 		if after.AuthorityNotificationDeadline != nil {
 			details["deadline"] = stamp(after.AuthorityNotificationDeadline.Time)
 			details["onTime"] = strconv.FormatBool(!n.NotifiedAt.After(after.AuthorityNotificationDeadline.Time))
@@ -288,6 +324,13 @@ func deliveries(before, after []securityv1alpha1.NotificationRecord) []Entry {
 	for _, n := range after {
 		old, seen := previous[n.Key]
 		if seen && old.State == n.State && old.Attempts == n.Attempts {
+			continue
+		}
+		// A receiver that keeps failing is recorded at the 1st, 2nd, 4th,
+		// 8th... failed attempt, each entry with the count and the last
+		// error: retries cannot fill the trail.
+		if n.State == securityv1alpha1.DeliveryFailed && seen && old.State == n.State &&
+			bits.Len32(uint32(max(old.Attempts, 0))) == bits.Len32(uint32(max(n.Attempts, 0))) {
 			continue
 		}
 		var action securityv1alpha1.AuditAction
@@ -412,6 +455,8 @@ func setIf(details map[string]string, key, value string) {
 	}
 }
 
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
 func orNone(s string) string {
 	if s == "" {
 		return "none"
@@ -419,4 +464,10 @@ func orNone(s string) string {
 	return s
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// markImported says, in a record's entry, that the record came with the
+// incident when it was imported rather than being made here.
+func markImported(details map[string]string, imported *securityv1alpha1.Import, record string) {
+	if imported.Includes(record) {
+		details["imported"] = "true"
+	}
+}

@@ -1,6 +1,8 @@
 package record
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -87,21 +89,43 @@ func TestObserve(t *testing.T) {
 			change: func(i *securityv1alpha1.Incident) {
 				i.Generation = 2
 				i.Spec.Assets = []string{"laptop-0142", "phone-7"}
-				i.Spec.LastChange = &securityv1alpha1.SpecChange{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{
-					{Field: "severity", From: "High", To: "Critical"}, {Field: "assets"},
-				}}
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{
+					{Field: "severity", From: "High", To: "Critical"}, {Field: "assets", From: "laptop-0142", To: "laptop-0142, phone-7"},
+				}}}
 			},
 			keys: []string{"severity", "assets", "generation"},
-			want: "Changed by pat severity=High → Critical assets=now laptop-0142, phone-7 generation=2",
+			want: "Changed by pat severity=High → Critical assets=laptop-0142 → laptop-0142, phone-7 generation=2",
 		},
-		"two changes between looks: the earlier is known by its result only": {
+		"two changes between looks: each with its author and values": {
 			before: audited(1),
 			change: func(i *securityv1alpha1.Incident) {
-				i.Generation = 4
-				i.Spec.LastChange = &securityv1alpha1.SpecChange{Generation: 4, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "title", From: "a", To: "b"}}}
+				i.Generation = 3
+				i.Spec.Changes = []securityv1alpha1.SpecChange{
+					{Generation: 2, By: securityv1alpha1.Attestation{Username: "rita"}, Fields: []securityv1alpha1.FieldChange{{Field: "reporter.lineManager.email", From: "lm@example.org", To: "other@example.net"}}},
+					{Generation: 3, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "title", From: "a", To: "b"}}},
+				}
+			},
+			keys: []string{"reporter.lineManager.email", "title"},
+			want: "Changed by rita reporter.lineManager.email=lm@example.org → other@example.net\nChanged by pat title=a → b",
+		},
+		"a long text keeps both digests and the new text": {
+			before: audited(1),
+			change: func(i *securityv1alpha1.Incident) {
+				i.Generation = 2
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 2, By: securityv1alpha1.Attestation{Username: "rita"}, Fields: []securityv1alpha1.FieldChange{
+					{Field: "description", From: strings.Repeat("old ", 100), To: "new text"}}}}
+			},
+			keys: []string{"description", "description.fromSHA256", "description.toSHA256"},
+			want: "Changed by rita description=now new text description.fromSHA256=" + sha(strings.Repeat("old ", 100)) + " description.toSHA256=" + sha("new text"),
+		},
+		"changes that fell out of spec.changes are named by generation": {
+			before: audited(1),
+			change: func(i *securityv1alpha1.Incident) {
+				i.Generation = 5
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 4, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "title", From: "a", To: "b"}}}}
 			},
 			keys: []string{"generations", "title"},
-			want: "ChangeNotObserved by  generations=2-3\nChanged by pat title=a → b",
+			want: "ChangeNotObserved by  generations=2-3\nChanged by pat title=a → b\nChangeNotObserved by  generations=5",
 		},
 		"a change whose record was overwritten is not attributed": {
 			before: audited(1),
@@ -145,20 +169,51 @@ func TestObserve(t *testing.T) {
 			change: func(i *securityv1alpha1.Incident) {
 				i.Generation = 2
 				i.Spec.LegalHold = &securityv1alpha1.LegalHold{Reason: "claim 117", PlacedBy: &securityv1alpha1.Attestation{Username: "pat"}}
-				i.Spec.LastChange = &securityv1alpha1.SpecChange{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold"}}}
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold", To: "placed: claim 117"}}}}
 			},
 			keys: []string{"legalHold", "reason"},
-			want: "Changed by pat legalHold=placed\nLegalHoldPlaced by pat reason=claim 117",
+			want: "Changed by pat legalHold= → placed: claim 117\nLegalHoldPlaced by pat reason=claim 117",
 		},
 		"a legal hold released": {
 			before: audited(2),
 			change: func(i *securityv1alpha1.Incident) {
 				i.Generation = 3
 				i.Spec.LegalHold = &securityv1alpha1.LegalHold{Reason: "claim 117", Released: &securityv1alpha1.LegalHoldRelease{Reason: "settled", By: &securityv1alpha1.Attestation{Username: "lee"}}}
-				i.Spec.LastChange = &securityv1alpha1.SpecChange{Generation: 3, By: securityv1alpha1.Attestation{Username: "lee"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold"}}}
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 3, By: securityv1alpha1.Attestation{Username: "lee"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold", From: "placed: claim 117", To: "released: settled"}}}}
 			},
 			keys: []string{"reason"},
 			want: "Changed by lee\nLegalHoldReleased by lee reason=settled",
+		},
+		"a hold placed and released before the operator looked: both recorded": {
+			before: audited(1),
+			change: func(i *securityv1alpha1.Incident) {
+				i.Generation = 3
+				i.Spec.LegalHold = &securityv1alpha1.LegalHold{Reason: "claim 117", Released: &securityv1alpha1.LegalHoldRelease{Reason: "settled"}}
+				i.Spec.Changes = []securityv1alpha1.SpecChange{
+					{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold", To: "placed: claim 117"}}},
+					{Generation: 3, By: securityv1alpha1.Attestation{Username: "lee"}, Fields: []securityv1alpha1.FieldChange{{Field: "legalHold", From: "placed: claim 117", To: "released: settled"}}},
+				}
+			},
+			keys: []string{"reason"},
+			want: "Changed by pat\nLegalHoldPlaced by pat reason=claim 117\nChanged by lee\nLegalHoldReleased by lee reason=settled",
+		},
+		"first look after changes: what was reported, then each change": {
+			change: func(i *securityv1alpha1.Incident) {
+				i.Generation = 2
+				i.Spec.Title = "b"
+				i.Spec.Changes = []securityv1alpha1.SpecChange{{Generation: 2, By: securityv1alpha1.Attestation{Username: "pat"}, Fields: []securityv1alpha1.FieldChange{{Field: "title", From: "a", To: "b"}}}}
+			},
+			keys: []string{"title"},
+			want: "Reported by rob title=a\nChanged by pat title=a → b",
+		},
+		"imported records say so": {
+			change: func(i *securityv1alpha1.Incident) {
+				i.Spec.Imported = &securityv1alpha1.Import{By: &securityv1alpha1.Attestation{Username: "ian"}, Records: []string{"resolution"}}
+				i.Spec.Resolution = &securityv1alpha1.Resolution{State: securityv1alpha1.ResolutionResolved, By: "Ian", AttestedBy: &securityv1alpha1.Attestation{Username: "ian"}}
+				i.Status.ResolvedAt = &metav1.Time{Time: at}
+			},
+			keys: []string{"imported", "state"},
+			want: "Reported by rob imported=resolution\nResolved by ian imported=true state=Resolved",
 		},
 		"nothing changed, nothing recorded": {
 			before: audited(1),
@@ -232,5 +287,28 @@ func TestEvidence(t *testing.T) {
 				t.Errorf("records %s, want %s", got, tc.after)
 			}
 		})
+	}
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// One notification retried a hundred times against a failing receiver
+// leaves a handful of entries, not one per attempt.
+func TestRetriesAreBoundedInTheTrail(t *testing.T) {
+	var entries, before []securityv1alpha1.NotificationRecord
+	recorded := 0
+	for attempt := int32(1); attempt <= 100; attempt++ {
+		entries = []securityv1alpha1.NotificationRecord{delivery("k1", securityv1alpha1.DeliveryFailed, attempt)}
+		recorded += len(deliveries(before, entries))
+		before = entries
+	}
+	recorded += len(deliveries(before, []securityv1alpha1.NotificationRecord{delivery("k1", securityv1alpha1.DeliveryDelivered, 101)}))
+	// Attempts 1, 2, 4, 8, 16, 32 and 64 fail on the record; the 101st
+	// delivers.
+	if recorded != 8 {
+		t.Errorf("100 failed attempts and a delivery made %d entries; want 8", recorded)
 	}
 }

@@ -47,11 +47,16 @@ func InstallAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 // InstallUserRoles creates the ClusterRoles for the people who use
 // incidents (config/rbac/user_roles.yaml), as `make deploy` does.
 func InstallUserRoles(ctx context.Context, cfg *rest.Config) error {
+	return createFromFile(ctx, cfg, filepath.Join(RepoRoot(), "config", "rbac", "user_roles.yaml"))
+}
+
+// createFromFile creates every object of a YAML file of the repository.
+func createFromFile(ctx context.Context, cfg *rest.Config, file string) error {
 	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
 	if err != nil {
 		return err
 	}
-	objects, err := readObjects(filepath.Join(RepoRoot(), "config", "rbac", "user_roles.yaml"))
+	objects, err := readObjects(file)
 	if err != nil {
 		return err
 	}
@@ -148,4 +153,21 @@ func WaitForAdmissionPolicies(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("admission policies not enforced after 30s (last answer: %v)", last)
 	}
 	return nil
+}
+
+// The operator's account as config/default installs it: the ServiceAccount
+// controller-manager, prefixed, in the operator's namespace.
+const (
+	OperatorNamespace      = "incident-operator-system"
+	OperatorServiceAccount = "system:serviceaccount:" + OperatorNamespace + ":incident-operator-controller-manager"
+	// OperatorClusterRole is config/rbac/role.yaml's ClusterRole, by the
+	// name it has in that file.
+	OperatorClusterRole = "manager-role"
+)
+
+// InstallOperatorRole creates the operator's ClusterRole of
+// config/rbac/role.yaml, generated from the controllers' markers, for a
+// test to bind to the account it acts as.
+func InstallOperatorRole(ctx context.Context, cfg *rest.Config) error {
+	return createFromFile(ctx, cfg, filepath.Join(RepoRoot(), "config", "rbac", "role.yaml"))
 }

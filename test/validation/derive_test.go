@@ -629,7 +629,7 @@ var futureAllowed = regexp.MustCompile(`^Department spec\.absences\[\d+\]\.(from
 
 // serverWritten are the attested accounts, and the record of each change,
 // that the API server writes itself.
-var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy|lastChange|legalHold\.placedBy|legalHold\.released\.by|collectedBy|custody\[\d+\]\.attestedBy)$`)
+var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy|changes|imported|legalHold\.placedBy|legalHold\.released\.by|collectedBy|custody\[\d+\]\.attestedBy)$`)
 
 var badDurations = []string{"5 minutes", "1d", "2 hours", "1e100h", "-72h", "0s", "73h", "9999999h", "", " 5m", "5m ", "5M",
 	"P1D", "PT5M", "1h30", "5", "m", "1w", "1.5.5h", "10us", "1h 30m", "+5m", "８h", "5mins", "NaN", "99999h", "1.0001h", "0.5"}
