@@ -343,6 +343,18 @@ func attempts() []attempt {
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
 		{kind: "IncidentReport", path: "create", what: "the sample", prepare: nothing, do: sample("IncidentReport"),
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
+		{kind: "IncidentReport", path: "merge patch", what: "sign a run off, forged",
+			prepare: withRun, do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Patch(ctx, f.report.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(
+					`{"spec":{"signOffs":[{"run":"2026-03-02T09:00:00Z","by":{"username":"dpo@example.org","groups":["`+forgedGroup+`"]}}]}}`)))
+			}, want: everyone(denied, outcomes{padm: allowed, rev: allowed, nsadm: allowed, root: allowed}),
+			check: func(t *testing.T, f fixture, r role) {
+				report := &securityv1alpha1.IncidentReport{}
+				if err := admin.Get(context.Background(), client.ObjectKeyFromObject(f.report), report); err != nil {
+					t.Fatal(err)
+				}
+				attestedAs(t, "spec.signOffs[0].by", report.Spec.SignOffs[0].By, r)
+			}},
 	}
 }
 
@@ -442,4 +454,22 @@ func sample(kind string) func(context.Context, client.Client, fixture) error {
 		}
 		return fmt.Errorf("no %s in config/samples", kind)
 	}
+}
+
+// withRun prepares the sample report with one run made, to sign off.
+func withRun(t *testing.T, ns string) fixture {
+	f := fixture{ns: ns}
+	if err := sample("IncidentReport")(context.Background(), admin, f); err != nil {
+		t.Fatal(err)
+	}
+	var list securityv1alpha1.IncidentReportList
+	if err := admin.List(context.Background(), &list, client.InNamespace(ns)); err != nil || len(list.Items) != 1 {
+		t.Fatalf("reading the sample report: %v (%d)", err, len(list.Items))
+	}
+	f.report = &list.Items[0]
+	run := `{"status":{"runs":[{"id":"2026-03-02T09:00:00Z","from":"2026-02-23T09:00:00Z","to":"2026-03-02T09:00:00Z","incidents":0}]}}`
+	if err := admin.Status().Patch(context.Background(), f.report, client.RawPatch(types.MergePatchType, []byte(run))); err != nil {
+		t.Fatalf("recording a run: %v", err)
+	}
+	return f
 }

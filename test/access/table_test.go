@@ -48,6 +48,7 @@ type fixture struct {
 	incident *securityv1alpha1.Incident
 	evidence *securityv1alpha1.Evidence
 	trail    *securityv1alpha1.AuditTrail
+	report   *securityv1alpha1.IncidentReport
 }
 
 // everyone gives all roles one outcome, then the exceptions.
