@@ -63,12 +63,14 @@ var requiredColumns = []string{"Reported at", "Title", "Category", "Severity", "
 // Import reads the first sheet of an XLSX workbook whose first non-blank
 // row is a header naming control document columns, in any order and any
 // case. Times written as text are read in loc; now is the latest time a
-// row may give. An error means the workbook could not be read at all.
+// row may give. An error means the workbook could not be read at all, or
+// is beyond the limits (MaxWorkbookBytes and the others): then no row is
+// returned.
 func Import(r io.Reader, loc *time.Location, now time.Time) (ImportResult, error) {
 	var result ImportResult
-	f, err := excelize.OpenReader(r)
+	f, err := openWorkbook(r)
 	if err != nil {
-		return result, fmt.Errorf("reading the workbook: %w", err)
+		return result, err
 	}
 	defer func() { _ = f.Close() }()
 	props, err := f.GetWorkbookProps()
@@ -76,28 +78,41 @@ func Import(r io.Reader, loc *time.Location, now time.Time) (ImportResult, error
 		return result, fmt.Errorf("reading the workbook: %w", err)
 	}
 	sheet := f.GetSheetName(0)
-	cells, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
+	// Row by row, so a sheet of more than MaxImportRows rows is refused
+	// when its row after the last allowed is read, not once all are.
+	rows, err := f.Rows(sheet)
 	if err != nil {
 		return result, fmt.Errorf("reading sheet %q: %w", sheet, err)
 	}
-	headerAt := slices.IndexFunc(cells, func(row []string) bool { return !blank(row) })
-	if headerAt < 0 {
-		return result, fmt.Errorf("sheet %q is empty: it needs a header row naming the columns %s", sheet, strings.Join(requiredColumns, ", "))
-	}
-	h, err := readHeader(cells[headerAt])
-	if err != nil {
-		return result, fmt.Errorf("sheet %q: %w", sheet, err)
-	}
-	result.Warnings = h.warnings
+	defer func() { _ = rows.Close() }()
+	var h *header
 	p := rowParser{loc: loc, now: now, date1904: props.Date1904 != nil && *props.Date1904}
 	seen := map[string]int{}
 	lost := map[int]bool{}
-	for i := headerAt + 1; i < len(cells); i++ {
-		if blank(cells[i]) {
+	incidents := 0
+	// The row's number in the sheet: excelize's iterator stops at every
+	// number, those with no cells too.
+	for number := 1; rows.Next(); number++ {
+		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return ImportResult{}, fmt.Errorf("reading sheet %q, row %d: %w", sheet, number, err)
+		}
+		if blank(cells) {
 			continue
 		}
-		number := i + 1
-		r, inc, problems := p.row(h, cells[i], lost)
+		if h == nil {
+			read, err := readHeader(cells)
+			if err != nil {
+				return result, fmt.Errorf("sheet %q: %w", sheet, err)
+			}
+			h = &read
+			result.Warnings = h.warnings
+			continue
+		}
+		if incidents++; incidents > MaxImportRows {
+			return ImportResult{}, fmt.Errorf("sheet %q has more than %d rows of incidents (row %d is one more), the most one import takes: split the document", sheet, MaxImportRows, number)
+		}
+		r, inc, problems := p.row(*h, cells, lost)
 		if len(problems) == 0 {
 			key := inc.Namespace + "/" + inc.Name
 			if first, dup := seen[key]; dup && r.Name == "" {
@@ -114,6 +129,12 @@ func Import(r io.Reader, loc *time.Location, now time.Time) (ImportResult, error
 			continue
 		}
 		result.Incidents = append(result.Incidents, ImportedIncident{Row: number, ReportedAt: r.ReportedAt, Incident: inc})
+	}
+	if err := rows.Error(); err != nil {
+		return ImportResult{}, fmt.Errorf("reading sheet %q: %w", sheet, err)
+	}
+	if h == nil {
+		return result, fmt.Errorf("sheet %q is empty: it needs a header row naming the columns %s", sheet, strings.Join(requiredColumns, ", "))
 	}
 	for _, c := range slices.Sorted(maps.Keys(lost)) {
 		col := columns[c]
