@@ -87,15 +87,20 @@ test-unit: ## Unit tests of the pure packages, and of the Argo CD health checks 
 	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/...
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
+# Minimising a new input is capped, so that the time goes to executions;
+# each target prints how many it ran, and fails if it ran none.
 FUZZTIME ?= 5s
+FUZZMINIMIZETIME ?= 1s
 FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/audit:FuzzStream ./internal/policycheck:FuzzAllowedDestination
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus.
+fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus, and print its executions.
 	@for target in $(FUZZ_TARGETS); do \
 		pkg=$${target%%:*}; fn=$${target##*:}; \
-		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		out="$$($(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) $$pkg 2>&1)" || { echo "$$out"; exit 1; }; \
+		execs="$$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | grep -o '[0-9]*')"; \
+		echo "fuzz $$fn in $$pkg: $${execs:-0} executions in $(FUZZTIME)"; \
+		[ "$${execs:-0}" -gt 0 ] || { echo "$$out"; echo "fuzz $$fn ran no executions"; exit 1; }; \
 	done
 
 .PHONY: test-integration
