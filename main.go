@@ -135,7 +135,7 @@ func main() {
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
-	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify; read at start, so restart the operator after adding a key). Created with one random key when missing. Only the operator should be able to read it.")
+	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify; read again within 30 seconds of a change). Created with one random key only while no audit trail exists; missing later, or not holding the keys that signed the trails, it is never replaced: nothing is signed, so no incident change is recorded, until it is restored. Only the operator should be able to read it.")
 	flag.StringVar(&auditSinkURL, "audit-sink-url", "", "URL that every audit entry is POSTed to as JSON lines (a SIEM's HTTP collector), at least once, so that deleting objects in the cluster cannot hide what the trail said; empty disables it.")
 	flag.StringVar(&operatorNamespace, "operator-namespace", "incident-operator-system", "The operator's own namespace: the Secrets that ClusterEscalationPolicies' receivers name are read from it.")
 	smtp.bind(flag.CommandLine)
@@ -197,11 +197,12 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	auditKeys, err := loadAuditKeys(ctx, mgr, auditKeySecret)
+	auditKeys, auditKeyWatch, err := loadAuditKeys(ctx, mgr, auditKeySecret)
 	if err != nil {
 		log.Error(err, "Loading the audit signing keys")
 		os.Exit(1)
 	}
+	utilruntime.Must(mgr.Add(auditKeyWatch))
 	var auditSink *notify.WebhookTarget
 	if auditSinkURL != "" {
 		auditSink = &notify.WebhookTarget{URL: auditSinkURL}
@@ -233,17 +234,23 @@ func main() {
 }
 
 // loadAuditKeys reads the audit signing keys before the manager's cache
-// starts, creating the Secret on the first start.
-func loadAuditKeys(ctx context.Context, mgr ctrl.Manager, ref string) (*audit.KeyRing, error) {
+// starts, creating the Secret on a first install, and returns the watch
+// that keeps them as the Secret says from then on.
+func loadAuditKeys(ctx context.Context, mgr ctrl.Manager, ref string) (*audit.KeyRing, *controllers.AuditKeyWatch, error) {
 	namespace, name, ok := strings.Cut(ref, "/")
 	if !ok || namespace == "" || name == "" {
-		return nil, fmt.Errorf("--audit-key-secret=%q: want NAMESPACE/NAME", ref)
+		return nil, nil, fmt.Errorf("--audit-key-secret=%q: want NAMESPACE/NAME", ref)
 	}
 	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return controllers.LoadAuditKeys(ctx, c, types.NamespacedName{Namespace: namespace, Name: name})
+	secret := types.NamespacedName{Namespace: namespace, Name: name}
+	keys, err := controllers.LoadAuditKeys(ctx, c, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, &controllers.AuditKeyWatch{Reader: mgr.GetAPIReader(), Secret: secret, Keys: keys}, nil
 }
 
 // metricsOptions serves metrics, by default only to callers the API server

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -26,7 +28,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/record"
 )
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails,verbs=get;create;patch;append
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails,verbs=get;list;create;patch;append
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails/status,verbs=get;patch
 
 // AuditTrails appends incidents' audit entries to their AuditTrail
@@ -61,17 +63,22 @@ func (t *AuditTrails) Append(ctx context.Context, incident *securityv1alpha1.Inc
 		head = incident.Status.Audit.Head
 	}
 	for attempt := 0; ; attempt++ {
+		if len(entries) == 0 {
+			return head, nil, nil
+		}
+		// Nothing is signed while the keys cannot be trusted (DecideKeys):
+		// the status is not written either, and the incident waits.
+		key, err := t.Keys.SigningKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("appending to the audit trail of incident %s: %w", incident.Name, err)
+		}
 		chain := audit.NewChain(incident.Namespace, subject, head)
-		key := t.Keys.Signing()
 		now := t.Clock.Now()
 		built := make([]securityv1alpha1.AuditEntry, 0, len(entries))
 		for _, e := range entries {
 			built = append(built, chain.Append(key, now, e.Actor, e.Action, e.Details))
 		}
-		if len(built) == 0 {
-			return head, nil, nil
-		}
-		err := t.write(ctx, incident.Namespace, subject, built)
+		err = t.write(ctx, incident.Namespace, subject, built)
 		if err == nil {
 			return chain.Head(), built, nil
 		}
@@ -194,35 +201,205 @@ func sameRecord(e record.Entry, s securityv1alpha1.AuditEntry) bool {
 		maps.Equal(built.Details, s.Details)
 }
 
-// LoadAuditKeys reads the operator's audit signing keys from the Secret,
-// creating it with one random 256-bit key when it does not exist yet.
+// LoadAuditKeys reads the operator's audit signing keys from the Secret as
+// the operator starts. It creates the Secret, with one new key, only on a
+// first install, while no audit trail exists. A Secret missing later, or
+// one that does not hold the keys that signed the trails, it never creates
+// or replaces: the ring it returns then withholds signing, and the operator
+// logs why and what to do and sets incidentops_audit_signing_key_missing,
+// until AuditKeyWatch sees the Secret put right. Its errors are the API
+// server's.
 func LoadAuditKeys(ctx context.Context, c client.Client, ref types.NamespacedName) (*audit.KeyRing, error) {
-	secret := &corev1.Secret{}
-	err := c.Get(ctx, ref, secret)
-	if apierrors.IsNotFound(err) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+	keys := &audit.KeyRing{}
+	for created := false; ; {
+		secret, err := readAuditKeySecret(ctx, c, ref)
+		if err != nil {
 			return nil, err
 		}
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{"k1": key},
+		evidence, err := auditKeyEvidence(ctx, c, ref, secret)
+		if err != nil {
+			return nil, err
 		}
-		if err := c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("creating the audit signing key Secret %s: %w", ref, err)
+		decision := audit.DecideKeys(evidence)
+		if decision.Action != audit.CreateKey || created {
+			applyAuditKeys(ctx, keys, ref, decision)
+			return keys, nil
 		}
-		if err := c.Get(ctx, ref, secret); err != nil {
-			return nil, fmt.Errorf("reading the audit signing key Secret %s: %w", ref, err)
+		// Another replica may create it first: both then read back and use
+		// the one stored.
+		if err := createAuditKeySecret(ctx, c, ref); err != nil {
+			return nil, err
 		}
-	} else if err != nil {
+		created = true
+	}
+}
+
+// createAuditKeySecret creates the Secret with one new key.
+func createAuditKeySecret(ctx context.Context, c client.Client, ref types.NamespacedName) error {
+	key, err := audit.NewKey(time.Now(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{key.ID: key.Secret},
+	}
+	err = c.Create(ctx, secret)
+	switch {
+	case err == nil:
+		ctrl.LoggerFrom(ctx).Info("Created the audit signing key Secret, as no audit trail exists yet; back it up: trails can be verified only with its keys",
+			"secret", ref, "key", key.ID)
+	case !apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("creating the audit signing key Secret %s: %w", ref, err)
+	}
+	return nil
+}
+
+// readAuditKeySecret reads the Secret; nil when it does not exist.
+func readAuditKeySecret(ctx context.Context, r client.Reader, ref types.NamespacedName) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, ref, secret)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading the audit signing key Secret %s: %w", ref, err)
 	}
-	keys, err := audit.KeyRingFromSecret(secret.Data)
-	if err != nil {
-		return nil, fmt.Errorf("audit signing key Secret %s: %w", ref, err)
+	return secret, nil
+}
+
+// auditKeyEvidence gathers what DecideKeys weighs besides the Secret: every
+// incident's signed head, and whether any trail exists, with the first
+// entry of the trail listed first. Trails of deleted incidents are not all
+// read: that is kubectl incident audit verify's work.
+func auditKeyEvidence(ctx context.Context, r client.Reader, ref types.NamespacedName, secret *corev1.Secret) (audit.KeyEvidence, error) {
+	evidence := audit.KeyEvidence{Secret: ref.String(), Found: secret != nil}
+	if secret != nil {
+		evidence.Data = secret.Data
+		evidence.Retired = audit.RetiredKeys(secret.Annotations)
 	}
-	return keys, nil
+	var trails securityv1alpha1.AuditTrailList
+	if err := r.List(ctx, &trails, client.Limit(1)); err != nil {
+		return evidence, fmt.Errorf("listing audit trails: %w", err)
+	}
+	if len(trails.Items) > 0 {
+		evidence.TrailsExist = true
+		if trail := trails.Items[0]; len(trail.Spec.Entries) > 0 {
+			first := slices.MinFunc(trail.Spec.Entries, func(a, b securityv1alpha1.AuditEntry) int { return cmp.Compare(a.Sequence, b.Sequence) })
+			evidence.Signed = append(evidence.Signed, audit.SignedHead{
+				Where: "audit trail " + trail.Namespace + "/" + trail.Name, Namespace: trail.Namespace, Subject: trail.Spec.Subject,
+				Head: securityv1alpha1.AuditHead{Sequence: first.Sequence, Hash: first.Hash, KeyID: first.KeyID, Signature: first.Signature},
+			})
+		}
+	}
+	for next := ""; ; {
+		var incidents securityv1alpha1.IncidentList
+		if err := r.List(ctx, &incidents, client.Limit(250), client.Continue(next)); err != nil {
+			return evidence, fmt.Errorf("listing incidents: %w", err)
+		}
+		for i := range incidents.Items {
+			incident := &incidents.Items[i]
+			if incident.Status.Audit != nil && incident.Status.Audit.Head != nil {
+				evidence.Signed = append(evidence.Signed, audit.SignedHead{
+					Where: "incident " + incident.Namespace + "/" + incident.Name, Namespace: incident.Namespace, Subject: subjectOf(incident),
+					Head: *incident.Status.Audit.Head,
+				})
+			}
+		}
+		if next = incidents.Continue; next == "" {
+			return evidence, nil
+		}
+	}
+}
+
+// applyAuditKeys makes keys what the decision says: the Secret's keys, or
+// none signing, with the reason in the log and the metric.
+func applyAuditKeys(ctx context.Context, keys *audit.KeyRing, ref types.NamespacedName, decision audit.KeyDecision) {
+	log := ctrl.LoggerFrom(ctx)
+	if decision.Action == audit.UseKeys {
+		_, wasWithheld := keys.SigningKey()
+		changed := !slices.Equal(keys.IDs(), decision.Keys.IDs())
+		keys.Replace(decision.Keys)
+		auditSigningKeyMissing.Set(0)
+		if wasWithheld != nil || changed {
+			log.Info("Signing audit entries", "secret", ref, "keys", decision.Keys.IDs(), "signingKey", decision.Keys.Signing().ID)
+		}
+		return
+	}
+	reason := decision.Reason
+	if decision.Action == audit.CreateKey {
+		reason = fmt.Sprintf("the audit signing key Secret %s is missing; no audit trail exists yet, so restarting the operator creates it with a new key", ref)
+	}
+	keys.Withhold(errors.New(reason))
+	auditSigningKeyMissing.Set(1)
+	log.Error(errors.New(reason), "Signing no audit entry, so recording no incident change, until the audit signing key Secret is put right", "secret", ref)
+}
+
+// auditKeyPollInterval is how often AuditKeyWatch reads the Secret.
+const auditKeyPollInterval = 30 * time.Second
+
+// AuditKeyWatch keeps a key ring as its Secret says, without a restart:
+// signing stops when the Secret is deleted or changed so that it no longer
+// verifies what was signed, and starts again once it is restored; keys
+// added to rotate sign from then on. It never creates or replaces the
+// Secret. Every replica runs it, so that a new leader signs with the
+// current keys.
+type AuditKeyWatch struct {
+	// Reader reads the Secret, incidents and trails as stored: the operator
+	// caches none of them for this.
+	Reader client.Reader
+	Secret types.NamespacedName
+	Keys   *audit.KeyRing
+	// Interval between reads of the Secret; 30 seconds when zero.
+	Interval time.Duration
+
+	// seen is the version of the Secret decided on last; "" when it was
+	// missing. checked is false until the first decision.
+	seen    string
+	checked bool
+}
+
+// Start polls the Secret until ctx ends; a change is decided on again.
+func (w *AuditKeyWatch) Start(ctx context.Context) error {
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithName("audit-keys"))
+	ticker := time.NewTicker(cmp.Or(w.Interval, auditKeyPollInterval))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		if err := w.check(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Checking the audit signing key Secret; trying again", "secret", w.Secret)
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica keeps its keys current.
+func (w *AuditKeyWatch) NeedLeaderElection() bool { return false }
+
+// check decides again when the Secret changed since the last decision.
+func (w *AuditKeyWatch) check(ctx context.Context) error {
+	secret, err := readAuditKeySecret(ctx, w.Reader, w.Secret)
+	if err != nil {
+		return err
+	}
+	version := ""
+	if secret != nil {
+		version = secret.ResourceVersion
+	}
+	if w.checked && version == w.seen {
+		return nil
+	}
+	evidence, err := auditKeyEvidence(ctx, w.Reader, w.Secret, secret)
+	if err != nil {
+		return err
+	}
+	applyAuditKeys(ctx, w.Keys, w.Secret, audit.DecideKeys(evidence))
+	w.seen, w.checked = version, true
+	return nil
 }
 
 // errAuditNotRecorded marks a reconcile whose status was not written

@@ -21,9 +21,14 @@ var (
 		Name: "incidentops_incidents_routed_total",
 		Help: "Incidents routed, by result (matched, unmatched).",
 	}, []string{"result"})
+
+	auditSigningKeyMissing = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "incidentops_audit_signing_key_missing",
+		Help: "1 while the operator signs no audit entry, and so records no incident change, because its signing key Secret is missing or does not hold the keys that signed the trails; its log says what to do.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(notificationsTotal, notificationDuration, incidentsRouted,
-		stateCollector{}, timeToAcknowledge, timeToResolve)
+		stateCollector{}, timeToAcknowledge, timeToResolve, auditSigningKeyMissing)
 }

@@ -42,14 +42,16 @@ func TestAuditVerify(t *testing.T) {
 	keyNamespace, keyName, _ := strings.Cut(testenv.AuditKeySecret, "/")
 	secretFile := filepath.Join(dir, "keys.yaml")
 	writeFile(t, secretFile, mustKubectl(t, "-n", keyNamespace, "get", "secret", keyName, "-o", "yaml"))
+	// The operator made the Secret with one key, under an id of its own.
+	keyID := mustKubectl(t, "-n", keyNamespace, "get", "secret", keyName, "-o", "go-template={{range $id, $_ := .data}}{{$id}}{{end}}")
 	out = succeeds(t, viewer, "audit", "verify", "audited", "-n", ns, "--key-file", secretFile)
-	if !strings.Contains(out, "verified, 3 entries") || !strings.Contains(out, "Signatures were checked, with the audit key ring [k1]") {
+	if !strings.Contains(out, "verified, 3 entries") || !strings.Contains(out, "Signatures were checked, with the audit key ring ["+keyID+"]") {
 		t.Errorf("verify with the Secret as key file:\n%s", out)
 	}
 	wrongFile := filepath.Join(dir, "wrong.keys")
-	writeFile(t, wrongFile, "k1="+hex.EncodeToString([]byte("not the operator's key, not at all"))+"\n")
+	writeFile(t, wrongFile, keyID+"="+hex.EncodeToString([]byte("not the operator's key, not at all"))+"\n")
 	fails(t, viewer, []string{"audit", "verify", "audited", "-n", ns, "--key-file", wrongFile},
-		"audit/audited: entry 0: signature does not verify with key \"k1\"")
+		"audit/audited: entry 0: signature does not verify with key \""+keyID+"\"")
 
 	// A deleted incident leaves its trail, sealed by the Deleted entry.
 	mustKubectl(t, "-n", ns, "delete", "incident", "gone", "--wait=true", "--timeout=30s")
