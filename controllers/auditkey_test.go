@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"os"
 	"slices"
 	"strings"
@@ -88,6 +89,14 @@ func TestAuditKeyLostIsNeverReplaced(t *testing.T) {
 			t.Errorf("the Warning does not say %q:\n%s", want, warning.Note)
 		}
 	}
+	// The incident itself says why nothing of it is recorded.
+	eventually(t, 20*time.Second, func() error {
+		ready := meta.FindStatusCondition(getIncident(t, ns, "laptop").Status.Conditions, securityv1alpha1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != controllers.ReasonAuditSigningWithheld {
+			return fmt.Errorf("Ready is %+v; want False %s", ready, controllers.ReasonAuditSigningWithheld)
+		}
+		return nil
+	})
 	if log := operatorLog.String(); !strings.Contains(log, "Signing no audit entry") || !strings.Contains(log, ref.String()) {
 		t.Errorf("the operator logged no error naming the Secret")
 	}

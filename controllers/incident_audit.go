@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -47,6 +49,9 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	head, appended, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
+		if errors.Is(err, audit.ErrSigningWithheld) {
+			r.markSigningWithheld(ctx, before, err)
+		}
 		return 0, fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
 	trail.Head = head
@@ -65,6 +70,28 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	observeRecorded(incident, &before.Status)
 	return retry, nil
 }
+
+// markSigningWithheld says on the incident why nothing of it is recorded:
+// the status the trail already matches, with only Ready and Reconciling
+// changed, which the trail does not record.
+func (r *IncidentReconciler) markSigningWithheld(ctx context.Context, before *securityv1alpha1.Incident, withheld error) {
+	marked := before.DeepCopy()
+	markReconciling(&marked.Status.Conditions, before.Generation, r.Clock.Now(), ReasonAuditSigningWithheld, withheld.Error())
+	if err := patchStatus(ctx, r.Client, marked, before, incidentStatus); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Saying on the incident that audit signing is withheld")
+	}
+}
+
+// ReasonAuditSigningWithheld is Ready's reason while the audit signing key
+// is missing or not the one that signed the trails: nothing is recorded,
+// and the reconcile is retried every auditSigningRetry until an
+// administrator restores the key or retires it.
+const ReasonAuditSigningWithheld = "AuditSigningWithheld"
+
+// auditSigningRetry is how often an incident is tried again while signing
+// is withheld: on a timer, not a growing backoff, so that recording
+// resumes soon after the key is restored.
+const auditSigningRetry = 30 * time.Second
 
 // evidenceOf lists the evidence recorded for the incident.
 func (r *IncidentReconciler) evidenceOf(ctx context.Context, incident *securityv1alpha1.Incident) ([]securityv1alpha1.Evidence, error) {

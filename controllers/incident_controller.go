@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/receiver"
@@ -80,16 +81,22 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			incident.Status.ObservedGeneration = incident.Generation
 		}
 		retry, err := r.commit(ctx, incident, before)
+		withheld := errors.Is(err, audit.ErrSigningWithheld)
+		if withheld {
+			// Retried on a timer: the key returns when an administrator
+			// restores it, and deliveries made stay remembered meanwhile.
+			retry, err = auditSigningRetry, nil
+		}
 		if retry > 0 && (result.RequeueAfter == 0 || retry < result.RequeueAfter) {
 			result.RequeueAfter = retry
 		}
-		if err == nil {
+		if err == nil && !withheld {
 			r.Sent.forget(delivered)
 		} else if isTooLarge(err) {
 			r.Events.warning(incident, EventStatusNotRecorded, "RecordStatus",
 				"The API server refused to store this incident's status as too large; deliveries made are remembered and not sent again: %v", err)
 		}
-		if err == nil && incident.ResourceVersion != readVersion {
+		if err == nil && !withheld && incident.ResourceVersion != readVersion {
 			// Wait for the cache to show this reconcile's last write, so
 			// that the next reconcile never re-sends a delivery recorded
 			// here; one wait covers every write of the reconcile.
