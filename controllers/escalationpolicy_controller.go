@@ -118,7 +118,7 @@ func (r *EscalationPolicyReconciler) check(ctx context.Context, policy *security
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(message))
 	}
 
-	missing, err := r.missingSecrets(ctx, policy, secretNamespace)
+	missing, err := unavailableSecrets(ctx, r.Secrets, secretNamespace, policy.Spec.Receivers)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -133,14 +133,15 @@ func (r *EscalationPolicyReconciler) check(ctx context.Context, policy *security
 	return ctrl.Result{}, nil
 }
 
-// missingSecrets lists the Secret keys the policy names that cannot be
-// used, each with the field that names it.
-func (r *EscalationPolicyReconciler) missingSecrets(ctx context.Context, policy *securityv1alpha1.EscalationPolicy, namespace string) ([]string, error) {
+// unavailableSecrets lists the Secret keys that receivers, of a policy or
+// a report, name in namespace and that cannot be used: missing, not
+// labelled for the operator, or without the key. Each names its field.
+func unavailableSecrets(ctx context.Context, secrets receiver.Secrets, namespace string, receivers []securityv1alpha1.Receiver) ([]string, error) {
 	var missing []string
-	for i := range policy.Spec.Receivers {
-		spec := &policy.Spec.Receivers[i]
+	for i := range receivers {
+		spec := &receivers[i]
 		for _, use := range receiver.SecretsOf(spec) {
-			_, err := r.Secrets.Key(ctx, namespace, use.Ref)
+			_, err := secrets.Key(ctx, namespace, use.Ref)
 			switch {
 			case err == nil:
 			case receiver.IsUnavailable(err):

@@ -114,6 +114,14 @@ func (r *IncidentReportReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	sched, _ := schedule.Parse(report.Spec.Schedule, report.Spec.TimeZone)
 	loc := sched.Location()
 
+	// A receiver whose Secret cannot be used is told up front, as a
+	// policy's is, rather than when its first run fails; the report still
+	// runs, and delivers once the Secret is there.
+	missing, err := unavailableSecrets(ctx, r.Transport.Secrets, report.Namespace, report.Spec.Receivers)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
 	next := r.startDueRun(report, sched, now)
 	r.recordSignOffs(report, now)
 	r.escalateOverdueReviews(report, loc, now)
@@ -127,7 +135,14 @@ func (r *IncidentReportReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	now = r.Clock.Now()
 	wait := earliest(untilWake(next, now), reportrun.NextRetry(status.Runs, now))
-	return ctrl.Result{RequeueAfter: earliest(wait, untilWake(reportrun.NextReviewDue(status.Runs, now), now))}, nil
+	wait = earliest(wait, untilWake(reportrun.NextReviewDue(status.Runs, now), now))
+	if len(missing) > 0 {
+		// Secrets are read by GET, never watched: look again for them.
+		markStalled(&status.Conditions, report.Generation, now, securityv1alpha1.ReasonSecretNotFound,
+			truncateBytes(strings.Join(missing, "; "), maxConditionMessage))
+		wait = earliest(wait, secretRecheckInterval)
+	}
+	return ctrl.Result{RequeueAfter: wait}, nil
 }
 
 func reportStatus(r *securityv1alpha1.IncidentReport) any { return r.Status }

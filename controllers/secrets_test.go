@@ -55,7 +55,7 @@ func TestNoSecretValueLeaks(t *testing.T) {
 	ref := func(key string) securityv1alpha1.SecretKeyReference {
 		return securityv1alpha1.SecretKeyReference{Name: "receivers", Key: key}
 	}
-	short := securityv1alpha1.NewDuration(300 * time.Millisecond)
+	short := securityv1alpha1.NewDuration(time.Second) // the shortest timeout a receiver may have
 	policy := &securityv1alpha1.EscalationPolicy{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "every-outcome"},
 		Spec: securityv1alpha1.EscalationPolicySpec{

@@ -49,6 +49,7 @@ type Supplier struct {
 	// Name of the supplier.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
 	Name string `json:"name"`
 
@@ -76,11 +77,13 @@ type AssetSpec struct {
 
 	// AssetTag is the identifier in the asset register.
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	AssetTag string `json:"assetTag,omitempty"`
 
 	// Description of the asset, for people reading an incident about it.
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Description string `json:"description,omitempty"`
 
@@ -121,15 +124,18 @@ type AssetSpec struct {
 // ReturnedToService is a person's word that an asset is back.
 type ReturnedToService struct {
 	// At is when the asset was back in service.
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	// +required
 	At metav1.Time `json:"at"`
 	// By is who says so.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
 	By string `json:"by"`
 	// Note, such as where the asset was found.
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Note string `json:"note,omitempty"`
 }

@@ -17,15 +17,18 @@ type Absence struct {
 	Email string `json:"email"`
 
 	// From is when the absence starts.
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	// +required
 	From metav1.Time `json:"from"`
 
 	// Until is when the manager is back.
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
 	// +required
 	Until metav1.Time `json:"until"`
 
 	// Reason, such as annual leave.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Reason string `json:"reason,omitempty"`
 }
@@ -36,6 +39,7 @@ type DepartmentSpec struct {
 	// spec.reporter.department, such as Finance.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
 	Name string `json:"name"`
 

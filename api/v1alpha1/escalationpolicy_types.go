@@ -63,15 +63,20 @@ type PolicyMatch struct {
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
 	// Expression is a CEL expression over the variable `incident` that must
-	// evaluate to true, for example `incident.spec.impact.dataSubjects > 100`.
-	// `incident` exposes metadata.name, namespace, labels and annotations,
-	// and the whole spec, typed as the Incident's schema: a type error or
-	// an unknown field is reported on the policy (InvalidExpression), as is
-	// an expression whose worst-case cost is too high or that fails on a
-	// sample incident with every field set. Flags left false are absent:
-	// write `incident.spec.impact.?personalData.orValue(false)`. The
-	// variable `assets` lists the Assets the incident names that exist
-	// (metadata.name and spec, typed as the Asset's schema), for example
+	// evaluate to true, for example
+	// `incident.spec.impact.?dataSubjects.orValue(0) > 100`. `incident`
+	// exposes metadata.name, namespace, labels and annotations, and the
+	// whole spec, typed as the Incident's schema: a type error or an
+	// unknown field is reported on the policy (InvalidExpression), as is an
+	// expression whose worst-case cost is too high or that fails on a
+	// sample incident with every field set. Optional fields, labels and
+	// flags left false are absent: read them with `.?` and `orValue`, as in
+	// `incident.metadata.?labels[?'team'].orValue('') == 'desk'`, or test
+	// them with `has()`. An expression that fails on an incident without
+	// them, such as `incident.metadata.labels['team'] == 'desk'`, is
+	// reported too (ExpressionFails). The variable `assets` lists the
+	// Assets the incident names that exist (metadata.name and spec, typed
+	// as the Asset's schema), for example
 	// `assets.exists(a, a.spec.?businessCritical.orValue(false))`.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
@@ -90,6 +95,7 @@ type AssetMatch struct {
 	// Suppliers the asset's supplier must be one of, by name.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +listType=set
 	// +optional
 	Suppliers []string `json:"suppliers,omitempty"`
@@ -146,9 +152,9 @@ type WebhookReceiver struct {
 	// +optional
 	SigningSecretRef *SecretKeyReference `json:"signingSecretRef,omitempty"`
 
-	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Timeout of one delivery attempt, at least 1s and at most 5m.
 	// Defaults to 10s.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="timeout must be at least 1s and at most 5m: connecting and being answered take more than a few milliseconds"
 	// +optional
 	Timeout *Duration `json:"timeout,omitempty"`
 }
@@ -160,9 +166,9 @@ type ChatReceiver struct {
 	// +required
 	URLSecretRef SecretKeyReference `json:"urlSecretRef"`
 
-	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Timeout of one delivery attempt, at least 1s and at most 5m.
 	// Defaults to 10s.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="timeout must be at least 1s and at most 5m: connecting and being answered take more than a few milliseconds"
 	// +optional
 	Timeout *Duration `json:"timeout,omitempty"`
 }
@@ -182,9 +188,9 @@ type PagerDutyReceiver struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 
-	// Timeout of one delivery attempt, more than 0s and at most 5m.
+	// Timeout of one delivery attempt, at least 1s and at most 5m.
 	// Defaults to 10s.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('5m'))",message="timeout must be more than 0s and at most 5m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('5m'))",message="timeout must be at least 1s and at most 5m: connecting and being answered take more than a few milliseconds"
 	// +optional
 	Timeout *Duration `json:"timeout,omitempty"`
 }
@@ -195,11 +201,12 @@ type PagerDutyReceiver struct {
 // them as one thread, and a Message-ID derived from the delivery's
 // idempotency key.
 type EmailReceiver struct {
-	// To are the addresses the mail is sent to, such as a team mailbox.
+	// To are the addresses the mail is sent to, such as a team mailbox:
+	// bare addresses whose domain has a dot, such as desk@example.org.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=254
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`
 	// +listType=set
 	// +required
 	To []string `json:"to"`
@@ -207,7 +214,7 @@ type EmailReceiver struct {
 	// Cc are addresses copied in.
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=254
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+([.][A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`
 	// +listType=set
 	// +optional
 	Cc []string `json:"cc,omitempty"`
@@ -221,11 +228,13 @@ type EmailReceiver struct {
 type MessageTemplate struct {
 	// Title is one line: a chat header, an alert summary, a mail subject.
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Title string `json:"title,omitempty"`
 
 	// Body is the message text.
 	// +kubebuilder:validation:MaxLength=16384
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Body string `json:"body,omitempty"`
 }
@@ -310,8 +319,10 @@ type NotifyTarget struct {
 type EscalationLevel struct {
 	// After is how long after the previous level (for level 0: after the
 	// incident is routed) this level is reached, unless the incident has
-	// been acknowledged or resolved by then. Defaults to 0.
+	// been acknowledged or resolved by then: 0s or unset for level 0, at
+	// least 1m for the levels after it, in whole seconds.
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self) <= duration('8760h')",message="after must be at most 8760h (a year)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="after is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	After *Duration `json:"after,omitempty"`
 
@@ -326,15 +337,15 @@ type EscalationLevel struct {
 // acknowledges it.
 // +kubebuilder:validation:XValidation:rule="!has(self.repeat) || self.repeat == 0 || has(self.repeatAfter)",message="repeatAfter is required when repeat is set",fieldPath=".repeatAfter"
 // +kubebuilder:validation:XValidation:rule="!has(self.levels[0].after) || !self.levels[0].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[0].after) == duration('0s')",message="levels[0].after must be 0s or unset: level 0 is notified when the incident is routed; after applies from levels[1]",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 1 || (has(self.levels[1].after) && (!self.levels[1].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[1].after) >= duration('1s')))",message="levels[1].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 2 || (has(self.levels[2].after) && (!self.levels[2].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[2].after) >= duration('1s')))",message="levels[2].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 3 || (has(self.levels[3].after) && (!self.levels[3].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[3].after) >= duration('1s')))",message="levels[3].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 4 || (has(self.levels[4].after) && (!self.levels[4].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[4].after) >= duration('1s')))",message="levels[4].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 5 || (has(self.levels[5].after) && (!self.levels[5].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[5].after) >= duration('1s')))",message="levels[5].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 6 || (has(self.levels[6].after) && (!self.levels[6].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[6].after) >= duration('1s')))",message="levels[6].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 7 || (has(self.levels[7].after) && (!self.levels[7].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[7].after) >= duration('1s')))",message="levels[7].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 8 || (has(self.levels[8].after) && (!self.levels[8].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[8].after) >= duration('1s')))",message="levels[8].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
-// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 9 || (has(self.levels[9].after) && (!self.levels[9].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[9].after) >= duration('1s')))",message="levels[9].after must be at least 1s: each level after the first is reached some time after the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 1 || (has(self.levels[1].after) && (!self.levels[1].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[1].after) >= duration('1m')))",message="levels[1].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 2 || (has(self.levels[2].after) && (!self.levels[2].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[2].after) >= duration('1m')))",message="levels[2].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 3 || (has(self.levels[3].after) && (!self.levels[3].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[3].after) >= duration('1m')))",message="levels[3].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 4 || (has(self.levels[4].after) && (!self.levels[4].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[4].after) >= duration('1m')))",message="levels[4].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 5 || (has(self.levels[5].after) && (!self.levels[5].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[5].after) >= duration('1m')))",message="levels[5].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 6 || (has(self.levels[6].after) && (!self.levels[6].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[6].after) >= duration('1m')))",message="levels[6].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 7 || (has(self.levels[7].after) && (!self.levels[7].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[7].after) >= duration('1m')))",message="levels[7].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 8 || (has(self.levels[8].after) && (!self.levels[8].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[8].after) >= duration('1m')))",message="levels[8].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
+// +kubebuilder:validation:XValidation:rule="size(self.levels) <= 9 || (has(self.levels[9].after) && (!self.levels[9].after.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.levels[9].after) >= duration('1m')))",message="levels[9].after must be at least 1m: each level after the first gives people time to act on the one before it",fieldPath=".levels"
 // +kubebuilder:validation:XValidation:rule="self.levels.map(l, size(l.notify)).sum() * (self.?repeat.orValue(0) + 1) <= 100",message="an escalation may send at most 100 notifications per incident: the number of levels[].notify entries times (repeat + 1) is over 100",fieldPath=".levels"
 type Escalation struct {
 	// Levels in order; level 0 is notified when the incident is routed.
@@ -351,8 +362,9 @@ type Escalation struct {
 	Repeat int32 `json:"repeat,omitempty"`
 
 	// RepeatAfter is how long after the last level the chain starts again,
-	// at least 1s.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('8760h'))",message="repeatAfter must be at least 1s and at most 8760h (a year)"
+	// at least 1m, in whole seconds.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="repeatAfter must be at least 1m and at most 8760h (a year)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="repeatAfter is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	RepeatAfter *Duration `json:"repeatAfter,omitempty"`
 }
@@ -370,11 +382,14 @@ const (
 
 // Calendar is when the people behind a policy work.
 type Calendar struct {
-	// TimeZone is an IANA time zone, such as Europe/London.
+	// TimeZone is a canonical IANA time zone: an Area/Location such as
+	// Europe/London, UTC, or Etc/GMT-2. The names of the host's own zone
+	// (Local, localtime, posixrules, Factory) are refused, and so are
+	// older aliases such as GB or US/Eastern: name the zone they link to.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
-	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone must be an IANA zone such as Europe/London: Local would mean whatever zone the operator's host is in"
+	// +kubebuilder:validation:XValidation:rule="self == 'UTC' || self.matches('^(Etc/(UTC|GMT|GMT[+-]([1-9]|1[0-2])|GMT-1[34])|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)/[A-Z][A-Za-z0-9_+-]*(/[A-Z][A-Za-z0-9_+-]*)?)$')",message="timeZone must be a canonical IANA zone, such as Europe/London, UTC or Etc/GMT-2: Local, localtime, posixrules and Factory would be whatever zone the operator's host is in, and aliases such as GB or US/Eastern are not canonical"
 	// +kubebuilder:default=UTC
 	// +optional
 	TimeZone string `json:"timeZone,omitempty"`
@@ -407,6 +422,8 @@ type Calendar struct {
 }
 
 // SLATarget is the service level promised for incidents of some severities.
+// +kubebuilder:validation:XValidation:rule="!has(self.warnBefore) || !has(self.acknowledgeWithin) || !self.warnBefore.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || !self.acknowledgeWithin.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.warnBefore) < duration(self.acknowledgeWithin)",message="warnBefore must be shorter than acknowledgeWithin: otherwise the incident is at risk from the moment it is routed",fieldPath=".warnBefore"
+// +kubebuilder:validation:XValidation:rule="!has(self.warnBefore) || !has(self.resolveWithin) || !self.warnBefore.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || !self.resolveWithin.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self.warnBefore) < duration(self.resolveWithin)",message="warnBefore must be shorter than resolveWithin: otherwise the incident is at risk from the moment it is routed",fieldPath=".warnBefore"
 type SLATarget struct {
 	// Severities the target applies to.
 	// +kubebuilder:validation:MinItems=1
@@ -416,20 +433,25 @@ type SLATarget struct {
 	Severities []Severity `json:"severities"`
 
 	// AcknowledgeWithin is how long, from routing, until someone must
-	// acknowledge the incident.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
+	// acknowledge the incident: at least 1s and at most 8760h, in whole
+	// seconds.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('8760h'))",message="acknowledgeWithin must be at least 1s and at most 8760h (a year)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="acknowledgeWithin is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	AcknowledgeWithin *Duration `json:"acknowledgeWithin,omitempty"`
 
 	// ResolveWithin is how long, from routing, until the incident must be
-	// resolved.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
+	// resolved: at least 1m and at most 8760h, in whole seconds.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="resolveWithin must be at least 1m and at most 8760h (a year): resolving takes more than seconds"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="resolveWithin is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	ResolveWithin *Duration `json:"resolveWithin,omitempty"`
 
 	// WarnBefore is how long before a deadline the incident becomes
-	// SLAAtRisk, and the reporter is told.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="must be more than 0s and at most 8760h (a year)"
+	// SLAAtRisk, and the reporter is told: at least 1s, in whole seconds,
+	// and shorter than acknowledgeWithin and resolveWithin.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1s') && duration(self) <= duration('8760h'))",message="warnBefore must be at least 1s and at most 8760h (a year)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="warnBefore is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	WarnBefore *Duration `json:"warnBefore,omitempty"`
 
@@ -458,9 +480,11 @@ type Regulatory struct {
 	// data breach must be reported to the supervisory authority (GDPR
 	// Art. 33: 72 hours; the ICO in the UK), counted in calendar hours.
 	// A policy may shorten the legal clock, never remove or lengthen it, so
-	// this is more than 0s and at most 72h.
+	// this is at least 1h and at most 72h, in whole seconds: a report to
+	// the authority takes at least an hour to prepare.
 	// +kubebuilder:default="72h"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('72h'))",message="authorityNotificationWithin must be more than 0s and at most 72h: a policy may shorten the legal clock, not remove or lengthen it"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('72h'))",message="authorityNotificationWithin must be at least 1h and at most 72h: a policy may shorten the legal clock, not remove or lengthen it, and a report to the authority takes at least an hour to prepare"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="authorityNotificationWithin is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	AuthorityNotificationWithin *Duration `json:"authorityNotificationWithin,omitempty"`
 }
@@ -575,8 +599,15 @@ type EscalationPolicyStatus struct {
 // EscalationPolicy reasons.
 const (
 	ReasonInvalidExpression = "InvalidExpression"
-	ReasonSecretNotFound    = "SecretNotFound"
-	ReasonInvalidTemplate   = "InvalidTemplate"
+	// ReasonExpressionFails: spec.match.expression works on an incident
+	// with every field set, but fails on one without a label, an optional
+	// field or an asset it reads, such as
+	// incident.metadata.labels['team'] == 'x' on an incident without that
+	// label. The policy still routes the incidents it can judge; the
+	// others are routed without it, each with a PolicyNotEvaluated event.
+	ReasonExpressionFails = "ExpressionFails"
+	ReasonSecretNotFound  = "SecretNotFound"
+	ReasonInvalidTemplate = "InvalidTemplate"
 	// ReasonChannelNotConfigured: a receiver uses a channel the operator was
 	// not configured for, such as email without an SMTP server.
 	ReasonChannelNotConfigured = "ChannelNotConfigured"

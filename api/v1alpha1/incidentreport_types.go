@@ -51,6 +51,7 @@ type ReportSignOff struct {
 
 	// Note from the reviewer: what they checked, what they asked for.
 	// +kubebuilder:validation:MaxLength=2000
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +optional
 	Note string `json:"note,omitempty"`
 
@@ -80,17 +81,20 @@ type IncidentReportSpec struct {
 	// the report (Ready=False, InvalidSchedule, naming spec.schedule).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches(r'[\\p{L}\\p{N}\\p{P}\\p{S}]')",message="must not be blank: it needs a letter, digit, punctuation mark or symbol"
 	// +required
 	Schedule string `json:"schedule"`
 
-	// TimeZone is the IANA time zone the schedule and the document's times
-	// are read in, such as Europe/London. Defaults to UTC. A slot in the
-	// hour the clocks skip does not run that day; one in the hour they
-	// repeat runs twice.
+	// TimeZone is the canonical IANA time zone the schedule and the
+	// document's times are read in: an Area/Location such as
+	// Europe/London, UTC, or Etc/GMT-2. Defaults to UTC. The names of the
+	// host's own zone (Local, localtime, posixrules, Factory) and older
+	// aliases such as GB are refused. A slot in the hour the clocks skip
+	// does not run that day; one in the hour they repeat runs twice.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
-	// +kubebuilder:validation:XValidation:rule="self != 'Local'",message="timeZone must be an IANA zone such as Europe/London: Local would mean whatever zone the operator's host is in"
+	// +kubebuilder:validation:XValidation:rule="self == 'UTC' || self.matches('^(Etc/(UTC|GMT|GMT[+-]([1-9]|1[0-2])|GMT-1[34])|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)/[A-Z][A-Za-z0-9_+-]*(/[A-Z][A-Za-z0-9_+-]*)?)$')",message="timeZone must be a canonical IANA zone, such as Europe/London, UTC or Etc/GMT-2: Local, localtime, posixrules and Factory would be whatever zone the operator's host is in, and aliases such as GB or US/Eastern are not canonical"
 	// +kubebuilder:default=UTC
 	// +optional
 	TimeZone string `json:"timeZone,omitempty"`
@@ -99,8 +103,10 @@ type IncidentReportSpec struct {
 	// time: incidents reported in it are in the document. A period of whole
 	// days (168h) counts days on the calendar of timeZone, so that each
 	// week runs from Monday 09:00 to Monday 09:00 even across a change of
-	// the clocks. More than 0s and at most 8760h. Defaults to 168h.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="period must be more than 0s and at most 8760h (a year)"
+	// the clocks. At least 1h and at most 8760h, in whole seconds.
+	// Defaults to 168h.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('8760h'))",message="period must be at least 1h and at most 8760h (a year)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="period is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +kubebuilder:default="168h"
 	// +optional
 	Period *Duration `json:"period,omitempty"`
@@ -117,7 +123,9 @@ type IncidentReportSpec struct {
 	// attachment. Chat and paging
 	// channels cannot carry a file and are refused. Webhook URLs and
 	// signing keys come from Secrets labelled for the operator, as for
-	// EscalationPolicies; e-mail goes through the operator's SMTP server.
+	// EscalationPolicies: one it cannot read is reported at once
+	// (Ready=False, SecretNotFound, naming the field), not at the first
+	// run. E-mail goes through the operator's SMTP server.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(r, has(r.webhook) || has(r.email))",message="a report's receivers carry a file: use webhook or email; slack, teams and pagerDuty cannot"
@@ -129,8 +137,10 @@ type IncidentReportSpec struct {
 
 	// ReviewWithin is how long after its scheduled time each run must be
 	// signed off (spec.signOffs). A run not signed off by then is told to
-	// reviewEscalation, once. More than 0s and at most 8760h.
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('8760h'))",message="reviewWithin must be more than 0s and at most 8760h (a year)"
+	// reviewEscalation, once. At least 1m and at most 8760h, in whole
+	// seconds: a person needs time to read the document.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('8760h'))",message="reviewWithin must be at least 1m and at most 8760h (a year): a person needs time to read the document"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="reviewWithin is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	ReviewWithin *Duration `json:"reviewWithin,omitempty"`
 

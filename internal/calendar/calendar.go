@@ -6,6 +6,7 @@ package calendar
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -35,13 +36,9 @@ const maxDays = 3 * 366
 // New checks a spec and builds its calendar. Errors name the field.
 func New(s Spec) (*Calendar, error) {
 	c := &Calendar{holidays: map[string]bool{}}
-	if s.TimeZone == "Local" {
-		// time.LoadLocation would answer with the operator host's zone.
-		return nil, fmt.Errorf("timeZone %q: name an IANA zone such as Europe/London; Local would be whatever zone the operator's host is in", s.TimeZone)
-	}
 	var err error
-	if c.loc, err = time.LoadLocation(orDefault(s.TimeZone, "UTC")); err != nil {
-		return nil, fmt.Errorf("timeZone %q: %w", s.TimeZone, err)
+	if c.loc, err = Zone(s.TimeZone); err != nil {
+		return nil, err
 	}
 	days := s.Days
 	if len(days) == 0 {
@@ -70,6 +67,37 @@ func New(s Spec) (*Calendar, error) {
 		c.holidays[h] = true
 	}
 	return c, nil
+}
+
+// hostZones are the names under which the time zone database, or Go,
+// answers with whatever zone the operator's host is in, or with none.
+var hostZones = map[string]bool{"Local": true, "localtime": true, "posixrules": true, "Factory": true}
+
+// canonicalZone matches the canonical names of the IANA time zone
+// database: Area/Location (Europe/London, America/Argentina/Buenos_Aires),
+// UTC, and the fixed offsets of Etc. The CRDs' timeZone rule holds the same
+// expression. Aliases such as GB, US/Eastern or Etc/Zulu are left out:
+// their zone is named by the name they link to.
+var canonicalZone = regexp.MustCompile(`^(UTC|Etc/(UTC|GMT|GMT[+-]([1-9]|1[0-2])|GMT-1[34])|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)/[A-Z][A-Za-z0-9_+-]*(/[A-Z][A-Za-z0-9_+-]*)?)$`)
+
+// Zone loads the time zone name, UTC when name is empty. It refuses the
+// names of the host's zone, which would make a deadline depend on where
+// the operator runs, and names that are not canonical. The error names
+// the field, timeZone.
+func Zone(name string) (*time.Location, error) {
+	switch {
+	case name == "":
+		return time.UTC, nil
+	case hostZones[name]:
+		return nil, fmt.Errorf("timeZone %q: name an IANA zone such as Europe/London; %s would be whatever zone the operator's host is in", name, name)
+	case !canonicalZone.MatchString(name):
+		return nil, fmt.Errorf("timeZone %q: name a canonical IANA zone, an Area/Location such as Europe/London, or UTC or Etc/GMT-2; an alias such as GB or US/Eastern is named by the zone it links to", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("timeZone %q is not in the time zone database: %w", name, err)
+	}
+	return loc, nil
 }
 
 var weekdays = map[string]time.Weekday{

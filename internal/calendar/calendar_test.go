@@ -140,3 +140,43 @@ func TestNoWorkingTimeIsAnError(t *testing.T) {
 		t.Error("Add beyond three years of Mondays should fail, not loop")
 	}
 }
+
+func TestZone(t *testing.T) {
+	cases := map[string]struct {
+		name string
+		want string // part of the error; "" for a zone that loads
+	}{
+		"unset is UTC":              {name: ""},
+		"UTC":                       {name: "UTC"},
+		"an area and a location":    {name: "Europe/London"},
+		"three parts":               {name: "America/Argentina/Buenos_Aires"},
+		"a hyphen":                  {name: "America/Port-au-Prince"},
+		"a fixed offset":            {name: "Etc/GMT-14"},
+		"Etc/UTC":                   {name: "Etc/UTC"},
+		"Go's host zone":            {name: "Local", want: "whatever zone the operator's host is in"},
+		"the database's host zone":  {name: "localtime", want: "whatever zone the operator's host is in"},
+		"the rules of POSIX names":  {name: "posixrules", want: "whatever zone the operator's host is in"},
+		"the zone of no zone":       {name: "Factory", want: "whatever zone the operator's host is in"},
+		"an alias of a country":     {name: "GB", want: "canonical"},
+		"an alias of a region":      {name: "US/Eastern", want: "canonical"},
+		"an alias in Etc":           {name: "Etc/Zulu", want: "canonical"},
+		"an offset past the last":   {name: "Etc/GMT+13", want: "canonical"},
+		"a rule, not a zone":        {name: "EST5EDT", want: "canonical"},
+		"lower case":                {name: "europe/london", want: "canonical"},
+		"a climb out of the folder": {name: "Europe/../London", want: "canonical"},
+		"a place that is not there": {name: "Europe/Lodnon", want: "not in the time zone database"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			loc, err := Zone(tc.name)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Zone(%q): %v", tc.name, err)
+			case tc.want == "" && tc.name != "" && loc.String() != tc.name:
+				t.Errorf("Zone(%q) = %s", tc.name, loc)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "timeZone")):
+				t.Errorf("Zone(%q) = %v, want an error naming timeZone that says %q", tc.name, err, tc.want)
+			}
+		})
+	}
+}

@@ -8,11 +8,13 @@
 package policycheck
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +31,7 @@ import (
 const (
 	ReasonInvalidDuration       = "InvalidDuration"
 	ReasonInvalidExpression     = securityv1alpha1.ReasonInvalidExpression
+	ReasonExpressionFails       = securityv1alpha1.ReasonExpressionFails
 	ReasonInvalidSelector       = "InvalidSelector"
 	ReasonInvalidTemplate       = securityv1alpha1.ReasonInvalidTemplate
 	ReasonInvalidAddress        = "InvalidAddress"
@@ -37,15 +40,31 @@ const (
 	ReasonDestinationNotAllowed = "DestinationNotAllowed"
 	ReasonTooManyNotifications  = "TooManyNotifications"
 	ReasonInvalidReceiver       = "InvalidReceiver"
+	// ReasonImplausibleValue: a value the operator can use but that is
+	// almost surely a slip (Plausible). Unlike the others, it does not keep
+	// the policy out of routing.
+	ReasonImplausibleValue = "ImplausibleValue"
 )
 
 // Limits the API server enforces too; they are checked again here for
-// policies stored before it did.
+// policies stored before it did. Below each floor a value is a slip, such
+// as 0.5ms for 5m: a receiver cannot answer in less than a second, people
+// cannot act on a level in less than a minute, and a report to the
+// authority takes at least an hour to prepare. Acknowledging is a click,
+// so acknowledgeWithin and warnBefore keep a floor of a second, short
+// enough for a demonstration to run real deadlines; resolving is work.
 const (
 	MaxTimeout                     = 5 * time.Minute
 	MaxWait                        = 8760 * time.Hour
 	MinStep                        = time.Second
 	MaxAuthorityNotificationWithin = 72 * time.Hour
+	// The floors: below them a value is a slip the operator can run.
+	MinTimeout                     = time.Second
+	MinEscalationStep              = time.Minute
+	MinAcknowledgeWithin           = time.Second
+	MinResolveWithin               = time.Minute
+	MinWarnBefore                  = time.Second
+	MinAuthorityNotificationWithin = time.Hour
 	// MaxNotificationsPerChain bounds the notify targets of an escalation
 	// chain times its runs (repeat + 1).
 	MaxNotificationsPerChain = 100
@@ -72,7 +91,10 @@ type Environment struct {
 	// policy names itself (PagerDuty's url), or nil when it may. Nil allows
 	// none. AllowDestinations builds it.
 	CheckDestination func(url string) error
-	// Expression compiles and tries a match expression; nil skips it.
+	// Expression compiles and tries a match expression; nil skips it. An
+	// error with a FailsOn() string method (routing.ExpressionFailure) is
+	// an expression that works on some incidents and fails on others an
+	// author should expect.
 	Expression func(source string) error
 	// Template parses and tries a receiver's template; nil skips it.
 	Template func(title, body string) error
@@ -82,15 +104,30 @@ type Environment struct {
 type Check func(*securityv1alpha1.EscalationPolicy, Environment) []Problem
 
 // Chain is every check, in the order their problems are reported.
-var Chain = []Check{Receivers, Durations, NotificationBound, Selector, Expression, Templates, Addresses, Channels, Calendar, Destinations}
+var Chain = []Check{Receivers, Durations, NotificationBound, Selector, Expression, Templates, Addresses, Channels, Calendar, Destinations, Plausible}
 
-// Run runs the whole chain and returns every problem found.
+// Run runs the whole chain and returns every problem found. Those that
+// keep the policy out of routing come first, so that the Ready reason,
+// which routing reads (the first problem's), is one of them.
 func Run(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
 	var problems []Problem
 	for _, check := range Chain {
 		problems = append(problems, check(policy, env)...)
 	}
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		return cmp.Compare(a.routes(), b.routes())
+	})
 	return problems
+}
+
+// routes is 1 for a problem that leaves the policy routing the incidents
+// it can (an expression failing on some, an implausible value), 0 for one
+// that makes it unusable.
+func (p Problem) routes() int {
+	if p.Reason == ReasonExpressionFails || p.Reason == ReasonImplausibleValue {
+		return 1
+	}
+	return 0
 }
 
 // Structural runs the checks that need nothing but the policy itself, so
@@ -161,89 +198,172 @@ func Receivers(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Probl
 	return problems
 }
 
-// span is a duration field and the range it must be in.
+// span is a duration field and the range it must be in: the limits
+// without which the operator cannot run it, and the floor below which a
+// value is a slip it can run, such as 0.5ms for 5m.
 type span struct {
 	field    string
 	d        *securityv1alpha1.Duration
 	min, max time.Duration
 	// minExclusive makes min itself invalid: the field must be more than it.
 	minExclusive bool
-	what         string
+	// floor is the least plausible value; whole asks for whole seconds,
+	// as the field counts seconds and a fraction of one is a slip.
+	floor time.Duration
+	whole bool
+	what  string
 }
 
-// Durations checks that every duration parses and is in its range.
-func Durations(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
-	spec := &policy.Spec
-	var spans []span
+// spans are the policy's duration fields, each with its range.
+func spans(spec *securityv1alpha1.EscalationPolicySpec) []span {
+	var out []span
 	for i := range spec.Receivers {
 		r := &spec.Receivers[i]
 		field := fmt.Sprintf("spec.receivers[%d]", i)
 		switch {
 		case r.Webhook != nil:
-			spans = append(spans, timeoutSpan(field+".webhook.timeout", r.Webhook.Timeout))
+			out = append(out, timeoutSpan(field+".webhook.timeout", r.Webhook.Timeout))
 		case r.Slack != nil:
-			spans = append(spans, timeoutSpan(field+".slack.timeout", r.Slack.Timeout))
+			out = append(out, timeoutSpan(field+".slack.timeout", r.Slack.Timeout))
 		case r.Teams != nil:
-			spans = append(spans, timeoutSpan(field+".teams.timeout", r.Teams.Timeout))
+			out = append(out, timeoutSpan(field+".teams.timeout", r.Teams.Timeout))
 		case r.PagerDuty != nil:
-			spans = append(spans, timeoutSpan(field+".pagerDuty.timeout", r.PagerDuty.Timeout))
+			out = append(out, timeoutSpan(field+".pagerDuty.timeout", r.PagerDuty.Timeout))
 		}
 	}
+	const step = "at least 1m and at most 8760h, in whole seconds: each level after the first gives people time to act on the one before it"
 	for i, level := range spec.Escalation.Levels {
 		field := fmt.Sprintf("spec.escalation.levels[%d].after", i)
-		if i == 0 {
-			spans = append(spans, span{field: field, d: level.After, what: "0s or unset: level 0 is notified when the incident is routed"})
-			continue
+		switch {
+		case i == 0:
+			out = append(out, span{field: field, d: level.After, what: "0s or unset: level 0 is notified when the incident is routed"})
+		case level.After == nil:
+			out = append(out, span{field: field, d: &securityv1alpha1.Duration{}, min: MinStep, max: MaxWait, floor: MinEscalationStep, whole: true, what: step})
+		default:
+			out = append(out, span{field: field, d: level.After, min: MinStep, max: MaxWait, floor: MinEscalationStep, whole: true, what: step})
 		}
-		if level.After == nil {
-			spans = append(spans, span{field: field, d: &securityv1alpha1.Duration{}, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h: a level is reached some time after the one before it"})
-			continue
-		}
-		spans = append(spans, span{field: field, d: level.After, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h: a level is reached some time after the one before it"})
 	}
 	if spec.Escalation.Repeat > 0 || spec.Escalation.RepeatAfter != nil {
 		repeatAfter := spec.Escalation.RepeatAfter
 		if repeatAfter == nil {
 			repeatAfter = &securityv1alpha1.Duration{}
 		}
-		spans = append(spans, span{field: "spec.escalation.repeatAfter", d: repeatAfter, min: MinStep, max: MaxWait, what: "at least 1s and at most 8760h when repeat is set"})
+		out = append(out, span{field: "spec.escalation.repeatAfter", d: repeatAfter, min: MinStep, max: MaxWait, floor: MinEscalationStep, whole: true,
+			what: "at least 1m and at most 8760h, in whole seconds, when repeat is set"})
 	}
 	if sla := spec.SLA; sla != nil {
 		for i := range sla.Targets {
 			t := &sla.Targets[i]
 			field := fmt.Sprintf("spec.sla.targets[%d].", i)
-			for _, f := range []struct {
-				name string
-				d    *securityv1alpha1.Duration
-			}{{"acknowledgeWithin", t.AcknowledgeWithin}, {"resolveWithin", t.ResolveWithin}, {"warnBefore", t.WarnBefore}} {
-				spans = append(spans, span{field: field + f.name, d: f.d, max: MaxWait, minExclusive: true, what: "more than 0s and at most 8760h"})
-			}
+			out = append(out,
+				span{field: field + "acknowledgeWithin", d: t.AcknowledgeWithin, max: MaxWait, minExclusive: true, floor: MinAcknowledgeWithin, whole: true, what: "at least 1s and at most 8760h, in whole seconds"},
+				span{field: field + "resolveWithin", d: t.ResolveWithin, max: MaxWait, minExclusive: true, floor: MinResolveWithin, whole: true, what: "at least 1m and at most 8760h, in whole seconds"},
+				span{field: field + "warnBefore", d: t.WarnBefore, max: MaxWait, minExclusive: true, floor: MinWarnBefore, whole: true, what: "at least 1s and at most 8760h, in whole seconds"})
 		}
 	}
 	if reg := spec.Regulatory; reg != nil {
-		spans = append(spans, span{field: "spec.regulatory.authorityNotificationWithin", d: reg.AuthorityNotificationWithin, max: MaxAuthorityNotificationWithin, minExclusive: true,
-			what: "more than 0s and at most 72h: a policy may shorten the legal clock, not remove or lengthen it"})
+		out = append(out, span{field: "spec.regulatory.authorityNotificationWithin", d: reg.AuthorityNotificationWithin, max: MaxAuthorityNotificationWithin, minExclusive: true,
+			floor: MinAuthorityNotificationWithin, whole: true,
+			what: "at least 1h and at most 72h, in whole seconds: a policy may shorten the legal clock, not remove or lengthen it, and a report to the authority takes at least an hour to prepare"})
 	}
+	return out
+}
 
+// runnable says why the operator cannot run the span's value, or "".
+func (s span) runnable() string {
+	if err := s.d.Err(); err != nil {
+		return err.Error()
+	}
+	if v := s.d.Duration; v < s.min || v > s.max || (s.minExclusive && v <= s.min) {
+		return fmt.Sprintf("%s must be %s", v, s.what)
+	}
+	return ""
+}
+
+// Durations checks that every duration parses and is in the range the
+// operator can run.
+func Durations(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
 	var problems []Problem
-	for _, s := range spans {
+	for _, s := range spans(&policy.Spec) {
 		if s.d == nil {
 			continue
 		}
-		if err := s.d.Err(); err != nil {
-			problems = append(problems, Problem{Field: s.field, Reason: ReasonInvalidDuration, Message: err.Error()})
+		if why := s.runnable(); why != "" {
+			problems = append(problems, Problem{Field: s.field, Reason: ReasonInvalidDuration, Message: why})
+		}
+	}
+	return problems
+}
+
+// Plausible finds what the operator can run but is almost surely a slip,
+// which the CRD refuses today and a policy stored before may hold: a
+// duration below its floor or with a fraction of a second, an SLA target
+// that warns from the moment of routing, an address whose domain has no
+// dot. The policy still routes; its Ready condition says what to mend.
+func Plausible(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Problem {
+	var problems []Problem
+	for _, s := range spans(&policy.Spec) {
+		if s.d == nil || s.runnable() != "" {
 			continue
 		}
-		v := s.d.Duration
-		if v < s.min || v > s.max || (s.minExclusive && v <= s.min) {
-			problems = append(problems, Problem{Field: s.field, Reason: ReasonInvalidDuration, Message: fmt.Sprintf("%s must be %s", v, s.what)})
+		if v := s.d.Duration; v < s.floor || (s.whole && v%time.Second != 0) {
+			problems = append(problems, Problem{Field: s.field, Reason: ReasonImplausibleValue, Message: fmt.Sprintf("%s must be %s", v, s.what)})
+		}
+	}
+	if sla := policy.Spec.SLA; sla != nil {
+		for i := range sla.Targets {
+			problems = append(problems, warnsAtRouting(fmt.Sprintf("spec.sla.targets[%d].", i), &sla.Targets[i])...)
+		}
+	}
+	for i := range policy.Spec.Receivers {
+		e := policy.Spec.Receivers[i].Email
+		if e == nil {
+			continue
+		}
+		for _, list := range []struct {
+			name      string
+			addresses []string
+		}{{"to", e.To}, {"cc", e.Cc}} {
+			for j, address := range list.addresses {
+				if CheckAddress(address) == nil && !dottedDomain(address) {
+					problems = append(problems, Problem{Field: fmt.Sprintf("spec.receivers[%d].email.%s[%d]", i, list.name, j), Reason: ReasonImplausibleValue,
+						Message: fmt.Sprintf("%q: its domain has no dot, so the mail server would guess the rest or keep the mail on its own host; write the whole domain, such as example.org", address)})
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// dottedDomain is true when the address's domain has a dot, as the CRDs'
+// address patterns ask.
+func dottedDomain(address string) bool {
+	return strings.Contains(strings.Trim(address[strings.LastIndex(address, "@")+1:], "."), ".")
+}
+
+// warnsAtRouting finds a target whose warnBefore is as long as one of its
+// deadlines: the incident would be at risk from the moment it is routed.
+func warnsAtRouting(field string, t *securityv1alpha1.SLATarget) []Problem {
+	warn := t.WarnBefore
+	if warn == nil || warn.Err() != nil {
+		return nil
+	}
+	var problems []Problem
+	for _, deadline := range []struct {
+		name string
+		d    *securityv1alpha1.Duration
+	}{{"acknowledgeWithin", t.AcknowledgeWithin}, {"resolveWithin", t.ResolveWithin}} {
+		if deadline.d != nil && deadline.d.Err() == nil && warn.Duration >= deadline.d.Duration {
+			problems = append(problems, Problem{Field: field + "warnBefore", Reason: ReasonImplausibleValue,
+				Message: fmt.Sprintf("%s must be shorter than %s (%s): otherwise the incident is at risk from the moment it is routed", warn.Duration, deadline.name, deadline.d.Duration)})
 		}
 	}
 	return problems
 }
 
 func timeoutSpan(field string, d *securityv1alpha1.Duration) span {
-	return span{field: field, d: d, max: MaxTimeout, minExclusive: true, what: "more than 0s and at most 5m"}
+	return span{field: field, d: d, max: MaxTimeout, minExclusive: true, floor: MinTimeout,
+		what: "at least 1s and at most 5m: connecting and being answered take more than a few milliseconds"}
 }
 
 // NotificationBound keeps one incident's notification records bounded:
@@ -272,16 +392,23 @@ func Selector(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Proble
 	return nil
 }
 
-// Expression checks that the match expression compiles and can succeed.
+// Expression checks that the match expression compiles, can succeed, and
+// does not fail on the incidents routing meets every day.
 func Expression(policy *securityv1alpha1.EscalationPolicy, env Environment) []Problem {
 	source := policy.Spec.Match.Expression
 	if source == "" || env.Expression == nil {
 		return nil
 	}
-	if err := env.Expression(source); err != nil {
-		return []Problem{{Field: "spec.match.expression", Reason: ReasonInvalidExpression, Message: err.Error()}}
+	err := env.Expression(source)
+	if err == nil {
+		return nil
 	}
-	return nil
+	reason := ReasonInvalidExpression
+	var fails interface{ FailsOn() string }
+	if errors.As(err, &fails) {
+		reason = ReasonExpressionFails
+	}
+	return []Problem{{Field: "spec.match.expression", Reason: reason, Message: err.Error()}}
 }
 
 // Templates checks that each receiver's template parses and renders.

@@ -43,8 +43,11 @@ func fullEnv() Environment {
 		MailConfigured:   true,
 		CheckDestination: mustAllow(DefaultDestinations, notify.Egress{}),
 		Expression: func(source string) error {
-			if source == "1/0 == 1" {
+			switch source {
+			case "1/0 == 1":
 				return errors.New("fails on a sample incident: division by zero")
+			case "incident.metadata.labels.team == 'desk'":
+				return failsOn{errors.New("fails on an incident without labels: no such key: labels")}
 			}
 			return nil
 		},
@@ -56,6 +59,12 @@ func fullEnv() Environment {
 		},
 	}
 }
+
+// failsOn is the error of an expression that fails on some incidents
+// only, as routing.ExpressionFailure is.
+type failsOn struct{ error }
+
+func (failsOn) FailsOn() string { return "an incident without labels" }
 
 // storedDuration is a Duration as decoded from what the API server stored.
 func storedDuration(t *testing.T, raw string) *securityv1alpha1.Duration {
@@ -139,6 +148,56 @@ func TestRun(t *testing.T) {
 				{Field: "spec.escalation.levels[1].notify[2]", Reason: ReasonInvalidReceiver},
 				{Field: "spec.major.notify[0]", Reason: ReasonInvalidReceiver},
 				{Field: "spec.delivery.fallbackReceiver", Reason: ReasonInvalidReceiver},
+			},
+		},
+		"slips the operator can run, reported without keeping the policy from routing": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Receivers[0].Webhook.Timeout = storedDuration(t, "0.5ms")
+				p.Spec.Escalation.Levels[1].After = storedDuration(t, "59s")
+				p.Spec.Escalation.RepeatAfter = storedDuration(t, "1h0.5s")
+				p.Spec.SLA.Targets[0].ResolveWithin = storedDuration(t, "8h0.5s")
+				p.Spec.Regulatory.AuthorityNotificationWithin = storedDuration(t, "30m")
+			},
+			want: []Problem{
+				{Field: "spec.receivers[0].webhook.timeout", Reason: ReasonImplausibleValue},
+				{Field: "spec.escalation.levels[1].after", Reason: ReasonImplausibleValue},
+				{Field: "spec.escalation.repeatAfter", Reason: ReasonImplausibleValue},
+				{Field: "spec.sla.targets[0].resolveWithin", Reason: ReasonImplausibleValue},
+				{Field: "spec.regulatory.authorityNotificationWithin", Reason: ReasonImplausibleValue},
+			},
+		},
+		"a warning as long as its deadlines": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.SLA.Targets[0].WarnBefore = securityv1alpha1.NewDuration(8 * time.Hour)
+				p.Spec.SLA.Targets[0].ResolveWithin = securityv1alpha1.NewDuration(8 * time.Hour)
+			},
+			want: []Problem{
+				{Field: "spec.sla.targets[0].warnBefore", Reason: ReasonImplausibleValue},
+				{Field: "spec.sla.targets[0].warnBefore", Reason: ReasonImplausibleValue},
+			},
+		},
+		"an address whose domain has no dot": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Receivers[2].Email.Cc = []string{"desk@localhost"}
+			},
+			want: []Problem{{Field: "spec.receivers[2].email.cc[0]", Reason: ReasonImplausibleValue}},
+		},
+		"an expression that fails on incidents without a label": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Match.Expression = "incident.metadata.labels.team == 'desk'"
+			},
+			want: []Problem{{Field: "spec.match.expression", Reason: ReasonExpressionFails}},
+		},
+		"what keeps a policy from routing comes first, so that Ready's reason is it": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Match.Expression = "incident.metadata.labels.team == 'desk'"
+				p.Spec.Receivers[2].Template.Title = "{{.Nope}}"
+				p.Spec.Receivers[0].Webhook.Timeout = storedDuration(t, "0.5ms")
+			},
+			want: []Problem{
+				{Field: "spec.receivers[2].template", Reason: ReasonInvalidTemplate},
+				{Field: "spec.match.expression", Reason: ReasonExpressionFails},
+				{Field: "spec.receivers[0].webhook.timeout", Reason: ReasonImplausibleValue},
 			},
 		},
 		"bad selector": {
@@ -253,6 +312,11 @@ func TestStructuralNeedsNothingButThePolicy(t *testing.T) {
 	policy := validPolicy()
 	if got := Structural(policy); len(got) != 0 {
 		t.Fatalf("valid policy: %v", got)
+	}
+	// A slip the operator can run does not keep the policy from routing.
+	policy.Spec.Escalation.Levels[1].After = storedDuration(t, "30s")
+	if got := Structural(policy); len(got) != 0 {
+		t.Fatalf("a level 30s after the one before: %v", got)
 	}
 	policy.Spec.Escalation.Levels[1].After = storedDuration(t, "1d")
 	if got := Structural(policy); len(got) != 1 || got[0].Field != "spec.escalation.levels[1].after" {

@@ -68,7 +68,10 @@ func decodeAll[T any](t *testing.T, path string) []*T {
 // TestTypedExpressionsMatchAsBefore evaluates the expressions of the tests,
 // the benchmark and the docs on the sample incidents and the test incident,
 // typed and untyped: wherever the untyped expression gave an answer, the
-// typed one gives the same.
+// typed one gives the same. Each holds on the sample incident; several,
+// such as incident.spec.impact.dataSubjects > 1000, fail on an incident
+// without the field, which the policy's Ready condition now reports
+// (TestValidateExpressionOnRepresentatives), and still route as before.
 func TestTypedExpressionsMatchAsBefore(t *testing.T) {
 	incidents := decodeAll[securityv1alpha1.Incident](t, "../../config/samples/security_v1alpha1_incident.yaml")
 	if len(incidents) == 0 {
@@ -103,7 +106,7 @@ func TestTypedExpressionsMatchAsBefore(t *testing.T) {
 			t.Errorf("%s: %v", source, err)
 			continue
 		}
-		if err := ValidateExpression(source); err != nil {
+		if err := onSample(source); err != nil {
 			t.Errorf("%s: %v", source, err)
 		}
 		for _, i := range incidents {

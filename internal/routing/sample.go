@@ -17,17 +17,30 @@ import (
 // compiles but fails even on the fullest incident (a division by zero, an
 // index past the longest list the schema allows, free text converted to a
 // number without a guard) is refused when its policy is reconciled rather
-// than reported on every incident. The empty expression, which matches
+// than reported on every incident. It then evaluates it on the incidents
+// routing meets every day (representatives): one that fails there, such as
+// incident.metadata.labels['team'] == 'x' on an incident without that
+// label, is an *ExpressionFailure. The empty expression, which matches
 // everything, is valid.
 func ValidateExpression(source string) error {
+	x, err := validOnSample(source)
+	if x == nil || err != nil {
+		return err
+	}
+	return x.checkRepresentatives()
+}
+
+// validOnSample compiles source and evaluates it on the sample incident;
+// nil and no error for the empty expression.
+func validOnSample(source string) (*Expression, error) {
 	if source == "" {
-		return nil
+		return nil, nil
 	}
 	x, err := CompileExpression(source)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return x.checkSample()
+	return x, x.checkSample()
 }
 
 // checkSample evaluates the expression on the sample incident.

@@ -78,12 +78,12 @@ func TestFlakyAndHangingReceivers(t *testing.T) {
 	hanging.Fail = func(n int) int {
 		if n%2 == 1 {
 			hangs.Add(1)
-			time.Sleep(2 * time.Second) // past the receiver's 300ms timeout
+			time.Sleep(3 * time.Second) // past the receiver's 1s timeout
 		}
 		return 0
 	}
 	webhookPolicy(t, ns, "flaky", 100, true, 0, map[string]string{"flaky": flakyURL})
-	webhookPolicy(t, ns, "hanging", 50, false, 300*time.Millisecond, map[string]string{"hanging": hangingURL})
+	webhookPolicy(t, ns, "hanging", 50, false, time.Second, map[string]string{"hanging": hangingURL})
 	op := startOperator(t, ns)
 
 	for i := range incidents {
