@@ -108,7 +108,10 @@ func TestOneBadObjectDoesNotStopOthers(t *testing.T) {
 // knownGapsStoredEarlier are the cases of TestStoredBeforeTheRules that
 // the operator does not report, each with why; as knownGaps, the test fails
 // when one of them is reported.
-var knownGapsStoredEarlier = map[string]string{}
+var knownGapsStoredEarlier = map[string]string{
+	"Evidence spec.sha256: a disk image without its digest":     "the Evidence controller should report digital evidence stored without its sha256, naming spec.sha256",
+	"IncidentReport spec.receivers: a receiver with a template": "reportrun.Check should report a receiver's template, which a report ignores, naming spec.receivers[i].template",
+}
 
 // TestStoredBeforeTheRules stores, while the CRDs lack their rules that
 // compare fields, one object breaking each of those rules in each way, as a
@@ -121,8 +124,9 @@ func TestStoredBeforeTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases, _ := deriveCases(kinds, start)
 	store := newNamespace(t, "validation-stored-earlier")
+	kinds["AuditTrail"].bases = []map[string]any{auditTrailBase(t, store)}
+	cases, _ := deriveCases(kinds, start)
 	prepareStore(t, kinds, store)
 
 	// One case for each rule and way of breaking it: the same breach at
@@ -131,7 +135,7 @@ func TestStoredBeforeTheRules(t *testing.T) {
 	seen := map[string]bool{}
 	for i, c := range cases {
 		way := c.rule + ": " + c.name[strings.LastIndex(c.name, ": ")+2:]
-		if c.rule == "" || c.update != nil || seen[way] {
+		if c.rule == "" || c.update != nil || seen[way] || recordedWithTransfers(c) {
 			continue
 		}
 		seen[way] = true
@@ -147,6 +151,14 @@ func TestStoredBeforeTheRules(t *testing.T) {
 		outcomes = append(outcomes, stored...)
 	}
 	judge(t, "Stored before the rules that compare fields", outcomes, knownGapsStoredEarlier, time.Since(start))
+}
+
+// recordedWithTransfers is an Evidence case created with custody
+// transfers, which the admission policy refuses whatever the CRD says:
+// no cluster holds one.
+func recordedWithTransfers(c badCase) bool {
+	_, with := getAt(c.object, path{"spec", "custody"})
+	return c.kind == "Evidence" && with
 }
 
 func incident(ns, name string) *securityv1alpha1.Incident {

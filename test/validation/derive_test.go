@@ -34,12 +34,10 @@ type kind struct {
 // loadKinds reads the CRDs the API server runs, as controller-gen wrote
 // them, and the samples of config/samples.
 //
-// operatorWritten are kinds only the operator writes, and why the sweep
-// leaves them out.
-var operatorWritten = map[string]string{
-	"Evidence":       "its rules compare a stored object with its update (custody append-only, digest and collector fixed) and are driven as users in controllers/audit_test.go (TestLegalHoldAndEvidence); the sweep has no stored Evidence to change yet",
-	"AuditTrail":     "only an account with the verb append writes it (the operator); an entry stored otherwise is named by the audit verifier, not by a condition (controllers/audit_test.go)",
-	"IncidentReport": "its rules between fields and its append-only sign-offs are driven as users in controllers/incidentreport_test.go (TestIncidentReportBadInput, TestIncidentReportSignOffIsAttested); the sweep has no breakers for them yet",
+// builtBases are the kinds config/samples has no sample of, because
+// people never write them; the sweep builds their bases itself.
+var builtBases = map[string]string{
+	"AuditTrail": "only the operator appends to a trail; its base is a trail of two entries chained as the operator chains them (auditTrailBase)",
 }
 
 // rulesDrivenElsewhere are transition rules the sweep cannot reach from
@@ -50,6 +48,10 @@ var rulesDrivenElsewhere = map[string]string{
 	"a legal hold in force can only be released, not changed":                      "controllers TestLegalHoldAndEvidence",
 	"a release cannot be changed; place a new hold instead":                        "controllers TestLegalHoldAndEvidence",
 	"reportedAt cannot be changed once set":                                        "controllers TestSLACountsFromWhenTheReportWasMade",
+	// A sign-off needs a run the report has made, which the sweep's
+	// reports, stored moments before, have not.
+	"signOffs is append-only: a sign-off cannot be removed": "controllers TestIncidentReportSignOffIsAttested",
+	"a sign-off cannot be changed once recorded":            "controllers TestIncidentReportSignOffIsAttested",
 }
 
 func loadKinds() (map[string]*kind, error) {
@@ -66,9 +68,6 @@ func loadKinds() (map[string]*kind, error) {
 		var def apiextensionsv1.CustomResourceDefinition
 		if err := yaml.Unmarshal(data, &def); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if _, skip := operatorWritten[def.Spec.Names.Kind]; skip {
-			continue
 		}
 		v := def.Spec.Versions[0]
 		kinds[def.Spec.Names.Kind] = &kind{
@@ -98,7 +97,7 @@ func loadKinds() (map[string]*kind, error) {
 		}
 	}
 	for name, k := range kinds {
-		if len(k.bases) == 0 {
+		if _, built := builtBases[name]; len(k.bases) == 0 && !built {
 			return nil, fmt.Errorf("config/samples has no %s to start from", name)
 		}
 	}
@@ -140,8 +139,10 @@ type update struct {
 
 // The stored incidents update cases start from.
 const (
-	liveAware   = "live-aware"   // with awareAt, acknowledgement and resolution
-	liveUnaware = "live-unaware" // personal data, no awareAt
+	liveAware    = "live-aware"    // with awareAt, acknowledgement and resolution
+	liveUnaware  = "live-unaware"  // personal data, no awareAt
+	liveEvidence = "live-evidence" // the first Evidence sample, with one custody transfer
+	liveTrail    = "live-trail"    // the AuditTrail base
 )
 
 // deriver makes the cases of one base object.
@@ -226,10 +227,54 @@ func (d *deriver) set(p path, field string, value any, why string, exact, presen
 	}
 	obj := setAt(runtime.DeepCopyJSON(d.base), p, copyValue(value)).(map[string]any)
 	d.fillRequired(obj, p)
+	if c, ok := appendedTransfer(d.kind, p, obj, value, why); ok {
+		d.cases = append(d.cases, c)
+		return
+	}
 	d.cases = append(d.cases, badCase{
 		kind: d.kind, name: fmt.Sprintf("%s %s=%s", d.kind, p, show(value)), field: field, exact: exact,
 		why: why, object: obj, present: present,
 	})
+}
+
+// liveEvidenceTransfers is how many custody transfers the live evidence
+// holds.
+const liveEvidenceTransfers = 1
+
+// appendedTransfer makes a value inside a custody transfer a case of its
+// own kind: a transfer appended to the live evidence, as people record
+// one. An Evidence created with transfers is refused for that alone. The
+// transfer follows the one before it in all but the value tried.
+func appendedTransfer(kind string, p path, obj map[string]any, value any, why string) (badCase, bool) {
+	if kind != "Evidence" || len(p) < 4 || p[0] != "spec" || p[1] != "custody" {
+		return badCase{}, false
+	}
+	if _, item := p[2].(int); !item {
+		return badCase{}, false
+	}
+	tried, _ := p[3].(string)
+	node, _ := getAt(obj, p[:3])
+	item, _ := node.(map[string]any)
+	field := path{"spec", "custody", liveEvidenceTransfers}.with(p[3:]...)
+	return badCase{
+		kind: kind, name: fmt.Sprintf("%s %s=%s (appended transfer)", kind, field, show(value)), field: field.String(), exact: true,
+		why: why, present: true,
+		update: &update{live: liveEvidence, patch: func(live map[string]any) map[string]any {
+			custody, _ := getAt(live, path{"spec", "custody"})
+			list, _ := runtime.DeepCopyJSONValue(custody).([]any)
+			if len(list) != liveEvidenceTransfers {
+				return nil
+			}
+			last := list[len(list)-1].(map[string]any)
+			next := runtime.DeepCopyJSON(item)
+			for key, follows := range map[string]any{"sequence": int64(len(list)), "from": last["to"], "at": last["at"]} {
+				if key != tried {
+					next[key] = follows
+				}
+			}
+			return specPatch("custody", append(list, next))
+		}},
+	}, true
 }
 
 // fillRequired gives each object on the way to p that the base lacks the
@@ -346,7 +391,7 @@ func (x examples) valid(s *apiextensionsv1.JSONSchemaProps) any {
 	}
 	if s.Pattern != "" {
 		re := regexp.MustCompile(s.Pattern)
-		for _, c := range append(slices.Clone(x[s.Pattern]), "example", "a@example.org", "09:00", "17:00", "2026-01-01", "https://example.org/") {
+		for _, c := range append(slices.Clone(x[s.Pattern]), "example", "a@example.org", "09:00", "17:00", "2026-01-01", "2026-01-01T00:00:00Z", "https://example.org/") {
 			if re.MatchString(c) {
 				return c
 			}
@@ -537,7 +582,7 @@ func badStrings(s *apiextensionsv1.JSONSchemaProps, v any) []badValue {
 			add(c, "future")
 		}
 	}
-	for _, c := range ruleValues(s.XValidations) {
+	for _, c := range ruleValues(s.XValidations, base) {
 		add(c, "rule")
 	}
 	add(int64(42), "type")
@@ -559,10 +604,19 @@ func patternMutations(base string) []string {
 	if at := strings.Index(seed, "@"); at > 0 {
 		out = append(out, seed[:at], seed[at:], strings.Replace(seed, "@", "@@", 1), seed[at+1:]+"@"+seed[:at]+".", "<"+seed+">", "Name <"+seed+">")
 	}
+	var digits []int
 	for i, c := range seed {
 		if c >= '0' && c <= '9' {
-			out = append(out, seed[:i]+"9"+seed[i+1:], seed[:i]+"x"+seed[i+1:])
+			digits = append(digits, i)
 		}
+	}
+	if len(seed) > 32 && len(digits) > 4 {
+		// A digest: each digit stands for any other, and how many a
+		// digest has varies with what it digests.
+		digits = append(digits[:2], digits[len(digits)-2:]...)
+	}
+	for _, i := range digits {
+		out = append(out, seed[:i]+"9"+seed[i+1:], seed[:i]+"x"+seed[i+1:])
 	}
 	return out
 }
@@ -629,7 +683,7 @@ var futureAllowed = regexp.MustCompile(`^Department spec\.absences\[\d+\]\.(from
 
 // serverWritten are the attested accounts, and the record of each change,
 // that the API server writes itself.
-var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy|changes|imported|legalHold\.placedBy|legalHold\.released\.by|collectedBy|custody\[\d+\]\.attestedBy)$`)
+var serverWritten = regexp.MustCompile(`^spec\.(reportedBy|acknowledgement\.attestedBy|resolution\.attestedBy|authorityNotification\.recordedBy|changes|imported|legalHold\.placedBy|legalHold\.released\.by|collectedBy|custody\[\d+\]\.attestedBy|signOffs\[\d+\]\.by)$`)
 
 var badDurations = []string{"5 minutes", "1d", "2 hours", "1e100h", "-72h", "0s", "73h", "9999999h", "", " 5m", "5m ", "5M",
 	"P1D", "PT5M", "1h30", "5", "m", "1w", "1.5.5h", "10us", "1h 30m", "+5m", "８h", "5mins", "NaN", "99999h", "1.0001h", "0.5"}
@@ -639,29 +693,58 @@ var (
 	ruleBound    = regexp.MustCompile(`duration\(self\)\s*(<=|<|>=|>)\s*duration\('([^']*)'\)`)
 	ruleNotEqual = regexp.MustCompile(`^self != '([^']*)'$`)
 	ruleNotBlank = regexp.MustCompile(`^self\.trim\(\)\.size\(\) > 0$|^self\.matches\(r'\[\\p\{L\}`)
+	// ruleWhole asks a duration for whole seconds.
+	ruleWhole = regexp.MustCompile(`duration\(self\)\.getMilliseconds\(\) % 1000 == 0`)
+	// ruleSince bounds a time from below.
+	ruleSince = regexp.MustCompile(`^self >= timestamp\('([^']*)'\)$`)
+	// ruleRefuses refuses the characters of a class, such as controls.
+	ruleRefuses = regexp.MustCompile(`^!self\.matches\(r'(.*)'\)$`)
+	// ruleAlso lets one value through besides those its expression matches.
+	ruleAlso = regexp.MustCompile(`^self == '([^']*)' \|\| `)
 )
 
+// durationFormat is true for the expression of Duration's format, as
+// opposed to that of a rule asking a string to match something else.
+func durationFormat(expr string) bool { return strings.Contains(expr, "(ms|s|m|h)") }
+
 func leafRuleKnown(rule string) bool {
-	return ruleMatches.MatchString(rule) || ruleBound.MatchString(rule) || ruleNotEqual.MatchString(rule) || ruleNotBlank.MatchString(rule)
+	return ruleMatches.MatchString(rule) || ruleBound.MatchString(rule) || ruleNotEqual.MatchString(rule) || ruleNotBlank.MatchString(rule) ||
+		ruleSince.MatchString(rule) || ruleRefuses.MatchString(rule)
 }
 
+// zoneNearMisses are time zone names that a time zone database may load
+// but that are not a canonical zone: the host's own zone under each of its
+// names, aliases, rules, and paths that reach a zone file.
+var zoneNearMisses = []string{"Local", "localtime", "posixrules", "Factory", "GB", "US/Eastern", "EST5EDT", "EST", "Etc/Zulu", "Etc/GMT+13",
+	"UCT", "GMT", "Zulu", "europe/london", "Europe/London/", "Europe/../London", "posix/Europe/London", "right/Europe/London"}
+
+// unprintable are values holding one character of each kind that does not
+// print as one line: controls, escapes, bidirectional marks and overrides.
+var unprintable = []string{"a\nb", "a\tb", "a\rb", "a\x1b[31mb", "a\x00b", "a\x7fb", "a\u0085b", "a\u202eb", "a\u2066b", "a\u200fb"}
+
 // ruleValues derives bad values from a string field's rules: durations the
-// format or the range refuses, including values just past each bound;
-// blanks where a rule wants text; the one value a rule forbids.
-func ruleValues(rules apiextensionsv1.ValidationRules) []string {
+// format or the range refuses, including values just past each bound and
+// fractions of a second where whole seconds are asked for; blanks where a
+// rule wants text; the one value a rule forbids; times before the first a
+// rule takes; characters a rule refuses; near misses of an expression a
+// rule wants matched. base is the sample's value.
+func ruleValues(rules apiextensionsv1.ValidationRules, base string) []string {
 	var format *regexp.Regexp
 	type bound struct {
 		op string
 		d  time.Duration
 	}
 	var bounds []bound
+	whole := false
 	var out []string
 	for _, r := range rules {
 		if strings.Contains(r.Rule, "oldSelf") {
 			continue
 		}
-		if m := ruleMatches.FindStringSubmatch(r.Rule); m != nil {
+		if m := ruleMatches.FindStringSubmatch(r.Rule); m != nil && durationFormat(m[1]) {
 			format = regexp.MustCompile(m[1])
+		} else if m != nil {
+			out = append(out, nearMisses(regexp.MustCompile(m[1]), r.Rule, base)...)
 		}
 		for _, m := range ruleBound.FindAllStringSubmatch(r.Rule, -1) {
 			d, err := time.ParseDuration(m[2])
@@ -669,17 +752,34 @@ func ruleValues(rules apiextensionsv1.ValidationRules) []string {
 				bounds = append(bounds, bound{m[1], d})
 			}
 		}
+		whole = whole || ruleWhole.MatchString(r.Rule)
 		if m := ruleNotEqual.FindStringSubmatch(r.Rule); m != nil {
 			out = append(out, m[1])
 		}
 		if ruleNotBlank.MatchString(r.Rule) {
 			out = append(out, " ", "   ", "\t", " \n ", "\u00a0", "\u3000", "\u200b")
 		}
+		if m := ruleSince.FindStringSubmatch(r.Rule); m != nil {
+			if first, err := time.Parse(time.RFC3339, m[1]); err == nil {
+				out = append(out, first.Add(-time.Second).Format(time.RFC3339), "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z")
+			}
+		}
+		if m := ruleRefuses.FindStringSubmatch(r.Rule); m != nil {
+			refused := regexp.MustCompile(m[1])
+			for _, c := range unprintable {
+				if refused.MatchString(c) {
+					out = append(out, c)
+				}
+			}
+		}
 	}
 	if format == nil && len(bounds) == 0 {
 		return out
 	}
 	candidates := slices.Clone(badDurations)
+	if whole {
+		candidates = append(candidates, "90.5s", "1h0.001s")
+	}
 	for _, b := range bounds {
 		switch b.op {
 		case "<=":
@@ -687,7 +787,11 @@ func ruleValues(rules apiextensionsv1.ValidationRules) []string {
 		case "<", ">":
 			candidates = append(candidates, b.d.String(), "0ms", "0h")
 		case ">=":
-			candidates = append(candidates, (b.d - time.Millisecond).String())
+			candidates = append(candidates, (b.d - time.Millisecond).String(), (b.d - time.Second).String(), "0.5ms")
+		}
+		if whole {
+			// In range, but not in whole seconds.
+			candidates = append(candidates, (b.d + 500*time.Millisecond).String())
 		}
 	}
 	valid := func(s string) bool {
@@ -695,7 +799,7 @@ func ruleValues(rules apiextensionsv1.ValidationRules) []string {
 			return false
 		}
 		d, err := time.ParseDuration(s)
-		if err != nil {
+		if err != nil || (whole && d%time.Second != 0) {
 			return false
 		}
 		for _, b := range bounds {
@@ -707,6 +811,22 @@ func ruleValues(rules apiextensionsv1.ValidationRules) []string {
 	}
 	for _, c := range candidates {
 		if !valid(c) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// nearMisses are values near base that expr does not match, and that the
+// rule does not let through besides.
+func nearMisses(expr *regexp.Regexp, rule, base string) []string {
+	also := ""
+	if m := ruleAlso.FindStringSubmatch(rule); m != nil {
+		also = m[1]
+	}
+	var out []string
+	for _, c := range append(patternMutations(base), zoneNearMisses...) {
+		if c != also && c != base && !expr.MatchString(c) {
 			out = append(out, c)
 		}
 	}

@@ -1,9 +1,10 @@
 // Package validation_test sweeps malformed values through the real API
 // server and the operator binary. The values are derived from the CRD
-// schemas the project generates: every one must be refused at the door with
-// an error naming its field, or, where the schema cannot express the check,
-// reported by the operator in a condition naming its field. None may be
-// accepted silently, and none may stop the operator.
+// schemas the project generates, and written by hand where a schema lets a
+// wrong value through (handwritten_test.go): every one must be refused at
+// the door with an error naming its field, or, where the schema cannot
+// express the check, reported by the operator in a condition naming its
+// field. None may be accepted silently, and none may stop the operator.
 package validation_test
 
 import (

@@ -128,12 +128,20 @@ var (
 	fieldLike     = regexp.MustCompile(`^[a-z][A-Za-z0-9]*(\[[0-9]+\]|\.[A-Za-z][A-Za-z0-9]*)*$`)
 )
 
+// byKey is an item of a list named by its key, as the operator names a
+// custody transfer: spec.custody[sequence=1].
+var byKey = regexp.MustCompile(`\[sequence=([0-9]+)\]`)
+
 // conditionProblems splits a condition message the operator writes, one
-// `<field path>: <message>` a problem joined by "; ", into problems.
+// `<field path>: <message>` a problem joined by "; ", into problems. A
+// custody transfer named by its sequence is the item of that index, as
+// transfers are numbered from 0 without gaps.
 func conditionProblems(message string) []problem {
 	problems := []problem{{message: message}}
 	for _, part := range strings.Split(message, "; ") {
-		if field, text, ok := strings.Cut(part, ": "); ok && fieldLike.MatchString(field) {
+		field, text, ok := strings.Cut(part, ": ")
+		field = byKey.ReplaceAllString(field, "[$1]")
+		if ok && fieldLike.MatchString(field) {
 			problems = append(problems, problem{field, text})
 		}
 	}

@@ -12,10 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// A site is an object that carries a rule, in one base.
+// A site is an object, or a list, that carries a rule, in one base.
 type site struct {
 	p    path
-	node map[string]any // a copy, free to change
+	node map[string]any // a copy of the object, free to change
+	list []any          // a copy of the list, free to change
 	rule string         // the message of the rule to break
 }
 
@@ -66,18 +67,8 @@ var ruleBreakers = []breaker{
 		}
 		return []breach{{node: both, what: "receiver and role"}, {node: map[string]any{}, what: "neither receiver nor role"}}
 	}},
-	{kind: "EscalationPolicy", message: "a receiver needs exactly one channel", create: func(s site, _ time.Time) []breach {
-		none, two := clone(s.node), clone(s.node)
-		for _, c := range channels {
-			delete(none, c)
-		}
-		if _, ok := two["email"]; ok {
-			two["webhook"] = map[string]any{"urlSecretRef": map[string]any{"name": "hook", "key": "url"}}
-		} else {
-			two["email"] = map[string]any{"to": []any{"desk@example.org"}}
-		}
-		return []breach{{node: none, what: "no channel"}, {node: two, what: "two channels"}}
-	}},
+	{kind: "EscalationPolicy", message: "a receiver needs exactly one channel", create: receiverChannels},
+	{kind: "IncidentReport", message: "a receiver needs exactly one channel", create: receiverChannels},
 	{kind: "EscalationPolicy", message: "repeatAfter is required when repeat is set", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)
 		n["repeat"] = int64(1)
@@ -93,8 +84,8 @@ var ruleBreakers = []breaker{
 		}
 		return out
 	}},
-	// One rule a level, each naming its level: levels[i].after must be at least 1s.
-	{kind: "EscalationPolicy", message: "].after must be at least 1s", create: func(s site, _ time.Time) []breach {
+	// One rule a level, each naming its level: levels[i].after must be at least 1m.
+	{kind: "EscalationPolicy", message: "].after must be at least 1m", create: func(s site, _ time.Time) []breach {
 		m := levelIndex.FindStringSubmatch(s.rule)
 		levels, _ := s.node["levels"].([]any)
 		if m == nil || len(levels) == 0 {
@@ -107,13 +98,25 @@ var ruleBreakers = []breaker{
 			levels = append(levels, next)
 		}
 		var out []breach
-		for _, after := range []any{removed, "0s", "999ms"} {
+		for _, after := range []any{removed, "0s", "59s"} {
 			n := clone(s.node)
 			n["levels"] = runtime.DeepCopyJSONValue(levels)
 			setAt(n, path{"levels", i, "after"}, after)
 			out = append(out, breach{node: n, field: s.p.with("levels", i, "after").String(), what: fmt.Sprintf("levels[%d].after %s", i, show(after))})
 		}
 		return out
+	}},
+	{kind: "EscalationPolicy", message: "warnBefore must be shorter than acknowledgeWithin", create: func(s site, _ time.Time) []breach {
+		same, longer := clone(s.node), clone(s.node)
+		same["acknowledgeWithin"], same["warnBefore"] = "4h", "4h"
+		longer["acknowledgeWithin"], longer["warnBefore"] = "4m", "5m"
+		return []breach{{node: same, what: "warnBefore as long as acknowledgeWithin"}, {node: longer, what: "warnBefore longer than acknowledgeWithin"}}
+	}},
+	{kind: "EscalationPolicy", message: "warnBefore must be shorter than resolveWithin", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		delete(n, "acknowledgeWithin")
+		n["resolveWithin"], n["warnBefore"] = "8h", "9h"
+		return []breach{{node: n, what: "warnBefore longer than resolveWithin"}}
 	}},
 	{kind: "EscalationPolicy", message: "an escalation may send at most 100 notifications", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)
@@ -213,6 +216,12 @@ var ruleBreakers = []breaker{
 				return specPatch("reportedBy", map[string]any{"username": "someone-else"})
 			}}}
 	}},
+	{kind: "Incident", message: "imported is written by the API server", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveUnaware, field: "spec.imported", what: "imported added after the report",
+			patch: func(map[string]any) map[string]any {
+				return specPatch("imported", map[string]any{"records": []any{"acknowledgement"}})
+			}}}
+	}},
 	{kind: "Incident", message: "acknowledgement cannot be removed once made", update: func(time.Time) []updateBreach {
 		return []updateBreach{{live: liveAware, field: "spec.acknowledgement", what: "acknowledgement removed",
 			patch: func(map[string]any) map[string]any { return specPatch("acknowledgement", nil) }}}
@@ -251,6 +260,151 @@ var ruleBreakers = []breaker{
 		n["until"] = n["from"]
 		return []breach{{node: n, field: s.p.with("until").String(), what: "an absence that ends when it starts"}}
 	}},
+
+	{kind: "IncidentReport", message: "reviewEscalation needs reviewWithin", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		delete(n, "reviewWithin")
+		n["reviewEscalation"] = []any{"deputy"}
+		return []breach{{node: n, what: "reviewEscalation without reviewWithin"}}
+	}},
+	{kind: "IncidentReport", message: "every reviewEscalation entry must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["reviewWithin"], n["reviewEscalation"] = "48h", []any{"nobody"}
+		// The API server names the list; the operator, stored earlier, the item.
+		return []breach{{node: n, field: s.p.with("reviewEscalation").String(), loose: true, what: "a receiver the report lacks"}}
+	}},
+	{kind: "IncidentReport", message: "no receiver gets the document", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		var all []any
+		for _, r := range n["receivers"].([]any) {
+			all = append(all, r.(map[string]any)["name"])
+		}
+		n["reviewWithin"], n["reviewEscalation"] = "48h", all
+		return []breach{{node: n, what: "every receiver only told of overdue reviews"}}
+	}},
+	{kind: "IncidentReport", message: "the summary is several tables", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["report"], n["format"] = "Summary", "CSV"
+		return []breach{{node: n, what: "a summary as CSV"}}
+	}},
+	{kind: "IncidentReport", message: "a report's receivers carry a file", create: func(s site, _ time.Time) []breach {
+		var out []breach
+		for _, channel := range []string{"slack", "teams", "pagerDuty"} {
+			ref := map[string]any{"name": "hook", "key": "url"}
+			r := map[string]any{"name": "chat", "urlSecretRef": ref}
+			if channel == "pagerDuty" {
+				r = map[string]any{"routingKeySecretRef": ref}
+			}
+			out = append(out, breach{node: append(runtime.DeepCopyJSONValue(s.list).([]any), map[string]any{"name": "chat", channel: withoutName(r)}),
+				loose: true, what: "a " + channel + " receiver"})
+		}
+		return out
+	}},
+	{kind: "IncidentReport", message: "a report's messages have a fixed text", create: func(s site, _ time.Time) []breach {
+		receivers := s.list
+		receivers[0].(map[string]any)["template"] = map[string]any{"title": "Weekly"}
+		return []breach{{node: receivers, what: "a receiver with a template"}}
+	}},
+
+	{kind: "Evidence", message: "sha256 is required for digital evidence", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["kind"] = "DiskImage"
+		delete(n, "sha256")
+		return []breach{{node: n, field: s.p.with("sha256").String(), what: "a disk image without its digest"}}
+	}},
+	{kind: "Evidence", message: "custody transfers must be numbered from 0 without gaps", create: func(s site, now time.Time) []breach {
+		n := clone(s.node)
+		n["custody"] = []any{map[string]any{"sequence": int64(1), "from": "a", "to": "b", "reason": "r", "at": stamp(now, -time.Hour)}}
+		return []breach{{node: n, field: s.p.with("custody").String(), what: "a first transfer numbered 1"}}
+	}},
+	{kind: "Evidence", message: "sha256 cannot be added or removed once recorded", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.sha256", what: "digest removed",
+			patch: func(map[string]any) map[string]any { return specPatch("sha256", nil) }}}
+	}},
+	{kind: "Evidence", message: "collectedBy is written by the API server", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.collectedBy", what: "collector removed",
+			patch: func(map[string]any) map[string]any { return specPatch("collectedBy", nil) }}}
+	}},
+	{kind: "Evidence", message: "custody is append-only", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.custody", what: "transfers removed",
+			patch: func(map[string]any) map[string]any { return specPatch("custody", []any{}) }}}
+	}},
+	{kind: "Evidence", message: "description cannot be changed once recorded", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.description", what: "description rewritten",
+			patch: func(map[string]any) map[string]any { return specPatch("description", "A different item") }}}
+	}},
+	{kind: "Evidence", message: "storageLocation changes only with the custody transfer", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.storageLocation", what: "moved without a transfer",
+			patch: func(map[string]any) map[string]any { return specPatch("storageLocation", "Car boot") }}}
+	}},
+	{kind: "Evidence", message: "a custody transfer cannot be changed once recorded", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveEvidence, field: "spec.custody[0]", what: "a transfer's recipient rewritten",
+			patch: func(live map[string]any) map[string]any {
+				custody, _ := getAt(live, path{"spec", "custody"})
+				list := runtime.DeepCopyJSONValue(custody).([]any)
+				if len(list) == 0 {
+					return nil
+				}
+				list[0].(map[string]any)["to"] = "Someone else"
+				return specPatch("custody", list)
+			}}}
+	}},
+	// One message on several fields: each is changed once.
+	{kind: "Evidence", message: "cannot be changed once recorded", update: func(now time.Time) []updateBreach {
+		var out []updateBreach
+		for field, value := range map[string]any{"collectedAt": stamp(now, -2*time.Hour), "incident": "another-incident", "kind": "Log",
+			"sha256": strings.Repeat("0", 64), "collectedBy": map[string]any{"username": "mallory"}} {
+			out = append(out, updateBreach{live: liveEvidence, field: "spec." + field, what: field + " changed",
+				patch: func(map[string]any) map[string]any { return specPatch(field, value) }})
+		}
+		return out
+	}},
+
+	{kind: "AuditTrail", message: "entries must be numbered without gaps from segment*256", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		n["segment"] = int64(1)
+		return []breach{{node: n, field: s.p.with("entries").String(), what: "entries 0 and 1 in segment 1"}}
+	}},
+	{kind: "AuditTrail", message: "detail keys are at most 63 characters", create: func(s site, _ time.Time) []breach {
+		long, longer := clone(s.node), clone(s.node)
+		long[strings.Repeat("k", 64)] = "v"
+		longer["k"] = strings.Repeat("v", 1025)
+		return []breach{{node: long, what: "a key of 64 characters"}, {node: longer, what: "a value of 1025 characters"}}
+	}},
+	{kind: "AuditTrail", message: "subject and segment cannot be changed", update: func(time.Time) []updateBreach {
+		return []updateBreach{
+			{live: liveTrail, field: "spec.subject", what: "subject changed",
+				patch: func(map[string]any) map[string]any {
+					return specPatch("subject", map[string]any{"kind": "Incident", "name": "another-incident", "uid": "another-uid"})
+				}},
+			{live: liveTrail, field: "spec.segment", what: "segment changed",
+				patch: func(map[string]any) map[string]any { return specPatch("segment", int64(1)) }},
+		}
+	}},
+	{kind: "AuditTrail", message: "entries is append-only", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveTrail, field: "spec.entries", what: "the last entry removed",
+			patch: func(live map[string]any) map[string]any {
+				entries, _ := getAt(live, path{"spec", "entries"})
+				list, _ := entries.([]any)
+				if len(list) < 2 {
+					return nil
+				}
+				return specPatch("entries", runtime.DeepCopyJSONValue(list[:1]))
+			}}}
+	}},
+	{kind: "AuditTrail", message: "audit entries cannot be changed once written", update: func(time.Time) []updateBreach {
+		return []updateBreach{{live: liveTrail, field: "spec.entries[1]", what: "an entry's action rewritten",
+			patch: func(live map[string]any) map[string]any {
+				entries, _ := getAt(live, path{"spec", "entries"})
+				list := runtime.DeepCopyJSONValue(entries).([]any)
+				if len(list) < 2 {
+					return nil
+				}
+				list[1].(map[string]any)["action"] = "Acknowledged"
+				return specPatch("entries", list)
+			}}}
+	}},
+
 	{kind: "Asset", message: "namedContact is required when contactVia is NamedContact", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)
 		n["contactVia"] = "NamedContact"
@@ -275,8 +429,10 @@ func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.Val
 	where := strings.TrimSpace(d.kind + " " + p.String())
 	cov.seen[r.Message] = where
 	var b *breaker
+	// The breaker of the longest message the rule's holds: "cannot be
+	// changed once recorded" breaks the rules that say only that.
 	for i := range ruleBreakers {
-		if ruleBreakers[i].kind == d.kind && strings.Contains(r.Message, ruleBreakers[i].message) {
+		if ruleBreakers[i].kind == d.kind && strings.Contains(r.Message, ruleBreakers[i].message) && (b == nil || len(ruleBreakers[i].message) > len(b.message)) {
 			b = &ruleBreakers[i]
 		}
 	}
@@ -302,11 +458,16 @@ func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.Val
 		}
 		return
 	}
-	node, ok := v.(map[string]any)
-	if !ok {
+	at := site{p: p, rule: r.Message}
+	switch v := v.(type) {
+	case map[string]any:
+		at.node = clone(v)
+	case []any:
+		at.list = runtime.DeepCopyJSONValue(v).([]any)
+	default:
 		return
 	}
-	for _, br := range b.create(site{p: p, node: clone(node), rule: r.Message}, now) {
+	for _, br := range b.create(at, now) {
 		cov.broken[b.message] = true
 		f := br.field
 		if f == "" {
@@ -321,6 +482,28 @@ func (d *deriver) rule(s *apiextensionsv1.JSONSchemaProps, r apiextensionsv1.Val
 }
 
 func clone(m map[string]any) map[string]any { return runtime.DeepCopyJSON(m) }
+
+// receiverChannels breaks the rule that a receiver, of a policy or a
+// report, has exactly one channel.
+func receiverChannels(s site, _ time.Time) []breach {
+	none, two := clone(s.node), clone(s.node)
+	for _, c := range channels {
+		delete(none, c)
+	}
+	if _, ok := two["email"]; ok {
+		two["webhook"] = map[string]any{"urlSecretRef": map[string]any{"name": "hook", "key": "url"}}
+	} else {
+		two["email"] = map[string]any{"to": []any{"desk@example.org"}}
+	}
+	return []breach{{node: none, what: "no channel"}, {node: two, what: "two channels"}}
+}
+
+// withoutName is a channel's fields: a receiver's name is its own.
+func withoutName(r map[string]any) map[string]any {
+	out := clone(r)
+	delete(out, "name")
+	return out
+}
 
 func stamp(now time.Time, offset time.Duration) string {
 	return now.Add(offset).UTC().Truncate(time.Second).Format(time.RFC3339)
@@ -341,6 +524,15 @@ type explicitCase struct {
 	// label, when set, names the case instead of the value: field=label.
 	label string
 	why   string
+	// also are values set besides, that the case needs to be wrong: an
+	// awareness time for a notification before it.
+	also []setting
+}
+
+// A setting is a value at a path.
+type setting struct {
+	at    path
+	value any
 }
 
 // explicitCases are of two sorts. Values the schema cannot refuse by
@@ -411,10 +603,17 @@ func explicitCases(kinds map[string]*kind, now time.Time) []badCase {
 		explicitCase{kind: "EscalationPolicy", at: path{"spec", "escalation", "levels", 1, "after"}, value: "5 minutes", why: "floor"},
 		explicitCase{kind: "EscalationPolicy", at: path{"spec", "regulatory", "authorityNotificationWithin"}, value: "73h", why: "floor"},
 	)
+	list = append(list, handWritten(now)...)
 
 	var cases []badCase
 	for _, e := range list {
 		base := baseFor(kinds[e.kind].bases, e.at)
+		if len(e.also) > 0 {
+			base = clone(base)
+			for _, a := range e.also {
+				setAt(base, resolve(base, a.at), a.value)
+			}
+		}
 		at := resolve(base, e.at)
 		field := at
 		if e.field != nil {
