@@ -149,7 +149,9 @@ func attempts() []attempt {
 			prepare: nothing, do: creating(held),
 			want: whoMayReport(refused("spec.legalHold")).with(root, allowed)},
 		{kind: "Incident", path: "create", what: "an OSC 8 link and a newline in the title",
-			prepare: nothing, do: creating(func(i *securityv1alpha1.Incident) { i.Spec.Title = "\x1b]8;;http://evil\x07click\x1b]8;;\x07\nsecond line" }),
+			prepare: nothing, do: creating(func(i *securityv1alpha1.Incident) {
+				i.Spec.Title = "\x1b]8;;http://evil\x07click\x1b]8;;\x07\nsecond line"
+			}),
 			want: whoMayReport(refused("spec.title"))},
 		{kind: "Incident", path: "create", what: "a bidirectional override in the reporter's name",
 			prepare: nothing, do: creating(func(i *securityv1alpha1.Incident) { i.Spec.Reporter.Name = "Sam \u202eseonJ" }),
@@ -200,7 +202,7 @@ func attempts() []attempt {
 			prepare: withIncident(nil), do: raw(types.ApplyPatchType, `{"apiVersion":"security.incidentops.io/v1alpha1","kind":"Incident","metadata":{"name":"subject"},`+
 				`"spec":{"severity":"Critical","changes":[{"generation":9,"by":{"username":"dpo@example.org"},"fields":[{"field":"title"}]}]}}`),
 			// Changing the severity needs the verb classify.
-			want: whoMayChange(refused("spec.severity")).with(padm, allowed).with(nsadm, allowed).with(root, allowed),
+			want:  whoMayChange(refused("spec.severity")).with(padm, allowed).with(nsadm, allowed).with(root, allowed),
 			check: lastChange("severity")},
 		{kind: "Incident", path: "merge patch", what: "spec.changes alone, forged",
 			prepare: withIncident(nil), do: merging(func(i *securityv1alpha1.Incident) {
@@ -259,10 +261,14 @@ func attempts() []attempt {
 				return c.Status().Patch(ctx, inc, client.RawPatch(types.MergePatchType, []byte(`{"status":{"phase":"Resolved"}}`)))
 			}, want: everyone(denied, outcomes{op: allowed, root: allowed})},
 		{kind: "Incident", path: "delete", what: "an open incident",
-			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.incident.DeepCopy()) },
+			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Delete(ctx, f.incident.DeepCopy())
+			},
 			want: onlyRoot(allowed)},
 		{kind: "Incident", path: "delete", what: "an incident under legal hold",
-			prepare: withIncident(held), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.incident.DeepCopy()) },
+			prepare: withIncident(held), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Delete(ctx, f.incident.DeepCopy())
+			},
 			want: onlyRoot(refused("under legal hold"))},
 		{kind: "Incident", path: "deletecollection", what: "every incident, one held",
 			prepare: withIncident(held), do: func(ctx context.Context, c client.Client, f fixture) error {
@@ -304,7 +310,9 @@ func attempts() []attempt {
 			prepare: withRecord(nil), do: evidencePatch(`{"spec":{"custody":[` + transfer(0, "") + `,` + transfer(1, "") + `]}}`),
 			want: whoMayRecordEvidence(refused("spec.custody"))},
 		{kind: "Evidence", path: "delete", what: "right after a hold is placed",
-			prepare: withRecord(held), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.evidence.DeepCopy()) },
+			prepare: withRecord(held), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Delete(ctx, f.evidence.DeepCopy())
+			},
 			want: onlyRoot(refused("under legal hold"))},
 		{kind: "Evidence", path: "status + delete", what: "clear status.legalHold, then delete",
 			prepare: withRecord(held), do: func(ctx context.Context, c client.Client, f fixture) error {
@@ -314,7 +322,9 @@ func attempts() []attempt {
 				return c.Delete(ctx, f.evidence.DeepCopy())
 			}, want: everyone(denied, outcomes{root: refused("under legal hold")})},
 		{kind: "Evidence", path: "delete", what: "no hold",
-			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.evidence.DeepCopy()) },
+			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Delete(ctx, f.evidence.DeepCopy())
+			},
 			want: onlyRoot(allowed)},
 
 		{kind: "AuditTrail", path: "create", what: "a segment",

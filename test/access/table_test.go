@@ -186,7 +186,7 @@ func withRecord(shape func(*securityv1alpha1.Incident)) func(t *testing.T, ns st
 		createObject(t, f.evidence)
 		f.trail = &securityv1alpha1.AuditTrail{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "incident-subject-0"},
-			Spec: securityv1alpha1.AuditTrailSpec{Subject: securityv1alpha1.AuditSubject{Kind: "Incident", Name: f.incident.Name, UID: string(f.incident.UID)}},
+			Spec:       securityv1alpha1.AuditTrailSpec{Subject: securityv1alpha1.AuditSubject{Kind: "Incident", Name: f.incident.Name, UID: string(f.incident.UID)}},
 		}
 		createObject(t, f.trail)
 		if shape != nil {

@@ -310,7 +310,7 @@ spec:
     - {after: 30m, notify: [{receiver: desk}, {role: LineManager}]}
   sla:
     targets:
-    - {severities: [High, Critical], acknowledgeWithin: 1h, resolveWithin: 8h, warnBefore: 1h, hours: Calendar}
+    - {severities: [High, Critical], acknowledgeWithin: 1h, resolveWithin: 8h, warnBefore: 59m59s, hours: Calendar}
 ---
 apiVersion: security.incidentops.io/v1alpha1
 kind: EscalationPolicy
