@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/incidentops/incident-operator/internal/calendar"
 )
 
 // Schedule is a parsed cron expression in a time zone.
@@ -74,15 +76,12 @@ func Parse(expr, zone string) (Schedule, error) {
 // Location is the IANA time zone called zone, UTC when zone is empty.
 // Local is refused: it would be whatever zone the operator's host is in.
 func Location(zone string) (*time.Location, error) {
-	switch zone {
-	case "":
-		return time.UTC, nil
-	case "Local":
-		return nil, &FieldError{"timeZone", "Local would mean whatever zone the operator's host is in: name an IANA zone such as Europe/London"}
-	}
-	loc, err := time.LoadLocation(zone)
+	// The calendar's rule: the host's zones (Local, localtime, posixrules,
+	// Factory) and aliases are refused, so a report stored before the
+	// schema refused them does not silently run in the host's zone.
+	loc, err := calendar.Zone(zone)
 	if err != nil {
-		return nil, &FieldError{"timeZone", fmt.Sprintf("%q is not an IANA time zone such as Europe/London", zone)}
+		return nil, &FieldError{"timeZone", strings.TrimPrefix(err.Error(), fmt.Sprintf("timeZone %q", zone)+": ")}
 	}
 	return loc, nil
 }

@@ -42,6 +42,9 @@ func TestParse(t *testing.T) {
 		"a date that never comes":     {expr: "0 0 30 2 *", field: "schedule"},
 		"an unknown zone":             {expr: "0 9 * * 1", zone: "Europe/Atlantis", field: "timeZone"},
 		"the operator host's zone":    {expr: "0 9 * * 1", zone: "Local", field: "timeZone"},
+		"the host zone, by its file":  {expr: "0 9 * * 1", zone: "localtime", field: "timeZone"},
+		"the zoneinfo default rules":  {expr: "0 9 * * 1", zone: "posixrules", field: "timeZone"},
+		"an alias":                    {expr: "0 9 * * 1", zone: "GB", field: "timeZone"},
 		"the zone is checked first":   {expr: "nonsense", zone: "Mars/Olympus", field: "timeZone"},
 		"a leap day comes every four": {expr: "0 0 29 2 *"},
 	}
