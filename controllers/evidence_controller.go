@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,8 +34,9 @@ type EvidenceReconciler struct {
 
 // Evidence condition reasons.
 const (
-	ReasonIncidentNotFound = "IncidentNotFound"
-	ReasonCustodyBroken    = "CustodyBroken"
+	ReasonIncidentNotFound        = "IncidentNotFound"
+	ReasonCustodyBroken           = "CustodyBroken"
+	ReasonCollectedBeforeIncident = "CollectedBeforeIncident"
 )
 
 func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -63,6 +66,12 @@ func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, err
 	}
 	status.LegalHold = incident.Spec.LegalHold.Active()
+	if known := knownSince(incident); known != nil && ev.Spec.CollectedAt.Time.Before(known.Add(-clockLeeway)) {
+		markStalled(&status.Conditions, ev.Generation, now, ReasonCollectedBeforeIncident, fmt.Sprintf(
+			"spec.collectedAt: %s is before incident %s was known of (%s): evidence is collected for an incident once it is known; record when this item was collected",
+			ev.Spec.CollectedAt.UTC().Format(time.RFC3339), incident.Name, known.UTC().Format(time.RFC3339)))
+		return ctrl.Result{}, nil
+	}
 	if problems := custody.Check(ev, now); len(problems) > 0 {
 		markStalled(&status.Conditions, ev.Generation, now, ReasonCustodyBroken, truncateBytes(strings.Join(problems, "; "), maxConditionMessage))
 		return ctrl.Result{}, nil
@@ -72,6 +81,22 @@ func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 }
 
 func evidenceStatus(e *securityv1alpha1.Evidence) any { return e.Status }
+
+// knownSince is when the organisation knew of the incident, as its
+// reporter stated it (awareAt, else reportedAt); nil when neither is
+// given, as the incident's creation may come long after the evidence.
+func knownSince(incident *securityv1alpha1.Incident) *time.Time {
+	switch {
+	case incident.Spec.AwareAt != nil:
+		return &incident.Spec.AwareAt.Time
+	case incident.Spec.ReportedAt != nil:
+		return &incident.Spec.ReportedAt.Time
+	}
+	return nil
+}
+
+// clockLeeway allows for the clocks of those who record times.
+const clockLeeway = 5 * time.Minute
 
 // SetupWithManager registers the controller; an incident's change (its
 // legal hold) reaches each of its items of evidence.
