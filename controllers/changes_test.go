@@ -70,6 +70,37 @@ func TestQuickSuccessiveChangesKeepEachAuthor(t *testing.T) {
 		if len(changed) != 2 {
 			t.Errorf("%s: %d Changed entries (%v); want rita's and sam's", name, len(changed), changed)
 		}
+		// Both acknowledge at once: one acknowledgement is made, and the
+		// trail records it once (no policy routes these incidents, so the
+		// record is the change that made it), and each notification once.
+		var acks sync.WaitGroup
+		for _, c := range []client.Client{rita, sam} {
+			acks.Go(func() {
+				_ = patchRetrying(t, c, ns, name, func(inc *securityv1alpha1.Incident) {
+					if inc.Spec.Acknowledgement == nil {
+						inc.Spec.Acknowledgement = &securityv1alpha1.Acknowledgement{By: "Service desk"}
+					}
+				})
+			})
+		}
+		acks.Wait()
+		entries = settledTrail(t, ns, name, 3)
+		seen := map[string]int{}
+		for _, e := range entries {
+			switch {
+			case e.Action == securityv1alpha1.AuditChanged && e.Details["acknowledgement"] != "":
+				seen["the acknowledgement's change"]++
+			case e.Action == securityv1alpha1.AuditAcknowledged:
+				seen["Acknowledged"]++
+			case e.Action == securityv1alpha1.AuditNotified:
+				seen["Notified "+e.Details["key"]]++
+			}
+		}
+		for what, n := range seen {
+			if n != 1 {
+				t.Errorf("%s: %s recorded %d times", name, what, n)
+			}
+		}
 	}
 }
 
