@@ -182,15 +182,25 @@ func (t *AuditTrails) Read(ctx context.Context, namespace string, subject securi
 
 // notYetRecorded drops from entries those an earlier append stored after
 // the head the status knew: the same actions, by the same actors, with the
-// same details as the chain stores them, in the same order.
+// same details as the chain stores them. Each stored entry accounts for one
+// entry, wherever it comes in the batch: a change of the spec observed
+// since comes first in the new batch, before the entries stored already.
 func notYetRecorded(entries []record.Entry, stored []securityv1alpha1.AuditEntry) []record.Entry {
-	i := 0
-	for _, s := range stored {
-		if i < len(entries) && sameRecord(entries[i], s) {
-			i++
+	used := make([]bool, len(stored))
+	var left []record.Entry
+	for _, e := range entries {
+		recorded := false
+		for j := range stored {
+			if !used[j] && sameRecord(e, stored[j]) {
+				used[j], recorded = true, true
+				break
+			}
+		}
+		if !recorded {
+			left = append(left, e)
 		}
 	}
-	return entries[i:]
+	return left
 }
 
 // sameRecord compares an entry not yet chained with a stored one, through
