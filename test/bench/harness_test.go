@@ -212,7 +212,7 @@ func parallel(t testing.TB, n int, do func(i int) error) {
 func measureFloor(t *testing.T, n int, trail bool) time.Duration {
 	ns := newNamespace(t, "floor")
 	ctx := context.Background()
-	keys, err := audit.NewKeyRing(audit.Key{ID: "floor", Secret: make([]byte, audit.MinKeySize)})
+	keys, err := audit.NewKeyRing(floorKey)
 	if err != nil {
 		t.Fatal(err)
 	}
