@@ -83,8 +83,8 @@ vet: ## Run go vet, and fail on files gofmt would change.
 test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short ## Everything a contributor needs before a change lands.
 
 .PHONY: test-unit
-test-unit: ## Unit tests of the pure packages, and of the Argo CD health checks on stored objects.
-	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/...
+test-unit: ## Unit tests of the pure packages, the plugin's commands, and the Argo CD health checks on stored objects.
+	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/... ./cmd/...
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
 # Minimising a new input is capped, so that the time goes to executions;
