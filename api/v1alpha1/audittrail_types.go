@@ -89,8 +89,10 @@ type AuditActor struct {
 // entry never changes.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="audit entries cannot be changed once written"
 type AuditEntry struct {
-	// Sequence numbers the trail's entries from 0 without gaps.
+	// Sequence numbers the trail's entries from 0 without gaps. A trail
+	// holds at most 100001 segments of 256 entries.
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=25600255
 	// +required
 	Sequence int64 `json:"sequence"`
 
