@@ -72,12 +72,13 @@ func Settled(rec *securityv1alpha1.NotificationRecord) bool {
 }
 
 // Due lists the indexes of the records to try now: pending ones, and
-// failed ones whose retry time has come.
+// failed ones whose retry time has come. A follow-up is left out while it
+// is Held, and when it is NotNeeded.
 func Due(records []securityv1alpha1.NotificationRecord, now time.Time) []int {
 	var due []int
 	for i := range records {
 		rec := &records[i]
-		if Settled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now)) {
+		if Settled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now)) || Held(records, i) || NotNeeded(records, i) {
 			continue
 		}
 		due = append(due, i)
@@ -86,12 +87,20 @@ func Due(records []securityv1alpha1.NotificationRecord, now time.Time) []int {
 }
 
 // NextRetry is the time until the earliest retry that is not due yet, at
-// least a second, or zero when none is waiting.
+// least a second, or zero when none is waiting. A follow-up no longer
+// held, whose wait ended in the attempts just made, counts as a retry due
+// now: it is sent (or settled as not needed) a second later.
 func NextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) time.Duration {
 	var next time.Duration
 	for i := range records {
 		rec := &records[i]
-		if Settled(rec) || rec.NextAttemptAt == nil {
+		if Settled(rec) {
+			continue
+		}
+		if rec.NextAttemptAt == nil {
+			if FollowUp(rec) && !Held(records, i) {
+				next = time.Second
+			}
 			continue
 		}
 		wait := max(rec.NextAttemptAt.Sub(now), time.Second)
@@ -191,4 +200,93 @@ func Fallback(incident *securityv1alpha1.Incident, policy *securityv1alpha1.Esca
 		State:       securityv1alpha1.DeliveryPending,
 		FallbackFor: rec.Key,
 	}
+}
+
+// Notices that close what was sent before, as NotificationRecord.Notice
+// records them.
+const (
+	NoticeAcknowledged = "Acknowledged"
+	NoticeResolved     = "Resolved"
+)
+
+// NotNeededError is what a follow-up settled by SkipNotNeeded records as
+// its error.
+const NotNeededError = "not sent: nothing sent about this incident reached this receiver (every earlier delivery to it was abandoned), so there is nothing to close"
+
+// FollowUp is true for a notice that closes what the deliveries before it
+// to the same recipient opened: that the incident was acknowledged or
+// resolved. PagerDuty acknowledges and resolves, under the dedup_key, the
+// alert that a trigger opened.
+func FollowUp(rec *securityv1alpha1.NotificationRecord) bool {
+	return rec.Notice == NoticeAcknowledged || rec.Notice == NoticeResolved
+}
+
+// SameRecipient is true when two records go to the same place: the same
+// receiver of the same policy, or the same person reached by the same role.
+func SameRecipient(a, b *securityv1alpha1.NotificationRecord) bool {
+	return a.Policy == b.Policy && a.Receiver == b.Receiver && a.Recipient == b.Recipient
+}
+
+// before sums up the records ahead of records[i] that go to its recipient.
+// Records are appended in the order they are owed, so these are what was
+// owed to the recipient before it.
+func before(records []securityv1alpha1.NotificationRecord, i int) (unsettled, alerted, reached bool) {
+	for j := range i {
+		rec := &records[j]
+		if !SameRecipient(rec, &records[i]) {
+			continue
+		}
+		unsettled = unsettled || !Settled(rec)
+		if !FollowUp(rec) {
+			alerted = true
+			reached = reached || rec.State == securityv1alpha1.DeliveryDelivered
+		}
+	}
+	return unsettled, alerted, reached
+}
+
+// Held is true for a follow-up that must wait: a record owed before it to
+// the same recipient is still pending or being retried. A recipient never
+// hears of the end before the start, whatever order the attempts succeed
+// in: PagerDuty drops an acknowledge or resolve for an alert it has not
+// been sent, and a trigger arriving after the resolve opens the alert
+// again; a resolution waits for the acknowledgement notice too.
+func Held(records []securityv1alpha1.NotificationRecord, i int) bool {
+	if !FollowUp(&records[i]) {
+		return false
+	}
+	unsettled, _, _ := before(records, i)
+	return unsettled
+}
+
+// NotNeeded is true for a follow-up whose recipient nothing reached: every
+// alert owed to it before was abandoned. It is never sent: as Alertmanager
+// sends a resolved notification only to receivers told of the firing
+// alert, nobody hears of the end of an incident they were never told of.
+// The policy's fallback receiver, told in the abandoned alert's place, is
+// owed its own follow-ups.
+func NotNeeded(records []securityv1alpha1.NotificationRecord, i int) bool {
+	rec := &records[i]
+	if !FollowUp(rec) || Settled(rec) {
+		return false
+	}
+	unsettled, alerted, reached := before(records, i)
+	return !unsettled && alerted && !reached
+}
+
+// SkipNotNeeded settles every follow-up that is NotNeeded as Abandoned
+// with no attempt made, saying why. It reports how many it settled.
+func SkipNotNeeded(records []securityv1alpha1.NotificationRecord) int {
+	skipped := 0
+	for i := range records {
+		if !NotNeeded(records, i) {
+			continue
+		}
+		rec := &records[i]
+		rec.State = securityv1alpha1.DeliveryAbandoned
+		rec.NextAttemptAt = nil
+		rec.LastError = NotNeededError
+		skipped++
+	}
+	return skipped
 }

@@ -35,7 +35,9 @@ func (a *advancer) escalate(ref *securityv1alpha1.PolicyReference) {
 			reached = ref.JoinedAt
 		}
 		ref.Level, ref.Repeat, ref.LevelReachedAt = 0, 0, reached.DeepCopy()
-		a.reach(policy, ref, "")
+		if !a.importedResolved() {
+			a.reach(policy, ref, "")
+		}
 		ref.NextEscalationAt = nextEscalation(chain, ref)
 	}
 	stopped := a.inc.Spec.Acknowledgement != nil || a.inc.Spec.Resolution != nil
@@ -57,6 +59,17 @@ func (a *advancer) escalate(ref *securityv1alpha1.PolicyReference) {
 	if !stopped && ref.NextEscalationAt != nil {
 		a.wake(ref.NextEscalationAt.Time)
 	}
+}
+
+// importedResolved is true for an incident imported already resolved: a
+// record of the past, which pages nobody. Its policies are still reached,
+// so that status says who it was routed to, but nobody is owed an alert,
+// and so nobody a resolution notice either. An incident reported and
+// resolved before the operator routed it is not one: it may have been
+// sent its alerts by a reconcile whose outcome was never stored, and
+// those receivers are owed the resolution.
+func (a *advancer) importedResolved() bool {
+	return a.inc.Spec.Resolution != nil && a.inc.Spec.Imported.Includes("resolution")
 }
 
 // nextEscalation is when the level after ref's is due, or nil at the end.

@@ -26,8 +26,8 @@ const DefaultAuthorityNotificationWithin = 72 * time.Hour
 const (
 	NoticeMajor        = "Major"
 	NoticeEscalated    = "Escalated"
-	NoticeAcknowledged = "Acknowledged"
-	NoticeResolved     = "Resolved"
+	NoticeAcknowledged = delivery.NoticeAcknowledged
+	NoticeResolved     = delivery.NoticeResolved
 	NoticeSLAAtRisk    = "SLAAtRisk"
 )
 
@@ -78,7 +78,8 @@ type advancer struct {
 // Advance brings a routed incident's status up to Now: it stamps
 // acknowledgement and resolution, reaches due escalation levels, derives the
 // phase, and sets the SLA, authority and Major conditions. Deliveries owed
-// are appended to status.notifications as Pending.
+// are appended to status.notifications as Pending; an acknowledgement or
+// resolution notice whose recipient nothing reached is settled unsent.
 func Advance(in Input) Outcome {
 	a := &advancer{Input: in, inc: in.Incident, gen: in.Incident.Generation}
 	st := &a.inc.Status
@@ -96,13 +97,12 @@ func Advance(in Input) Outcome {
 	if a.inc.Spec.Acknowledgement != nil && st.AcknowledgedAt == nil {
 		st.AcknowledgedAt = &now
 		a.event(false, "Acknowledged", "Acknowledged by %s", a.inc.Spec.Acknowledgement.By)
-		a.noticeToEveryone(NoticeAcknowledged)
 	}
 	if a.inc.Spec.Resolution != nil && st.ResolvedAt == nil {
 		st.ResolvedAt = &now
 		a.event(false, "Resolved", "%s by %s", a.inc.Spec.Resolution.State, a.inc.Spec.Resolution.By)
-		a.noticeToEveryone(NoticeResolved)
 	}
+	a.phaseNotices()
 	if st.AcknowledgedAt != nil || st.ResolvedAt != nil {
 		for i := range st.Policies {
 			st.Policies[i].NextEscalationAt = nil

@@ -46,6 +46,9 @@ func (a *advancer) major() {
 	if a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionTrue, securityv1alpha1.ReasonMajorIncident, "major incident: "+why) {
 		a.event(true, "MajorIncident", "Major incident: %s", why)
 	}
+	if a.importedResolved() {
+		return
+	}
 	for _, ref := range a.inc.Status.Policies {
 		p := a.Policies[ref.Name]
 		if p == nil || p.Spec.Major == nil {

@@ -5,25 +5,56 @@ package lifecycle
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
 )
 
-// noticeToEveryone owes a notice to each receiver and person already told.
+// phaseNotices owes the notices of the phase the incident is in: the
+// acknowledgement once it is acknowledged, the resolution once it is
+// resolved, to every receiver and person that anything about the incident
+// was owed to (an alert, an escalation, a Major or SLAAtRisk notice),
+// whatever became of it: pending, retrying or delivered.
+//
+// They are worked out again on every Advance from the stamps and records
+// in status, never from seeing the change happen: a notice has the same
+// key every time, so it is recorded once, and an operator killed at any
+// moment owes the same notices when it starts again. When they are sent
+// is the ledger's to say: each waits for what was owed to its recipient
+// before it (delivery.Held), and is settled unsent when none of that
+// reached the recipient (delivery.NotNeeded), which is done here.
+func (a *advancer) phaseNotices() {
+	st := &a.inc.Status
+	if st.AcknowledgedAt != nil {
+		a.noticeToEveryone(NoticeAcknowledged)
+	}
+	if st.ResolvedAt != nil {
+		a.noticeToEveryone(NoticeResolved)
+	}
+	delivery.SkipNotNeeded(st.Notifications)
+}
+
+// noticeToEveryone owes a notice to each receiver and person owed anything
+// about the incident before. A recipient owed the resolution already is
+// not told of an acknowledgement made after it.
 func (a *advancer) noticeToEveryone(notice string) {
 	type who struct{ policy, receiver, recipient string }
-	seen := map[who]bool{}
-	records := slices.Clone(a.inc.Status.Notifications)
+	records := a.inc.Status.Notifications
+	done := map[who]bool{}
+	for _, rec := range records {
+		if rec.Notice == notice || rec.Notice == NoticeResolved {
+			done[who{rec.Policy, rec.Receiver, rec.Recipient}] = true
+		}
+	}
+	var owed []securityv1alpha1.NotificationRecord
 	for _, rec := range records {
 		w := who{rec.Policy, rec.Receiver, rec.Recipient}
-		if rec.State != securityv1alpha1.DeliveryDelivered || seen[w] || rec.Notice == notice {
+		if delivery.FollowUp(&rec) || done[w] {
 			continue
 		}
-		seen[w] = true
-		rec := securityv1alpha1.NotificationRecord{
+		done[w] = true
+		owed = append(owed, securityv1alpha1.NotificationRecord{
 			Key:       delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, rec.Receiver+":"+rec.Recipient)),
 			Policy:    rec.Policy,
 			Receiver:  rec.Receiver,
@@ -31,7 +62,9 @@ func (a *advancer) noticeToEveryone(notice string) {
 			Role:      rec.Role,
 			Recipient: rec.Recipient,
 			Notice:    notice,
-		}
+		})
+	}
+	for _, rec := range owed {
 		a.add(rec)
 	}
 }
