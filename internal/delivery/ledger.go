@@ -91,10 +91,19 @@ func Due(records []securityv1alpha1.NotificationRecord, now time.Time) []int {
 // held, whose wait ended in the attempts just made, counts as a retry due
 // now: it is sent (or settled as not needed) a second later.
 func NextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) time.Duration {
+	return NextRetryExcept(records, now, nil)
+}
+
+// NextRetryExcept is NextRetry leaving out the records for which inFlight
+// is true: sends still out, which bring the caller back when they end.
+// They stay in records because, unsettled, they hold the follow-ups owed
+// after them: a list without them would call those due, and wake the
+// caller every second until the sends end.
+func NextRetryExcept(records []securityv1alpha1.NotificationRecord, now time.Time, inFlight func(key string) bool) time.Duration {
 	var next time.Duration
 	for i := range records {
 		rec := &records[i]
-		if Settled(rec) {
+		if Settled(rec) || (inFlight != nil && inFlight(rec.Key)) {
 			continue
 		}
 		if rec.NextAttemptAt == nil {

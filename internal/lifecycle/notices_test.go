@@ -439,3 +439,33 @@ func TestEveryAlertedRecipientHearsTheEndInOrder(t *testing.T) {
 		}
 	}
 }
+
+// A notice held by an alert whose send is still out is not a retry due:
+// the send's end brings the operator back, not a poll every second.
+func TestNoticeHeldByASendInFlightWaitsForIt(t *testing.T) {
+	policy := escalatingPolicy()
+	inc := routedIncident("desk")
+	advance(inc, routed, policy)
+	acknowledge(inc)
+	advance(inc, routed, policy)
+	for _, rec := range []*securityv1alpha1.NotificationRecord{find(inc, "Reporter", ""), find(inc, "Reporter", NoticeAcknowledged)} {
+		delivery.Delivered(rec, routed)
+	}
+	desk := find(inc, "desk", "").Key // its send has not ended
+	inFlight := func(key string) bool { return key == desk }
+	if got := delivery.NextRetryExcept(inc.Status.Notifications, routed, inFlight); got != 0 {
+		t.Errorf("NextRetryExcept = %s while the alert is in flight, want none", got)
+	}
+	var waiting []securityv1alpha1.NotificationRecord
+	for _, rec := range inc.Status.Notifications {
+		if !inFlight(rec.Key) {
+			waiting = append(waiting, rec)
+		}
+	}
+	if got := delivery.NextRetry(waiting, routed); got != time.Second {
+		t.Errorf("NextRetry without the send in flight = %s; the poll this avoids is gone, and the test proves nothing", got)
+	}
+	if got := delivery.Due(inc.Status.Notifications, routed); len(got) != 1 || label(&inc.Status.Notifications[got[0]]) != "desk" {
+		t.Errorf("due %v, want the alert alone", got)
+	}
+}
