@@ -146,13 +146,24 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting the test mailbox:", err)
 		return 1
 	}
-	operator = &testManager{cfg: cfg, scheme: scheme, mail: mail}
+	// The operator acts as its ServiceAccount, with the RBAC config/default
+	// installs, never as the administrator the tests act as.
+	account, err := testenv.InstallOperatorAccount(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	operator = &testManager{cfg: cfg, account: account.Config, scheme: scheme, mail: mail}
 	if err := operator.start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	code := m.Run()
 	operator.stop()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return code
 }
 
@@ -174,9 +185,12 @@ var operatorClock = &testClock{}
 // testManager runs the operator's controllers in the test process; tests
 // can stop and start it as an operator restart would.
 type testManager struct {
-	cfg    *rest.Config
-	scheme *runtime.Scheme
-	mail   *controllers.MailOptions
+	// cfg is the administrator's, for tests to act as other users.
+	cfg *rest.Config
+	// account is the operator's ServiceAccount, which it runs as.
+	account *rest.Config
+	scheme  *runtime.Scheme
+	mail    *controllers.MailOptions
 	// auditSink, when set, receives the audit entries.
 	auditSink *notify.WebhookTarget
 	cancel    context.CancelFunc
@@ -195,7 +209,7 @@ var auditKeys = func() *audit.KeyRing {
 }()
 
 func (m *testManager) start() error {
-	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(m.account, ctrl.Options{
 		Scheme:  m.scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},

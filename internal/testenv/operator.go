@@ -22,13 +22,15 @@ func BuildOperator(dir string) (string, error) {
 	return bin, nil
 }
 
-// AuditKeySecret is where operators started by tests keep their audit
-// signing keys.
-const AuditKeySecret = "default/incident-operator-audit-key"
+// AuditKeySecret is where operators started by tests keep their audit signing
+// keys, where the shipped RBAC lets them: the operator's default.
+const AuditKeySecret = OperatorNamespace + "/incident-operator-audit-key"
 
 // Operator runs the operator binary as its own process, as in production.
 type Operator struct {
-	Binary     string
+	Binary string
+	// Kubeconfig acts as the operator's ServiceAccount
+	// (WriteOperatorKubeconfig), never as an administrator.
 	Kubeconfig string
 	Args       []string
 
@@ -48,10 +50,12 @@ func (o *Operator) Start() error {
 	}
 	o.runs++
 	fmt.Fprintf(&o.log, "---- operator start %d\n", o.runs)
-	// The control plane has no operator namespace; the signing keys live
-	// in default unless a test says otherwise. The tests' receivers listen
-	// on loopback, which the operator refuses unless told.
-	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret, "--allow-loopback-destinations"}
+	// Outside a Pod the operator cannot read its namespace from the mounted
+	// ServiceAccount, so its Lease is placed where the shipped Role allows.
+	// The tests' receivers listen on loopback, which the operator refuses
+	// unless told.
+	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret,
+		"--leader-election-namespace=" + OperatorNamespace, "--allow-loopback-destinations"}
 	cmd := exec.Command(o.Binary, append(defaults, o.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
 	cmd.Stdout, cmd.Stderr = lockedWriter{&o.mu, &o.log}, lockedWriter{&o.mu, &o.log}

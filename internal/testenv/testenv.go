@@ -44,12 +44,21 @@ func BinaryDir() (string, error) {
 
 // New returns an environment with the project's CRDs, ready to Start. With
 // withCRDs false the CRDs are left for the test to install, as a user would.
+// Its API server logs every answer it gives the operator's ServiceAccount
+// (CheckOperatorNeverForbidden).
 func New(withCRDs bool) (*envtest.Environment, error) {
 	dir, err := BinaryDir()
 	if err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	logs, err := os.MkdirTemp("", "incident-operator-apiserver-")
+	if err != nil {
+		return nil, err
+	}
+	if err := logOperatorRequests(env, logs); err != nil {
+		return nil, err
+	}
 	if withCRDs {
 		env.CRDDirectoryPaths = []string{filepath.Join(RepoRoot(), "config", "crd", "bases")}
 		env.ErrorIfCRDPathMissing = true

@@ -288,7 +288,7 @@ func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+	op := &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--pprof-bind-address=" + pprofAddr,
 	}}
 	op.Args = append(op.Args, extra...)

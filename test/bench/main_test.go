@@ -34,7 +34,9 @@ var (
 	k8sClient  client.Client
 	clientset  *kubernetes.Clientset
 	kubeconfig string
-	manager    string
+	// operatorKubeconfig acts as the operator's ServiceAccount.
+	operatorKubeconfig string
+	manager            string
 )
 
 func TestMain(m *testing.M) {
@@ -88,11 +90,21 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorKubeconfig = filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), restConfig, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if manager, err = testenv.BuildOperator(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	return code
 }
 
 // freeAddr is a loopback address nobody listens on yet.

@@ -145,8 +145,8 @@ func TestAPIServerRestartDuringABurst(t *testing.T) {
 	ns := newNamespace(t, "restart")
 	s, url := newSink(t)
 	webhookPolicy(t, ns, "service-desk", 0, false, 0, map[string]string{"desk": url})
-	op := startOperator(t, ns, "--leader-elect", "--leader-election-namespace="+ns,
-		"--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=45s")
+	freshLease(t)
+	op := startOperator(t, ns, "--leader-elect", "--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=45s")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

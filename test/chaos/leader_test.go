@@ -15,6 +15,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/incidentops/incident-operator/internal/sink"
@@ -28,11 +29,25 @@ const leaseName = "incident-operator.security.incidentops.io"
 // becomes the leader.
 const acquiredLease = "Successfully acquired lease"
 
-// shortLease makes the operator elect a leader in ns with a lease short
-// enough that a lost leader is replaced, or gives up, within seconds.
-func shortLease(ns string) []string {
-	return []string{"--leader-elect", "--leader-election-namespace=" + ns,
-		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"}
+// shortLease makes the operator elect a leader, in its own namespace as
+// the shipped Role allows, with the lease settings the chart and the
+// operator's defaults give (3 s lease, 2 s renew deadline, 500 ms retry),
+// so that a lost leader is replaced, or gives up, within seconds. A lease
+// left by an earlier test is removed first.
+func shortLease(t *testing.T) []string {
+	t.Helper()
+	freshLease(t)
+	return []string{"--leader-elect"}
+}
+
+// freshLease removes the leader-election Lease an earlier test's replicas
+// left, so that a test's first replica leads at once.
+func freshLease(t *testing.T) {
+	t.Helper()
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: testenv.OperatorNamespace, Name: leaseName}}
+	if err := k8sClient.Delete(context.Background(), lease); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestLeaderFailover runs two replicas with leader election and kills the
@@ -44,10 +59,10 @@ func TestLeaderFailover(t *testing.T) {
 	ns := newNamespace(t, "failover")
 	s, url := newPausingSink(t, 150*time.Millisecond)
 	webhookPolicy(t, ns, "service-desk", 0, false, 0, map[string]string{"desk": url + "/desk", "audit": url + "/audit"})
-	replicas := []*testenv.Operator{startOperator(t, ns, shortLease(ns)...), startOperator(t, ns, shortLease(ns)...)}
+	replicas := []*testenv.Operator{startOperator(t, ns, shortLease(t)...), startOperator(t, ns, shortLease(t)...)}
 	leader, follower := waitForLeader(t, replicas)
 	waitForLog(t, leader, "Starting workers", 30*time.Second)
-	holder := currentLease(t, ns).Spec.HolderIdentity
+	holder := currentLease(t).Spec.HolderIdentity
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -63,7 +78,7 @@ func TestLeaderFailover(t *testing.T) {
 	if err := leader.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	lease := waitForNewHolder(t, ns, *holder, 30*time.Second)
+	lease := waitForNewHolder(t, *holder, 30*time.Second)
 	acquired := lease.Spec.AcquireTime.Time
 	// The surviving replica is the one that took it; it logs so just after
 	// the write.
@@ -118,7 +133,7 @@ func TestEtcdStalledPastTheRenewDeadline(t *testing.T) {
 	ns := newNamespace(t, "stall")
 	s, url := newSink(t)
 	webhookPolicy(t, ns, "service-desk", 0, false, 0, map[string]string{"desk": url})
-	op := startOperator(t, ns, shortLease(ns)...)
+	op := startOperator(t, ns, shortLease(t)...)
 	restarts := keepRunning(t, op)
 	waitForLeader(t, []*testenv.Operator{op})
 	etcd := etcdPid(t)
@@ -175,7 +190,7 @@ func TestEtcdStalledPastTheRenewDeadline(t *testing.T) {
 	if n := strings.Count(log, acquiredLease); n < 2 {
 		t.Fatalf("the lease was acquired %d times; the restarted operator should have taken it again", n)
 	}
-	reacquired := currentLease(t, ns).Spec.AcquireTime.Sub(resumed)
+	reacquired := currentLease(t).Spec.AcquireTime.Sub(resumed)
 	t.Logf("etcd stopped %s (renew deadline 3s); the operator exited and was restarted %d times; "+
 		"%d incidents: %d deliveries made when etcd stopped, %d while it was stopped; "+
 		"lease taken again %s and all notified %s after etcd resumed (%d duplicates, each under its original key)",
@@ -217,24 +232,24 @@ func waitForLog(t *testing.T, op *testenv.Operator, text string, timeout time.Du
 	}
 }
 
-func currentLease(t *testing.T, ns string) *coordinationv1.Lease {
+func currentLease(t *testing.T) *coordinationv1.Lease {
 	t.Helper()
 	lease := &coordinationv1.Lease{}
-	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: leaseName}, lease); err != nil {
+	if err := k8sClient.Get(context.Background(), client.ObjectKey{Namespace: testenv.OperatorNamespace, Name: leaseName}, lease); err != nil {
 		t.Fatal(err)
 	}
 	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
-		t.Fatalf("lease %s/%s has no holder", ns, leaseName)
+		t.Fatalf("lease %s/%s has no holder", testenv.OperatorNamespace, leaseName)
 	}
 	return lease
 }
 
 // waitForNewHolder waits until the lease is held by someone other than old.
-func waitForNewHolder(t *testing.T, ns, old string, timeout time.Duration) *coordinationv1.Lease {
+func waitForNewHolder(t *testing.T, old string, timeout time.Duration) *coordinationv1.Lease {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		lease := currentLease(t, ns)
+		lease := currentLease(t)
 		if *lease.Spec.HolderIdentity != old && lease.Spec.AcquireTime != nil {
 			return lease
 		}

@@ -30,7 +30,9 @@ var (
 	restConfig *rest.Config
 	k8sClient  client.Client
 	kubeconfig string
-	manager    string
+	// operatorKubeconfig acts as the operator's ServiceAccount.
+	operatorKubeconfig string
+	manager            string
 )
 
 func TestMain(m *testing.M) {
@@ -80,18 +82,28 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorKubeconfig = filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), restConfig, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if manager, err = testenv.BuildOperator(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	return code
 }
 
 // startOperator runs an operator process that watches only ns, with fast
 // retries, and stops it when the test ends; the log is printed on failure.
 func startOperator(t *testing.T, ns string, extra ...string) *testenv.Operator {
 	t.Helper()
-	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: append([]string{
+	op := &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: append([]string{
 		"--watch-namespaces=" + ns, "--retry-initial-delay=200ms", "--retry-max-delay=1s", "--zap-log-level=info",
 	}, extra...)}
 	if err := op.Start(); err != nil {

@@ -22,10 +22,12 @@ import (
 
 var (
 	// manager is the operator binary the tests run.
-	manager      string
-	kubeconfig   string
-	notification *sink.Sink
-	sinkURL      string
+	manager    string
+	kubeconfig string
+	// operatorKubeconfig acts as the operator's ServiceAccount.
+	operatorKubeconfig string
+	notification       *sink.Sink
+	sinkURL            string
 	// mailbox is the plain-SMTP relay on loopback the operator mails to.
 	mailbox = &sink.Mailbox{}
 	// operatorMetrics is where the operator serves its metrics, over HTTPS
@@ -92,6 +94,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorKubeconfig = filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), cfg, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	manager, err = testenv.BuildOperator(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -105,9 +112,9 @@ func run(m *testing.M) int {
 	operatorMetrics = metricsListener.Addr().String()
 	metricsListener.Close()
 	// Leader election as deployed, so that its metrics are exported too.
-	operator := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+	operator := &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--smtp-address=" + smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none",
-		"--metrics-bind-address=" + operatorMetrics, "--leader-elect", "--leader-election-namespace=default",
+		"--metrics-bind-address=" + operatorMetrics, "--leader-elect",
 	}}
 	if err := operator.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "starting the operator:", err)
@@ -115,6 +122,10 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	_ = operator.Stop()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "operator log:")
 		fmt.Fprintln(os.Stderr, operator.Log())

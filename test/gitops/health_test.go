@@ -5,6 +5,7 @@
 package gitops
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,7 +42,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := env.Start(); err != nil {
+	cfg, err := env.Start()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting control plane:", err)
 		return 1
 	}
@@ -54,6 +56,11 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := testenv.WriteAdminKubeconfig(env, kubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	operatorKubeconfig := filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), cfg, operatorKubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -84,7 +91,7 @@ func run(m *testing.M) int {
 	}
 	// A failed delivery is retried an hour later: an incident whose
 	// receiver fails stays Reconciling while the test looks at it.
-	operator := &testenv.Operator{Binary: binary, Kubeconfig: kubeconfig, Args: []string{
+	operator := &testenv.Operator{Binary: binary, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--smtp-address=" + smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none",
 		"--retry-initial-delay=1h", "--retry-max-delay=1h",
 	}}
@@ -94,6 +101,10 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	_ = operator.Stop()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "operator log:\n"+operator.Log())
 	}

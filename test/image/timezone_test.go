@@ -64,9 +64,10 @@ func TestImagesOperatorLoadsEuropeLondon(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	// The kubeconfig goes where a mounted Secret would: into the
-	// container's filesystem, readable by its user.
-	if err := testenv.WriteAdminKubeconfig(env, filepath.Join(rootfs, "tmp", "kubeconfig")); err != nil {
+	// The kubeconfig, for the operator's ServiceAccount as installed, goes
+	// where a mounted token would: into the container's filesystem,
+	// readable by its user.
+	if err := testenv.WriteOperatorKubeconfig(t.Context(), cfg, filepath.Join(rootfs, "tmp", "kubeconfig")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(filepath.Join(rootfs, "tmp", "kubeconfig"), 0o644); err != nil {
@@ -92,7 +93,7 @@ func TestImagesOperatorLoadsEuropeLondon(t *testing.T) {
 	}
 
 	operator := inImage(t, rootfs, []string{"KUBECONFIG=/tmp/kubeconfig"}, "/manager",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret="+testenv.AuditKeySecret)
+		"--metrics-bind-address=0", "--health-probe-bind-address=0")
 	var log strings.Builder
 	operator.Stdout, operator.Stderr = &log, &log
 	if err := operator.Start(); err != nil {
@@ -113,6 +114,9 @@ func TestImagesOperatorLoadsEuropeLondon(t *testing.T) {
 	ready = waitForReady(t, c, atlantis)
 	if ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, "unknown time zone") {
 		t.Errorf("policy with a Europe/Atlantis calendar: Ready=%s %s: %s; want False naming the unknown time zone", ready.Status, ready.Reason, ready.Message)
+	}
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		t.Error(err)
 	}
 }
 

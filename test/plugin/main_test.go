@@ -79,6 +79,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorKubeconfig := filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), cfg, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	// kubectl finds the plugin on PATH, and reads the test cluster's
 	// kubeconfig and no other.
 	os.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -96,7 +101,7 @@ func run(m *testing.M) int {
 	go func() { _ = smtpServer.Serve(smtpListener) }()
 	defer smtpServer.Close()
 
-	operator := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+	operator := &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--smtp-address=" + smtpListener.Addr().String(), "--smtp-from=Incident operator <incidents@example.org>", "--smtp-security=none",
 	}}
 	if err := operator.Start(); err != nil {
@@ -105,6 +110,10 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	_ = operator.Stop()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "operator log:")
 		fmt.Fprintln(os.Stderr, operator.Log())

@@ -71,6 +71,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorKubeconfig := filepath.Join(dir, "operator-kubeconfig")
+	if err := testenv.WriteOperatorKubeconfig(context.Background(), cfg, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	manager, err := testenv.BuildOperator(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -78,7 +83,7 @@ func run(m *testing.M) int {
 	}
 	// An SMTP server that refuses connections is enough: e-mail receivers
 	// and roles are then configured, so policies using them can be Ready.
-	operator = &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+	operator = &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--smtp-address=127.0.0.1:1", "--smtp-from=x@example.org", "--smtp-security=none",
 	}}
 	if err := operator.Start(); err != nil {
@@ -87,6 +92,10 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	_ = operator.Stop()
+	if err := testenv.CheckOperatorNeverForbidden(env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "operator log (last 200 lines):")
 		fmt.Fprintln(os.Stderr, tail(operator.Log(), 200))
