@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -18,13 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/audit"
-	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/record"
 )
 
@@ -43,8 +40,9 @@ type AuditTrails struct {
 	Reader client.Reader
 	Keys   *audit.KeyRing
 	Clock  clock.Clock
-	// Sink, when set, receives every entry once it is in the trail.
-	Sink *AuditSink
+	// Exporter, when set, sends every entry to the audit sink once it is
+	// in the trail.
+	Exporter *AuditExporter
 }
 
 // subjectOf is the trail subject of an incident.
@@ -415,69 +413,3 @@ func (w *AuditKeyWatch) check(ctx context.Context) error {
 // errAuditNotRecorded marks a reconcile whose status was not written
 // because its audit entries could not be.
 var errAuditNotRecorded = errors.New("audit entries not recorded")
-
-// AuditSink streams audit entries, as JSON lines, to a store outside the
-// cluster (a SIEM's HTTP collector), so that deleting or rewriting objects
-// in the cluster cannot hide what the trail said. Delivery is at least
-// once: each batch carries an idempotency key naming the subject and the
-// sequences it holds, and status.audit.exported advances only on success.
-type AuditSink struct {
-	HTTP   *notify.HTTP
-	Target notify.WebhookTarget
-}
-
-// Export sends entries of one subject's trail.
-func (s *AuditSink) Export(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, entries []securityv1alpha1.AuditEntry, now time.Time) error {
-	var body bytes.Buffer
-	for _, e := range entries {
-		line, err := audit.Line(namespace, subject, e)
-		if err != nil {
-			return err
-		}
-		body.Write(line)
-	}
-	key := fmt.Sprintf("%s/%d-%d", subject.UID, entries[0].Sequence, entries[len(entries)-1].Sequence)
-	return s.HTTP.SendLines(ctx, s.Target, key, body.Bytes(), now)
-}
-
-// export sends the entries the sink has not acknowledged yet: those just
-// appended, and before them any an earlier failure left, read back from
-// the trail. It returns when to try again after a failure.
-func (t *AuditTrails) export(ctx context.Context, incident *securityv1alpha1.Incident, appended []securityv1alpha1.AuditEntry) (time.Duration, error) {
-	status := incident.Status.Audit
-	if t.Sink == nil || status == nil || status.Head == nil {
-		return 0, nil
-	}
-	from := int64(0)
-	if status.Exported != nil {
-		from = *status.Exported + 1
-	}
-	if from > status.Head.Sequence {
-		return 0, nil
-	}
-	pending := appended
-	if len(appended) == 0 || appended[0].Sequence > from {
-		stored, err := t.Read(ctx, incident.Namespace, subjectOf(incident))
-		if err != nil {
-			return auditSinkRetry, err
-		}
-		pending = nil
-		for _, e := range stored {
-			if e.Sequence >= from {
-				pending = append(pending, e)
-			}
-		}
-	}
-	if len(pending) == 0 {
-		return 0, nil
-	}
-	if err := t.Sink.Export(ctx, incident.Namespace, subjectOf(incident), pending, t.Clock.Now()); err != nil {
-		return auditSinkRetry, fmt.Errorf("exporting audit entries %d-%d to the audit sink: %w", pending[0].Sequence, pending[len(pending)-1].Sequence, err)
-	}
-	status.Exported = ptr.To(pending[len(pending)-1].Sequence)
-	return 0, nil
-}
-
-// auditSinkRetry is how long an incident waits before its unexported
-// entries are sent again.
-const auditSinkRetry = 30 * time.Second

@@ -33,7 +33,9 @@ const indexEvidenceIncident = "spec.incident"
 // the status with the trail's new head. When the trail cannot be written
 // the status is not either: the next reconcile starts from the status the
 // trail matches, and nothing the status says is missing from the trail.
-// It returns when to try the audit sink again, after a failed export.
+// Export to the audit sink is not part of it: the exporter sends what the
+// trail holds in the background, and the status records what the sink
+// acknowledged since the last write.
 func (r *IncidentReconciler) commit(ctx context.Context, incident, before *securityv1alpha1.Incident) (time.Duration, error) {
 	if incident.Status.Audit == nil {
 		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
@@ -46,7 +48,7 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	}
 	more, evidenceRecorded := record.Evidence(trail.Evidence, evidence)
 	entries = append(entries, more...)
-	head, appended, err := r.Audit.Append(ctx, incident, entries)
+	head, _, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
 		if errors.Is(err, audit.ErrSigningWithheld) {
@@ -60,15 +62,14 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	if err := r.holdTrails(ctx, incident); err != nil {
 		return 0, err
 	}
-	retry, exportErr := r.Audit.export(ctx, incident, appended)
-	if exportErr != nil {
-		r.Events.warning(incident, EventAuditNotExported, "ExportAudit", "%v; trying again in %s", exportErr, retry)
-	}
+	r.Audit.Exporter.recordExported(incident)
 	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
-		return retry, err
+		return 0, err
 	}
+	r.Audit.Exporter.stored(incident)
+	r.Audit.Exporter.exportLater(incident)
 	observeRecorded(incident, &before.Status)
-	return retry, nil
+	return r.Audit.Exporter.recheck(incident), nil
 }
 
 // markSigningWithheld says on the incident why nothing of it is recorded:
@@ -137,8 +138,8 @@ func (r *IncidentReconciler) ensureFinalizer(ctx context.Context, incident *secu
 	return nil
 }
 
-// seal records the deletion as the trail's last entry, exports it, and lets
-// the incident go. The trail itself stays: it has no owner.
+// seal records the deletion as the trail's last entry and, once the audit
+// sink has it, lets the incident go. The trail itself stays: it has no owner.
 func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha1.Incident) error {
 	if !controllerutil.ContainsFinalizer(incident, AuditFinalizer) {
 		return nil
@@ -148,7 +149,7 @@ func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha
 		entries = append(entries, record.Reported(incident))
 	}
 	entries = append(entries, record.Deleted(incident))
-	head, appended, err := r.Audit.Append(ctx, incident, entries)
+	head, _, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
@@ -156,9 +157,10 @@ func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha
 		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
 	}
 	incident.Status.Audit.Head = head
-	if _, err := r.Audit.export(ctx, incident, appended); err != nil {
+	if err := r.Audit.Exporter.await(ctx, incident, waitForSends); err != nil {
 		// The deletion waits for the sink: once the incident is gone,
-		// nothing would send what the sink has not received.
+		// nothing would send what the sink has not received. The worker
+		// does not: the deletion is tried again.
 		return err
 	}
 	original := incident.DeepCopy()

@@ -1,9 +1,11 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
+	"github.com/incidentops/incident-operator/internal/dispatch"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/receiver"
 )
@@ -20,63 +23,130 @@ import (
 // maxErrorLength keeps a receiver's error from bloating the incident's status.
 const maxErrorLength = 256
 
-// recordSlowAfter is how long a reconcile waits for its sends before it
-// stores the outcomes it has. A receiver that hangs until its timeout (10s
-// by default, up to 5m) must not hold back the record of the fast ones: if
-// the operator died in the meantime, they would all be sent again.
-const recordSlowAfter = time.Second
+// waitForSends is how long a reconcile waits for the sends it started
+// before it records the outcomes it has and lets the worker go. A receiver
+// that answers within it is recorded in the same status write as the
+// routing; one that hangs until its timeout (10s by default, up to 5m)
+// goes on in the dispatcher, holding only its own namespace's and
+// receiver's slots, and its outcome is recorded by the reconcile its end
+// wakes. The reconcile workers are shared by every namespace: none may be
+// held by one namespace's receiver for longer than this, and while that
+// receiver hangs, none is held by it at all.
+const waitForSends = time.Second
 
-// deliverDue sends every delivery that is pending or whose retry is due, in
-// parallel up to DeliveryConcurrency, and records each outcome. A delivery
-// that has used up its policy's attempts is abandoned, and the policy's
-// fallback receiver, if any, is owed a delivery in its place. It returns how
-// long until the next retry is due, or zero when none is, and the deliveries
+// inFlightRecheck is how soon an incident with sends in flight is looked
+// at again, to record those that ended. Such a reconcile waits for no
+// send: the sends in flight are not started again, and a receiver that
+// hangs is not waited for.
+const inFlightRecheck = time.Second
+
+// Default bounds of the sends in flight; Options can set others.
+const (
+	// defaultNamespaceDeliveries bounds one namespace's sends in flight,
+	// as many as the reconcile workers: a namespace whose receivers hang
+	// holds these, never another namespace's.
+	defaultNamespaceDeliveries = 32
+	// defaultReceiverDeliveries bounds one receiver's sends in flight, so
+	// that a receiver that hangs leaves its namespace's other receivers
+	// room.
+	defaultReceiverDeliveries = 16
+)
+
+// deliveryDispatch runs incidents' sends outside their reconciles, bounded
+// per incident, per namespace and per receiver. The outcome of a send
+// that outlived its reconcile's wait is held until the incident's next
+// reconcile records it.
+type deliveryDispatch struct {
+	dispatcher *dispatch.Dispatcher
+	// perIncident, perNamespace and perReceiver bound the sends in flight.
+	perIncident, perNamespace, perReceiver int
+}
+
+// newDeliveryDispatch runs sends under ctx, so that they end with the
+// manager; a send cut short is sent again by the next operator, under its
+// key.
+func newDeliveryDispatch(ctx context.Context, now func() time.Time, perIncident, perNamespace, perReceiver int) *deliveryDispatch {
+	return &deliveryDispatch{
+		dispatcher:   dispatch.New(ctx, now),
+		perIncident:  max(perIncident, 1),
+		perNamespace: cmp.Or(perNamespace, defaultNamespaceDeliveries),
+		perReceiver:  cmp.Or(perReceiver, defaultReceiverDeliveries),
+	}
+}
+
+// lanes are the limits a delivery of the incident counts against; its
+// receiver's comes last. A receiver is its policy's; people reached by
+// role are reached through the one SMTP server.
+func (d *deliveryDispatch) lanes(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord) []dispatch.Lane {
+	receiver := "smtp"
+	if rec.Role == "" {
+		receiver = "receiver/" + incident.Namespace + "/" + rec.Policy + "/" + rec.Receiver
+		if policy != nil {
+			receiver = "receiver/" + policy.Namespace + "/" + policy.Name + "/" + rec.Receiver
+		}
+	}
+	return []dispatch.Lane{
+		{Key: "incident/" + string(incident.UID), Limit: d.perIncident},
+		{Key: "namespace/" + incident.Namespace, Limit: d.perNamespace},
+		{Key: receiver, Limit: d.perReceiver},
+	}
+}
+
+// deliverDue sends every delivery that is pending or whose retry is due,
+// and records each outcome known within waitForSends. A delivery that has
+// used up its policy's attempts is abandoned, and the policy's fallback
+// receiver, if any, is owed a delivery in its place. It returns how long
+// until the next retry is due, or zero when none is, and the deliveries
 // made, as people would read them. policies are the routed policies as
 // routedPolicies read them; a record whose policy is missing fails. A
 // delivery the ledger remembers as accepted, whose outcome an earlier
-// reconcile could not store, is recorded without being sent again. keys
-// are the deliveries recorded as delivered here, for the ledger to forget
-// once they are stored. While sends are still out after recordSlowAfter,
-// store is called to write the outcomes known so far.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, store func() error) (retryIn time.Duration, sent, keys []string) {
+// reconcile could not store, is recorded without being sent again; one
+// still in flight is not sent again, and one that ended since the last
+// reconcile is recorded as it ended. keys are the deliveries recorded as
+// delivered here, for the ledger to forget once they are stored.
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, _ func() error) (retryIn time.Duration, sent, keys []string) {
 	// A delivery abandoned here owes one to the fallback receiver, which is
 	// sent at once: a second round, since a fallback is never replaced.
 	for round := 0; round < 2; round++ {
 		owed := len(incident.Status.Notifications)
-		s, k := r.deliverRound(ctx, incident, policies, store)
+		s, k := r.deliverRound(ctx, incident, policies)
 		sent, keys = append(sent, s...), append(keys, k...)
 		if len(incident.Status.Notifications) == owed {
 			break
 		}
 	}
-	return delivery.NextRetry(incident.Status.Notifications, r.Clock.Now()), sent, keys
+	// Sends in flight are no retries: the incident is looked at again
+	// soon to record those that ended.
+	busy := r.Sent.dispatch.dispatcher.Busy
+	retryIn = delivery.NextRetryExcept(incident.Status.Notifications, r.Clock.Now(), busy)
+	if slices.ContainsFunc(incident.Status.Notifications, func(rec securityv1alpha1.NotificationRecord) bool { return busy(rec.Key) }) {
+		retryIn = earliest(retryIn, inFlightRecheck)
+	}
+	return retryIn, sent, keys
 }
 
-// deliverRound makes one attempt at every delivery due now.
-func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, store func() error) (sent, keys []string) {
+// deliverRound makes one attempt at every delivery due now that is not in
+// flight, and records the attempts that ended.
+func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (sent, keys []string) {
 	now := r.Clock.Now()
 	records := incident.Status.Notifications
 	due := delivery.Due(records, now)
+	d := r.Sent.dispatch
 
-	// Each send gets its own copy of its record and message, and reports
-	// back here; only this goroutine writes the records, so that status can
-	// be stored while slow sends are still out.
-	type job struct {
-		i      int
-		rec    securityv1alpha1.NotificationRecord
-		policy *securityv1alpha1.EscalationPolicy
-		// kind of the policy, for messages about it.
-		kind string
-		msg  notify.Message
-	}
-	type result struct {
-		i   int
-		err error
-	}
 	summary := notify.Summarise(incident)
-	var jobs []job
+	index := make(map[string]int, len(due))
+	var ended []dispatch.Outcome
+	// A send to a receiver whose earlier sends outlived their reconcile's
+	// wait (one that hangs) is not waited for at all: only the first
+	// reconciles to meet a receiver that hangs wait for it.
+	batch, unwaited := d.dispatcher.Batch(len(due)), d.dispatcher.Batch(len(due))
 	for _, i := range due {
 		rec := &records[i]
+		index[rec.Key] = i
+		if o, ok := d.dispatcher.Claim(rec.Key); ok {
+			ended = append(ended, o)
+			continue
+		}
 		if at, ok := r.Sent.deliveredAt(rec.Key, now); ok {
 			delivery.Delivered(rec, at)
 			continue
@@ -85,43 +155,31 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 		if original := delivery.Find(records, rec.FallbackFor); original != nil {
 			msg.FallbackFor = original.Receiver
 		}
-		jobs = append(jobs, job{i: i, rec: *rec, policy: policies[rec.Policy], kind: routedKind(incident, rec.Policy), msg: msg})
-	}
-	results := make(chan result, len(jobs))
-	go func() {
-		sem := make(chan struct{}, max(r.DeliveryConcurrency, 1))
-		for _, j := range jobs {
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
-				err := r.send(ctx, j.kind, j.policy, &j.rec, j.msg)
+		// The send gets its own copy of its record and message: only this
+		// reconcile writes the records.
+		policy, kind, copied := policies[rec.Policy], routedKind(incident, rec.Policy), *rec
+		lanes := d.lanes(incident, policy, rec)
+		to := batch
+		if d.dispatcher.Stalled(lanes[len(lanes)-1].Key) {
+			to = unwaited
+		}
+		to.Submit(dispatch.Job{
+			Key:   rec.Key,
+			Lanes: lanes,
+			Send: func(ctx context.Context) error {
+				err := r.send(ctx, kind, policy, &copied, msg)
 				if err == nil {
-					r.Sent.remember(j.rec.Key, r.Clock.Now())
+					r.Sent.remember(copied.Key, r.Clock.Now())
 				}
-				results <- result{i: j.i, err: err}
-			}()
-		}
-	}()
-	timer := time.NewTimer(recordSlowAfter)
-	defer timer.Stop()
-	unstored := false
-	for pending := len(jobs); pending > 0; {
-		select {
-		case res := <-results:
-			rec := &records[res.i]
-			r.recordAttempt(incident, policies[rec.Policy], rec, res.err)
-			pending--
-			unstored = true
-		case <-timer.C:
-			if unstored {
-				summariseDeliveries(incident, r.Clock.Now())
-				if err := store(); err != nil {
-					ctrl.LoggerFrom(ctx).Error(err, "Storing the outcomes of finished deliveries while slow ones are still out")
-				}
-				unstored = false
-			}
-			timer.Reset(recordSlowAfter)
-		}
+				return err
+			},
+		})
+	}
+	ended = append(ended, unwaited.Wait(ctx, 0)...)
+	ended = append(ended, batch.Wait(ctx, waitForSends)...)
+	for _, o := range ended {
+		rec := &records[index[o.Key]]
+		r.recordAttempt(incident, policies[rec.Policy], rec, o.Err, o.At)
 	}
 
 	for _, i := range due {
@@ -245,12 +303,11 @@ func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
 	return "Notify " + rec.Receiver + " of " + rec.Policy
 }
 
-// recordAttempt writes the outcome of an attempt into its record. Failures
-// are told as events at once; successes are told together, once per
-// reconcile, because every event costs a write and memory in the event
-// recorder for minutes.
-func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error) {
-	now := r.Clock.Now()
+// recordAttempt writes the outcome of an attempt that ended at now into
+// its record. Failures are told as events at once; successes are told
+// together, once per reconcile, because every event costs a write and
+// memory in the event recorder for minutes.
+func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error, now time.Time) {
 	if err == nil {
 		delivery.Delivered(rec, now)
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()

@@ -14,17 +14,28 @@ const sentLedgerTTL = time.Hour
 // sentLedgerMax bounds the ledger's memory.
 const sentLedgerMax = 100_000
 
-// sentLedger remembers deliveries that receivers accepted until their
-// outcome is stored in the incident's status. When the status write fails
-// (the API server is away, or refuses the write), the next reconcile finds
-// the delivery still pending in status; without the ledger it would send
-// every one of them again, on every retry.
+// sentLedger remembers deliveries whose outcome is not stored in the
+// incident's status yet: those accepted by their receivers and, for
+// incidents, those still in flight in the dispatch or ended since the last
+// reconcile. When the status write fails (the API server is away, or
+// refuses the write), the next reconcile finds the delivery still pending
+// in status; without the ledger it would send every one of them again, on
+// every retry.
 type sentLedger struct {
 	mu      sync.Mutex
 	entries map[string]time.Time // delivery key → when the receiver accepted it
+	// dispatch runs sends outside the reconcile; nil for a ledger whose
+	// reconciler sends by itself.
+	dispatch *deliveryDispatch
 }
 
 func newSentLedger() *sentLedger { return &sentLedger{entries: map[string]time.Time{}} }
+
+// dispatching is the ledger with the dispatch its sends run in.
+func (l *sentLedger) dispatching(d *deliveryDispatch) *sentLedger {
+	l.dispatch = d
+	return l
+}
 
 // remember records that key was delivered at.
 func (l *sentLedger) remember(key string, at time.Time) {

@@ -33,6 +33,14 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
 	DeliveryConcurrency int
+	// NamespaceDeliveryConcurrency bounds the deliveries in flight for the
+	// incidents of one namespace (32 when zero): receivers that hang in
+	// one namespace hold these, never another namespace's.
+	NamespaceDeliveryConcurrency int
+	// ReceiverDeliveryConcurrency bounds the deliveries in flight to one
+	// receiver (16 when zero), so that one that hangs leaves the other
+	// receivers of its namespace room.
+	ReceiverDeliveryConcurrency int
 	// UserAgent identifies the operator to receivers.
 	UserAgent string
 	// WarningEventsOnly drops the Normal events (Routed, NotificationSent,
@@ -143,9 +151,18 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
 	trails := &AuditTrails{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Keys: opts.AuditKeys, Clock: opts.Clock}
+	events := eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly}
 	if opts.AuditSink != nil {
-		trails.Sink = &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink}
+		trails.Exporter = newAuditExporter(&AuditExporter{
+			Sink:   &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink},
+			Reader: mgr.GetClient(), Trails: trails, Clock: opts.Clock, Events: events,
+		})
+		if err := mgr.Add(trails.Exporter); err != nil {
+			return err
+		}
 	}
+	deliveries := newDeliveryDispatch(ctx, opts.Clock.Now,
+		opts.DeliveryConcurrency, opts.NamespaceDeliveryConcurrency, opts.ReceiverDeliveryConcurrency)
 	policies := &EscalationPolicyReconciler{
 		Client:      mgr.GetClient(),
 		Secrets:     receiver.SecretReader{Reader: mgr.GetAPIReader()},
@@ -167,14 +184,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
-		Events:                  eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly},
+		Events:                  events,
 		Clock:                   opts.Clock,
 		Expressions:             expressions,
 		Transport:               transport,
 		Renderers:               renderers,
 		PolicySets:              newPolicySets(),
 		OperatorNamespace:       opts.OperatorNamespace,
-		Sent:                    newSentLedger(),
+		Sent:                    newSentLedger().dispatching(deliveries),
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,

@@ -1,0 +1,267 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/internal/notify"
+)
+
+// AuditSink streams audit entries, as JSON lines, to a store outside the
+// cluster (a SIEM's HTTP collector), so that deleting or rewriting objects
+// in the cluster cannot hide what the trail said. Delivery is at least
+// once: each batch carries an idempotency key naming the subject and the
+// sequences it holds, and status.audit.exported advances only on success.
+type AuditSink struct {
+	HTTP   *notify.HTTP
+	Target notify.WebhookTarget
+}
+
+// Export sends entries of one subject's trail.
+func (s *AuditSink) Export(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, entries []securityv1alpha1.AuditEntry, now time.Time) error {
+	var body bytes.Buffer
+	for _, e := range entries {
+		line, err := audit.Line(namespace, subject, e)
+		if err != nil {
+			return err
+		}
+		body.Write(line)
+	}
+	key := fmt.Sprintf("%s/%d-%d", subject.UID, entries[0].Sequence, entries[len(entries)-1].Sequence)
+	return s.HTTP.SendLines(ctx, s.Target, key, body.Bytes(), now)
+}
+
+// auditSinkRetry is the longest an incident waits before its unexported
+// entries are sent again; failures back off from a second up to it.
+const auditSinkRetry = 30 * time.Second
+
+// auditExporters is how many incidents' entries are sent to the sink at
+// once. A sink that hangs holds these and nothing else.
+const auditExporters = 4
+
+// auditExport names an incident whose entries are to be exported.
+type auditExport struct {
+	namespace, name string
+	uid             types.UID
+}
+
+// AuditExporter sends incidents' audit entries to the audit sink in the
+// background, a few incidents at a time with a backoff of its own, so that
+// a sink that is slow or hangs never holds a status write or a reconcile
+// worker. It reads what to send from the trail, which is written before
+// the status that caused it. What the sink acknowledged is recorded as
+// status.audit.exported by the incident's next status write, which comes
+// within auditExportRecheck; an operator that restarts
+// before then exports those entries again, as at-least-once allows, and
+// every reconcile asks for the export of what status says is not exported,
+// so nothing in the trail is left unexported across a restart.
+type AuditExporter struct {
+	Sink *AuditSink
+	// Reader reads incidents, from the cache.
+	Reader client.Reader
+	Trails *AuditTrails
+	Clock  clock.Clock
+	Events eventRecorder
+
+	queue   workqueue.TypedDelayingInterface[auditExport]
+	backoff workqueue.TypedRateLimiter[auditExport]
+	mu      sync.Mutex
+	// acked is, by incident, the last sequence the sink acknowledged that
+	// the incident's status may not show yet.
+	acked map[types.UID]int64
+}
+
+func newAuditExporter(e *AuditExporter) *AuditExporter {
+	e.queue = workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[auditExport]{Name: "audit-export"})
+	e.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[auditExport](time.Second, auditSinkRetry)
+	e.acked = map[types.UID]int64{}
+	return e
+}
+
+// Start exports until ctx ends. Only the leader exports: it is the one
+// that writes the trails.
+func (e *AuditExporter) Start(ctx context.Context) error {
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithName("audit-export"))
+	var wg sync.WaitGroup
+	for range auditExporters {
+		wg.Go(func() {
+			for e.next(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	e.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// exportLater asks for the export of what the incident's status says the
+// sink has not acknowledged.
+func (e *AuditExporter) exportLater(incident *securityv1alpha1.Incident) {
+	if e == nil || e.exportedThrough(incident) {
+		return
+	}
+	e.queue.Add(auditExport{namespace: incident.Namespace, name: incident.Name, uid: incident.UID})
+}
+
+// auditExportRecheck is how soon an incident whose trail the sink has not
+// acknowledged to its head is looked at again, to record the
+// acknowledgement.
+const auditExportRecheck = 2 * time.Second
+
+// recheck is when to look at the incident again to record its export;
+// zero when the sink has acknowledged its whole trail.
+func (e *AuditExporter) recheck(incident *securityv1alpha1.Incident) time.Duration {
+	if e.exportedThrough(incident) {
+		return 0
+	}
+	return auditExportRecheck
+}
+
+// errNotExported is the error of a deletion that waits for the audit sink.
+var errNotExported = errors.New("the audit sink has not acknowledged the trail's last entries yet")
+
+// await asks for the incident's export and waits up to bound for the sink
+// to acknowledge the trail to its head; a sink that is slower is not waited
+// for, and the error says so.
+func (e *AuditExporter) await(ctx context.Context, incident *securityv1alpha1.Incident, bound time.Duration) error {
+	if e.exportedThrough(incident) {
+		return nil
+	}
+	e.exportLater(incident)
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	err := wait.PollUntilContextCancel(ctx, 10*time.Millisecond, false, func(context.Context) (bool, error) {
+		return e.exportedThrough(incident), nil
+	})
+	if err != nil {
+		return errNotExported
+	}
+	return nil
+}
+
+// exportedThrough is true when the sink acknowledged the incident's trail
+// up to its head, in status or since.
+func (e *AuditExporter) exportedThrough(incident *securityv1alpha1.Incident) bool {
+	trail := incident.Status.Audit
+	if e == nil || trail == nil || trail.Head == nil {
+		return true
+	}
+	exported, ok := e.exported(incident)
+	return ok && exported >= trail.Head.Sequence
+}
+
+// exported is the last sequence the sink acknowledged, as status says or
+// as acknowledged since.
+func (e *AuditExporter) exported(incident *securityv1alpha1.Incident) (int64, bool) {
+	seq, ok := int64(-1), false
+	if trail := incident.Status.Audit; trail != nil && trail.Exported != nil {
+		seq, ok = *trail.Exported, true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if acked, known := e.acked[incident.UID]; known && acked > seq {
+		seq, ok = acked, true
+	}
+	return seq, ok
+}
+
+// recordExported writes into the incident's status what the sink
+// acknowledged since its last status write.
+func (e *AuditExporter) recordExported(incident *securityv1alpha1.Incident) {
+	if e == nil || incident.Status.Audit == nil {
+		return
+	}
+	if seq, ok := e.exported(incident); ok {
+		incident.Status.Audit.Exported = ptr.To(seq)
+	}
+}
+
+// stored forgets what the incident's stored status now shows.
+func (e *AuditExporter) stored(incident *securityv1alpha1.Incident) {
+	if e == nil || incident.Status.Audit == nil || incident.Status.Audit.Exported == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if acked, ok := e.acked[incident.UID]; ok && acked <= *incident.Status.Audit.Exported {
+		delete(e.acked, incident.UID)
+	}
+}
+
+// next exports one incident's entries; false once the queue shuts down.
+func (e *AuditExporter) next(ctx context.Context) bool {
+	req, shutdown := e.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer e.queue.Done(req)
+	incident, err := e.export(ctx, req)
+	if err == nil {
+		e.backoff.Forget(req)
+		return true
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	retry := e.backoff.When(req)
+	if incident != nil {
+		e.Events.warning(incident, EventAuditNotExported, "ExportAudit", "%v; trying again in %s", err, retry)
+	} else {
+		ctrl.LoggerFrom(ctx).Error(err, "Exporting audit entries; trying again", "incident", req.namespace+"/"+req.name, "retry", retry)
+	}
+	e.queue.AddAfter(req, retry)
+	return true
+}
+
+// export sends the entries of the incident's trail after the last one the
+// sink acknowledged.
+func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv1alpha1.Incident, error) {
+	incident := &securityv1alpha1.Incident{}
+	if err := e.Reader.Get(ctx, types.NamespacedName{Namespace: req.namespace, Name: req.name}, incident); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if incident.UID != req.uid {
+		return nil, nil
+	}
+	// The trail may run past the head in status (the status write of a
+	// reconcile, or of a deletion, is still to come): everything stored
+	// is sent.
+	var after *securityv1alpha1.AuditHead
+	if seq, ok := e.exported(incident); ok {
+		after = &securityv1alpha1.AuditHead{Sequence: seq}
+	}
+	subject := subjectOf(incident)
+	pending, err := e.Trails.tail(ctx, incident.Namespace, subject, after)
+	if err != nil {
+		return incident, err
+	}
+	if len(pending) == 0 {
+		return incident, nil
+	}
+	if err := e.Sink.Export(ctx, incident.Namespace, subject, pending, e.Clock.Now()); err != nil {
+		return incident, fmt.Errorf("exporting audit entries %d-%d to the audit sink: %w", pending[0].Sequence, pending[len(pending)-1].Sequence, err)
+	}
+	e.mu.Lock()
+	e.acked[incident.UID] = pending[len(pending)-1].Sequence
+	e.mu.Unlock()
+	return incident, nil
+}
