@@ -8,8 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	// Calendars name IANA zones such as Europe/London; the image has no
@@ -21,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -126,9 +129,9 @@ func main() {
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints, for profiling; empty disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica works at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease; defaults to the operator's own.")
-	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a lost leader's lease blocks the other replicas.")
-	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up and exits; an API server outage longer than this restarts the operator.")
-	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to acquire or renew the lease.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 3*time.Second, "How long a lost leader's lease blocks the other replicas: a leader that dies is replaced within this and the retry period.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 2*time.Second, "How long the leader keeps trying to renew before it gives up and exits; an API server outage longer than this restarts the operator, losing nothing.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 500*time.Millisecond, "How often replicas try to acquire or renew the lease.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "Incidents worked on at once; most of a reconcile is waiting on the API server and receivers.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
@@ -184,7 +187,7 @@ func main() {
 		HealthProbeBindAddress:        probeAddr,
 		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
-		LeaderElectionID:              "incident-operator.security.incidentops.io",
+		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &leaseDuration,
@@ -203,6 +206,18 @@ func main() {
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.Add(auditKeyWatch))
+	if leaderElect {
+		guard, err := installGuard(mgr, leaderElectionNS)
+		if err != nil {
+			log.Error(err, "Finding the leader-election namespace")
+			os.Exit(1)
+		}
+		if err := guard.Check(ctx); err != nil {
+			log.Error(err, "Refusing to start")
+			os.Exit(1)
+		}
+		utilruntime.Must(mgr.Add(guard))
+	}
 	var auditSink *notify.WebhookTarget
 	if auditSinkURL != "" {
 		auditSink = &notify.WebhookTarget{URL: auditSinkURL}
@@ -219,6 +234,7 @@ func main() {
 		AllowedDestinations:     allowedDestinations,
 		Egress:                  notify.Egress{AllowLinkLocal: allowLinkLocal, AllowLoopback: allowLoopback},
 		OperatorNamespace:       operatorNamespace,
+		WatchNamespaces:         slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
@@ -231,6 +247,25 @@ func main() {
 		log.Error(err, "Running manager")
 		os.Exit(1)
 	}
+}
+
+// leaderElectionID names the Lease that the replicas of one installation
+// elect their leader with, in the installation's namespace.
+const leaderElectionID = "incident-operator.security.incidentops.io"
+
+// installGuard keeps the operator from running beside another installation
+// in the cluster. Its Lease is in namespace, or, when that is empty, in the
+// namespace of the Pod's ServiceAccount, as controller-runtime places it.
+func installGuard(mgr ctrl.Manager, namespace string) (*controllers.InstallGuard, error) {
+	if namespace == "" {
+		data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+		if err != nil {
+			return nil, fmt.Errorf("--leader-election-namespace is unset and the operator is not in a Pod: %w", err)
+		}
+		namespace = strings.TrimSpace(string(data))
+	}
+	return &controllers.InstallGuard{Reader: mgr.GetAPIReader(), LeaseName: leaderElectionID, LeaseNamespace: namespace,
+		Interval: 10 * time.Second, Clock: clock.RealClock{}}, nil
 }
 
 // loadAuditKeys reads the audit signing keys before the manager's cache

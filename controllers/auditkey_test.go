@@ -1,14 +1,12 @@
 package controllers_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"os"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,18 +14,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
 	"github.com/incidentops/incident-operator/internal/audit"
-	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 )
 
@@ -41,7 +34,8 @@ import (
 // new, verifies with the Secret as kubectl incident audit verify reads it.
 func TestAuditKeyLostIsNeverReplaced(t *testing.T) {
 	ns := newNamespace(t)
-	ref := types.NamespacedName{Namespace: operatorNamespace, Name: "audit-key-" + ns}
+	// The Secret the shipped RBAC lets the operator read, by its name.
+	ref := types.NamespacedName{Namespace: operatorNamespace, Name: "incident-operator-audit-key"}
 	// The Secret holds the key the suite's operator signed every other
 	// trail in the cluster with, as the operator's own Secret would.
 	suiteKey := auditKeys.Signing()
@@ -202,43 +196,9 @@ func TestAuditKeyLostIsNeverReplaced(t *testing.T) {
 // keys, kept as the Secret says by an AuditKeyWatch, as main runs them.
 func startKeyedOperator(t *testing.T, ns string, ref types.NamespacedName, keys *audit.KeyRing) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(operator.cfg, ctrl.Options{
-		Scheme:  operator.scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{ns: {}},
-			DefaultTransform:  cache.TransformStripManagedFields(),
-		},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	return startScopedOperator(t, ns, controllers.Options{AuditKeys: keys}, func(mgr ctrl.Manager) manager.Runnable {
+		return &controllers.AuditKeyWatch{Reader: mgr.GetAPIReader(), Secret: ref, Keys: keys, Interval: 100 * time.Millisecond}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Clock:             operatorClock,
-		Backoff:           delivery.Backoff{Initial: 200 * time.Millisecond, Max: time.Second},
-		AuditKeys:         keys,
-		OperatorNamespace: operatorNamespace,
-	}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := mgr.Add(&controllers.AuditKeyWatch{Reader: mgr.GetAPIReader(), Secret: ref, Keys: keys, Interval: 100 * time.Millisecond}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
 }
 
 // waitForSignedTrail waits until the incident's trail verifies with keys,

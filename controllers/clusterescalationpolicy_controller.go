@@ -56,7 +56,7 @@ func clusterPolicyStatus(p *securityv1alpha1.ClusterEscalationPolicy) any { retu
 // SetupWithManager registers the controller.
 func (r *ClusterEscalationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&securityv1alpha1.ClusterEscalationPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&securityv1alpha1.ClusterEscalationPolicy{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, readinessRewritten()))).
 		Named("clusterescalationpolicy").
 		Complete(r)
 }

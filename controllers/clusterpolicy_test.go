@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -69,7 +70,8 @@ func councilReceiver(t *testing.T) (scope string, s *testSink, secret string) {
 }
 
 func deleteAtEnd(t *testing.T, obj client.Object) {
-	t.Cleanup(func() { _ = k8sClient.Delete(t.Context(), obj) })
+	// t.Context() is already cancelled when cleanups run.
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), obj) })
 }
 
 func waitRouted(t *testing.T, ns, name string) *securityv1alpha1.Incident {

@@ -8,13 +8,16 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -41,7 +44,9 @@ type EscalationPolicyReconciler struct {
 	Renderers   *rendererCache
 	// Checks is what the policy checks need from the operator.
 	Checks policycheck.Environment
-	Clock  clock.Clock
+	// Namespaces are those the operator watches.
+	Namespaces watchedNamespaces
+	Clock      clock.Clock
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
@@ -160,13 +165,60 @@ func policyStatus(p *securityv1alpha1.EscalationPolicy) any { return p.Status }
 // of a namespace's labels, brings back the policies whose name it may take.
 func (r *EscalationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&securityv1alpha1.EscalationPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&securityv1alpha1.EscalationPolicy{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, readinessRewritten()))).
 		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.sameName),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.ofNamespace),
-			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+			builder.WithPredicates(predicate.LabelChangedPredicate{}, r.Namespaces.predicate())).
 		Named("escalationpolicy").
 		Complete(r)
+}
+
+// watchedNamespaces are the namespaces an operator watches, or nil for all.
+type watchedNamespaces map[string]bool
+
+func newWatchedNamespaces(names []string) watchedNamespaces {
+	if len(names) == 0 {
+		return nil
+	}
+	w := watchedNamespaces{}
+	for _, n := range names {
+		w[n] = true
+	}
+	return w
+}
+
+// predicate passes the Namespaces watched: an operator that watches some
+// has no cache of the others' objects to look them up in.
+func (w watchedNamespaces) predicate() predicate.Predicate {
+	return predicate.NewPredicateFuncs(func(o client.Object) bool { return w == nil || w[o.GetName()] })
+}
+
+// readinessRewritten passes a change of a policy's Ready condition that left
+// its spec alone: a status written by someone else (a person, another
+// operator) is judged again and corrected, so that what people and
+// `kubectl incident why` read is what routing obeys. The operator's own
+// writes pass too, and find nothing to change.
+func readinessRewritten() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !equality.Semantic.DeepEqual(readyOf(e.ObjectOld), readyOf(e.ObjectNew))
+		},
+	}
+}
+
+// readyOf is a policy's Ready condition, of either kind.
+func readyOf(o client.Object) *metav1.Condition {
+	switch p := o.(type) {
+	case *securityv1alpha1.EscalationPolicy:
+		return meta.FindStatusCondition(p.Status.Conditions, securityv1alpha1.ConditionReady)
+	case *securityv1alpha1.ClusterEscalationPolicy:
+		return meta.FindStatusCondition(p.Status.Conditions, securityv1alpha1.ConditionReady)
+	}
+	return nil
 }
 
 // sameName maps a cluster policy to the namespaces' policies of its name.

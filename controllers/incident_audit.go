@@ -148,7 +148,13 @@ func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha
 	if incident.Status.Audit == nil || incident.Status.Audit.Head == nil {
 		entries = append(entries, record.Reported(incident))
 	}
-	entries = append(entries, record.Deleted(incident))
+	recorded, err := r.deletionRecorded(ctx, incident)
+	if err != nil {
+		return err
+	}
+	if !recorded {
+		entries = append(entries, record.Deleted(incident))
+	}
 	head, _, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errAuditNotRecorded, err)

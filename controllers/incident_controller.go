@@ -43,6 +43,11 @@ type IncidentReconciler struct {
 	Renderers *rendererCache
 	// Sent remembers deliveries whose outcome is not stored yet.
 	Sent *sentLedger
+	// Namespaces are those the operator watches.
+	Namespaces watchedNamespaces
+	// Verdicts judge whether each policy may route, by this operator's
+	// checks, whatever its status says.
+	Verdicts *verdicts
 	// PolicySets holds each namespace's policies prepared for routing.
 	PolicySets *policySets
 	// OperatorNamespace holds the Secrets of cluster policies' receivers.
@@ -66,7 +71,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !incident.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.seal(ctx, incident)
+		return ctrl.Result{}, r.sealOrSay(ctx, incident)
 	}
 	if err := r.ensureFinalizer(ctx, incident); err != nil {
 		return ctrl.Result{}, err
@@ -386,10 +391,13 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&securityv1alpha1.Incident{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
-		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents)).
-		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedEverywhere)).
+		// Routing judges policies by their spec, not their status.
+		Watches(&securityv1alpha1.EscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedIncidents),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unroutedEverywhere),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.unroutedInNamespace),
-			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+			builder.WithPredicates(predicate.LabelChangedPredicate{}, r.Namespaces.predicate())).
 		Watches(&securityv1alpha1.Evidence{}, handler.EnqueueRequestsFromMapFunc(evidenceIncident),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).

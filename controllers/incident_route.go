@@ -30,6 +30,16 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	for _, s := range decision.Skipped {
 		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route", "%s %s was not evaluated: %v", kindOf(set.byName[s.Policy]), s.Policy, s.Reason)
 	}
+	for _, s := range decision.Unevaluated {
+		r.Events.warningRelated(incident, set.byName[s.Policy], EventPolicyNotEvaluated, "Route",
+			"protected %s %s could not be evaluated (%v); it routes this incident all the same, so that its receivers are told", kindOf(set.byName[s.Policy]), s.Policy, s.Reason)
+	}
+	for _, m := range decision.Matched {
+		if reason, ok := set.degraded[m.Name]; ok {
+			r.Events.warningRelated(incident, set.byName[m.Name], EventPolicyNotEvaluated, "Route",
+				"protected %s %s routes this incident though this operator cannot run all of it (%s); what it cannot deliver goes to its fallback receiver", kindOf(set.byName[m.Name]), m.Name, reason)
+		}
+	}
 
 	status := &incident.Status
 	generation := incident.Generation
@@ -97,15 +107,27 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 		set.unusable = append(set.unusable, unusablePolicy{policy: obj, kind: e.Kind, reason: e.Reason})
 	}
 	for _, p := range candidates.Cluster {
-		if reason := unusableReason(p.AsEscalationPolicy()); reason != "" {
-			set.unusable = append(set.unusable, unusablePolicy{policy: p, kind: securityv1alpha1.KindClusterEscalationPolicy, reason: reason})
+		judged := r.Verdicts.of(p.UID, p.AsEscalationPolicy())
+		switch {
+		case judged.reason == "":
+		case p.Spec.Protected && !judged.structural:
+			// A protected policy is never left out for this operator's
+			// settings (an e-mail receiver without SMTP, a destination not
+			// allowed): what it cannot deliver is abandoned to its
+			// fallback receiver, and each incident it routes says so.
+			if set.degraded == nil {
+				set.degraded = map[string]string{}
+			}
+			set.degraded[p.Name] = judged.reason
+		default:
+			set.unusable = append(set.unusable, unusablePolicy{policy: p, kind: securityv1alpha1.KindClusterEscalationPolicy, reason: judged.reason})
 			continue
 		}
 		set.ordered = append(set.ordered, routing.PrepareCluster(p, r.Expressions))
 		set.byName[p.Name] = p
 	}
 	for _, p := range candidates.Namespaced {
-		if reason := unusableReason(p); reason != "" {
+		if reason := r.Verdicts.of(p.UID, p).reason; reason != "" {
 			set.unusable = append(set.unusable, unusablePolicy{policy: p, kind: securityv1alpha1.KindEscalationPolicy, reason: reason})
 			continue
 		}

@@ -5,8 +5,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/policycheck"
@@ -31,6 +30,9 @@ type policySet struct {
 	ordered []routing.Policy
 	// unusable are the policies left out of routing, and why.
 	unusable []unusablePolicy
+	// degraded are protected policies that route though this operator
+	// judges part of them unusable, by name, with why.
+	degraded map[string]string
 	// byName points into the informer's cache: read, never written. It
 	// holds EscalationPolicies and ClusterEscalationPolicies, for events.
 	byName map[string]client.Object
@@ -44,29 +46,56 @@ type unusablePolicy struct {
 	reason string
 }
 
-// unusableReason says why a policy must not route incidents, or "" when it
-// may. A policy whose spec is broken is left out: routing an incident to it
-// would pin the incident to a chain that cannot run. A policy that only
-// waits for a Secret still routes, so its deliveries go out once the Secret
-// appears.
-func unusableReason(p *securityv1alpha1.EscalationPolicy) string {
+// verdicts judges, for routing, whether each policy may route incidents,
+// by this operator's own checks (policycheck.Run with its settings), never
+// by the Ready condition a policy's status holds: a status is written by
+// whoever last wrote it, which may be another operator with other
+// settings, a person, or a stale controller. The verdict depends on the
+// spec and the operator's settings only, so it is kept per generation, by
+// name, so that what is kept is bounded by the policies that exist.
+type verdicts struct {
+	checks policycheck.Environment
+	mu     sync.Mutex
+	byName map[types.NamespacedName]verdict
+}
+
+type verdict struct {
+	uid        types.UID
+	generation int64
+	// reason is why the policy may not route, or "" when it may.
+	reason string
+	// structural is true when the policy's own spec cannot work, whatever
+	// the operator's settings.
+	structural bool
+}
+
+func newVerdicts(checks policycheck.Environment) *verdicts {
+	return &verdicts{checks: checks, byName: map[types.NamespacedName]verdict{}}
+}
+
+// of says why a policy must not route incidents, or "" when it may. A
+// policy whose spec is broken is left out: routing an incident to it would
+// pin the incident to a chain that cannot run. A policy that only waits for
+// a Secret still routes, so its deliveries go out once the Secret appears.
+func (v *verdicts) of(uid types.UID, p *securityv1alpha1.EscalationPolicy) verdict {
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	v.mu.Lock()
+	cached, ok := v.byName[key]
+	v.mu.Unlock()
+	if ok && cached.uid == uid && cached.generation == p.Generation {
+		return cached
+	}
+	judged := verdict{uid: uid, generation: p.Generation}
 	if problems := policycheck.Structural(p); len(problems) > 0 {
-		_, message := policycheck.Summary(problems)
-		return message
+		_, judged.reason = policycheck.Summary(problems)
+		judged.structural = true
+	} else if blocking := policycheck.Blocking(policycheck.Run(p, v.checks)); len(blocking) > 0 {
+		_, judged.reason = policycheck.Summary(blocking)
 	}
-	ready := meta.FindStatusCondition(p.Status.Conditions, securityv1alpha1.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionFalse || ready.ObservedGeneration != p.Generation {
-		return ""
-	}
-	switch ready.Reason {
-	case securityv1alpha1.ReasonSecretNotFound:
-		return ""
-	case securityv1alpha1.ReasonChannelNotConfigured, securityv1alpha1.ReasonInvalidExpression, securityv1alpha1.ReasonInvalidTemplate,
-		policycheck.ReasonInvalidDuration, policycheck.ReasonInvalidSelector, policycheck.ReasonInvalidAddress,
-		policycheck.ReasonInvalidCalendar, policycheck.ReasonDestinationNotAllowed, policycheck.ReasonTooManyNotifications, policycheck.ReasonInvalidReceiver:
-		return ready.Message
-	}
-	return ""
+	v.mu.Lock()
+	v.byName[key] = judged
+	v.mu.Unlock()
+	return judged
 }
 
 func newPolicySets() *policySets {

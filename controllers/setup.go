@@ -66,6 +66,13 @@ type Options struct {
 	// OperatorNamespace is the operator's own namespace, which holds the
 	// Secrets of ClusterEscalationPolicies' receivers; required.
 	OperatorNamespace string
+	// WatchNamespaces are the only namespaces an operator watches
+	// (--watch-namespaces), or empty for all. Such an operator routes with
+	// the cluster policies that apply to them, judged by its own checks,
+	// but never writes a cluster policy's status: that is the judgement of
+	// the operator that watches the whole cluster, and one writer keeps it
+	// consistent.
+	WatchNamespaces []string
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -176,11 +183,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Template:         checkTemplate,
 		},
 	}
+	policies.Namespaces = newWatchedNamespaces(opts.WatchNamespaces)
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&ClusterEscalationPolicyReconciler{EscalationPolicyReconciler: policies, OperatorNamespace: opts.OperatorNamespace}).SetupWithManager(mgr); err != nil {
-		return err
+	if len(opts.WatchNamespaces) == 0 {
+		if err := (&ClusterEscalationPolicyReconciler{EscalationPolicyReconciler: policies, OperatorNamespace: opts.OperatorNamespace}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
@@ -190,6 +200,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Transport:               transport,
 		Renderers:               renderers,
 		PolicySets:              newPolicySets(),
+		Verdicts:                newVerdicts(policies.Checks),
+		Namespaces:              policies.Namespaces,
 		OperatorNamespace:       opts.OperatorNamespace,
 		Sent:                    newSentLedger().dispatching(deliveries),
 		Backoff:                 opts.Backoff,

@@ -73,9 +73,29 @@ for secret in internal-audit-webhook:incident-operator-system service-desk-webho
 done
 "$KUBECTL" apply -k "$ROOT/config/samples"
 
+log "installing the operator's ServiceAccount and RBAC as config/default does"
+# The operator runs as it is shipped: as its own ServiceAccount, with the
+# roles config/rbac grants it, named and placed as config/default names
+# and places them (the Deployment itself has no node to run on here).
+mkdir -p "$DEV_DIR/rbac"
+cat >"$DEV_DIR/rbac/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: incident-operator-system
+namePrefix: incident-operator-
+resources:
+  - $(realpath --relative-to="$DEV_DIR/rbac" "$ROOT/config/rbac")
+YAML
+"$KUBECTL" apply -k "$DEV_DIR/rbac" >/dev/null
+OPERATOR_KUBECONFIG="$DEV_DIR/operator-kubeconfig"
+"$KUBECTL" config view --raw --minify --flatten >"$OPERATOR_KUBECONFIG"
+KUBECONFIG="$OPERATOR_KUBECONFIG" "$KUBECTL" config set-credentials incident-operator \
+  --token="$("$KUBECTL" -n incident-operator-system create token incident-operator-controller-manager --duration=168h)" >/dev/null
+KUBECONFIG="$OPERATOR_KUBECONFIG" "$KUBECTL" config set-context --current --user=incident-operator >/dev/null
+
 log "starting the operator"
 # The sink listens on loopback, which the operator refuses unless told.
-"$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 --allow-loopback-destinations \
+KUBECONFIG="$OPERATOR_KUBECONFIG" "$LOCALBIN/manager" --metrics-bind-address=127.0.0.1:18443 --health-probe-bind-address=127.0.0.1:18081 --allow-loopback-destinations \
   --smtp-address="$SMTP_ADDR" --smtp-from="Incident operator <incidents@example.org>" --smtp-security=none \
   --audit-sink-url="http://$SINK_ADDR/audit" --operator-namespace=incident-operator-system \
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &

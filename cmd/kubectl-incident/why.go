@@ -17,6 +17,7 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/plugin/explain"
 	"github.com/incidentops/incident-operator/internal/plugin/triage"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -201,13 +202,28 @@ func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routin
 		fmt.Fprintln(w, "  no EscalationPolicy in this namespace, nor ClusterEscalationPolicy for it: nothing can route the incident")
 		return
 	}
+	// A policy its operator judged unusable is left out of routing, as
+	// its Ready condition says; a protected one routes all the same unless
+	// its own spec cannot work.
 	cache := routing.NewExpressionCache()
 	var prepared []routing.Policy
 	for _, p := range candidates.Cluster {
+		if reason := policycheck.LeftOutOfRouting(p.AsEscalationPolicy(), p.Spec.Protected); reason != "" {
+			printable.Fprintf(w, "  ClusterEscalationPolicy %s: left out: not Ready: %s\n", p.Name, reason)
+			continue
+		}
 		prepared = append(prepared, routing.PrepareCluster(p, cache))
 	}
 	for _, p := range candidates.Namespaced {
+		if reason := policycheck.LeftOutOfRouting(p, false); reason != "" {
+			printable.Fprintf(w, "  EscalationPolicy %s: left out: not Ready: %s\n", p.Name, reason)
+			continue
+		}
 		prepared = append(prepared, routing.Prepare(p, cache))
+	}
+	if len(prepared) == 0 {
+		fmt.Fprintln(w, "  no policy that may route: nothing can route the incident")
+		return
 	}
 	for _, p := range explain.Explain(inc, prepared) {
 		flow := ""

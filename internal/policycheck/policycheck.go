@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -128,6 +129,18 @@ func (p Problem) routes() int {
 		return 1
 	}
 	return 0
+}
+
+// Blocking are the problems that keep a policy out of routing: all but an
+// expression failing on some incidents and an implausible value.
+func Blocking(problems []Problem) []Problem {
+	var blocking []Problem
+	for _, p := range problems {
+		if p.routes() == 0 {
+			blocking = append(blocking, p)
+		}
+	}
+	return blocking
 }
 
 // Structural runs the checks that need nothing but the policy itself, so
@@ -799,4 +812,28 @@ func removeDotSegments(segments []string) string {
 		}
 	}
 	return "/" + strings.Join(out, "/")
+}
+
+// LeftOutOfRouting says why routing leaves a policy out, read from the
+// Ready condition that the operator owning the policy wrote from these
+// same checks, or "" when the policy routes. A protected cluster policy
+// (protected true) is left out only when its own spec cannot work; for
+// this operator's settings alone it routes, and what it cannot deliver goes
+// to its fallback receiver. A condition of an older generation says
+// nothing yet.
+func LeftOutOfRouting(p *securityv1alpha1.EscalationPolicy, protected bool) string {
+	ready := meta.FindStatusCondition(p.Status.Conditions, securityv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.ObservedGeneration != p.Generation {
+		return ""
+	}
+	switch ready.Reason {
+	case ReasonInvalidReceiver, ReasonInvalidDuration, ReasonTooManyNotifications:
+		return ready.Message
+	case ReasonInvalidExpression, ReasonInvalidSelector, ReasonInvalidTemplate, ReasonInvalidAddress, ReasonInvalidCalendar,
+		ReasonChannelNotConfigured, ReasonDestinationNotAllowed:
+		if !protected {
+			return ready.Message
+		}
+	}
+	return ""
 }

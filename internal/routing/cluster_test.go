@@ -138,3 +138,33 @@ func clusterNames(ps []*securityv1alpha1.ClusterEscalationPolicy) []string {
 	}
 	return out
 }
+
+// A protected cluster policy whose expression cannot be evaluated on an
+// incident routes it all the same, reported as Unevaluated: it is never
+// skipped. An unprotected one in the same state is skipped, and neither
+// stops the policies after it.
+func TestProtectedPolicyThatCannotBeEvaluatedStillRoutes(t *testing.T) {
+	cache := NewExpressionCache()
+	failing := securityv1alpha1.PolicyMatch{Expression: `incident.spec.assets[5] == "x"`}
+	dpo := clusterPolicy("dpo", 100, true, true, nil)
+	dpo.Spec.Match = failing
+	desk := clusterPolicy("desk", 90, true, false, nil)
+	desk.Spec.Match = failing
+	broken := clusterPolicy("audit", 80, true, true, nil)
+	broken.Spec.Match = securityv1alpha1.PolicyMatch{Expression: `incident.spec.nosuchfield`}
+	prepared := []Policy{PrepareCluster(dpo, cache), PrepareCluster(desk, cache), PrepareCluster(broken, cache), Prepare(policy("department", 0, true, securityv1alpha1.PolicyMatch{}), cache)}
+	d := Route(incident(nil), prepared)
+	if got, want := names(d.Matched), []string{"dpo", "audit", "department"}; !slices.Equal(got, want) {
+		t.Errorf("matched %v, want %v", got, want)
+	}
+	var unevaluated, skipped []string
+	for _, u := range d.Unevaluated {
+		unevaluated = append(unevaluated, u.Policy)
+	}
+	for _, s := range d.Skipped {
+		skipped = append(skipped, s.Policy)
+	}
+	if !slices.Equal(unevaluated, []string{"dpo", "audit"}) || !slices.Equal(skipped, []string{"desk"}) {
+		t.Errorf("unevaluated %v, skipped %v; want [dpo audit] and [desk]", unevaluated, skipped)
+	}
+}

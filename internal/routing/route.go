@@ -79,6 +79,11 @@ type Decision struct {
 	MatchedAssets map[string]string
 	// Skipped policies that could not be evaluated, with the reason.
 	Skipped []Skipped
+	// Unevaluated are protected policies that could not be evaluated and
+	// are among Matched all the same: a protected policy is never skipped
+	// silently, so when it cannot say whether it matches, its receivers are
+	// told rather than left out.
+	Unevaluated []Skipped
 }
 
 // Route evaluates the policies from the highest priority to the lowest, ties
@@ -122,7 +127,7 @@ func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*sec
 			continue
 		}
 		if p.Invalid != nil {
-			d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: p.Invalid})
+			d.cannotEvaluate(p, p.Invalid)
 			continue
 		}
 		if !matchesFields(incident, p) {
@@ -138,13 +143,13 @@ func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*sec
 			if vars == nil {
 				var err error
 				if vars, err = incidentActivation(incident, assets); err != nil {
-					d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: fmt.Errorf("spec.match.expression: %w", err)})
+					d.cannotEvaluate(p, fmt.Errorf("spec.match.expression: %w", err))
 					continue
 				}
 			}
 			ok, err := p.Expression.matches(vars)
 			if err != nil {
-				d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: fmt.Errorf("spec.match.expression: %w", err)})
+				d.cannotEvaluate(p, fmt.Errorf("spec.match.expression: %w", err))
 				continue
 			}
 			if !ok {
@@ -163,6 +168,18 @@ func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*sec
 		}
 	}
 	return d
+}
+
+// cannotEvaluate records a policy that could not be evaluated: skipped, or,
+// when protected, matched all the same (Decision.Unevaluated). It never
+// stops the evaluation of the policies after it.
+func (d *Decision) cannotEvaluate(p Policy, reason error) {
+	if p.Protected {
+		d.Matched = append(d.Matched, p)
+		d.Unevaluated = append(d.Unevaluated, Skipped{Policy: p.Name, Reason: reason})
+		return
+	}
+	d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: reason})
 }
 
 func matchesFields(incident *securityv1alpha1.Incident, p Policy) bool {

@@ -128,7 +128,7 @@ func TestEtcdStalledPastTheRenewDeadline(t *testing.T) {
 	const (
 		before = 10
 		during = 20
-		stall  = 8 * time.Second // the renew deadline is 3s
+		stall  = 8 * time.Second // the renew deadline is 2s
 	)
 	ns := newNamespace(t, "stall")
 	s, url := newSink(t)
@@ -191,7 +191,7 @@ func TestEtcdStalledPastTheRenewDeadline(t *testing.T) {
 		t.Fatalf("the lease was acquired %d times; the restarted operator should have taken it again", n)
 	}
 	reacquired := currentLease(t).Spec.AcquireTime.Sub(resumed)
-	t.Logf("etcd stopped %s (renew deadline 3s); the operator exited and was restarted %d times; "+
+	t.Logf("etcd stopped %s (renew deadline 2s); the operator exited and was restarted %d times; "+
 		"%d incidents: %d deliveries made when etcd stopped, %d while it was stopped; "+
 		"lease taken again %s and all notified %s after etcd resumed (%d duplicates, each under its original key)",
 		resumed.Sub(stopped).Round(100*time.Millisecond), restarts.Load(), before+during, deliveredBefore, deliveredDuring,

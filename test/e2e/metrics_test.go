@@ -35,7 +35,7 @@ func TestMetricsNeedAnAuthorisedCallerAndReadinessWaitsForCaches(t *testing.T) {
 	metricsAddr, probeAddr := freePort(t), freePort(t)
 	// A second operator that watches an empty namespace, so it does not
 	// compete with the one the other tests use.
-	op := &testenv.Operator{Binary: manager, Kubeconfig: kubeconfig, Args: []string{
+	op := &testenv.Operator{Binary: manager, Kubeconfig: operatorKubeconfig, Args: []string{
 		"--watch-namespaces=" + ns, "--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=" + probeAddr,
 	}}
 	if err := op.Start(); err != nil {
@@ -112,6 +112,14 @@ spec: {title: Nobody routes this, category: Loss, severity: High, reporter: {nam
 			t.Fatalf("the metrics do not show %s", want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Watching one namespace, it looks nothing up in the others (whose
+	// objects it has no cache of), and it writes no cluster-scoped status.
+	for _, bad := range []string{"unknown namespace for the cache", "Reconciler error"} {
+		if strings.Contains(op.Log(), bad) {
+			t.Errorf("the operator watching %s logged %q:\n%s", ns, bad, op.Log())
+		}
 	}
 }
 
