@@ -107,4 +107,3 @@ func stringsOf(v any) []string {
 	}
 	return out
 }
-
