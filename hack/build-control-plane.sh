@@ -2,6 +2,11 @@
 # Builds the control-plane binaries the tests and `make dev` run against:
 # kube-apiserver from k8s.io/kubernetes and etcd from go.etcd.io/etcd/server/v3.
 # Both come from the Go module proxy only, each built in a throwaway module.
+# WITH_NODE=1 adds what `make test-node` runs a real node with: the kubelet,
+# kube-proxy (Services, the API server's own among them, from the Pods),
+# kube-controller-manager (Deployments, ReplicaSets, ServiceAccount tokens'
+# cleanup, the node lifecycle) and kube-scheduler, built together from the
+# same module.
 # Idempotent: a binary that is already built is skipped, except a
 # kube-apiserver or kubectl that does not report v$KUBE_VERSION (built before
 # the version was stamped, or for another version), which is rebuilt.
@@ -126,6 +131,39 @@ build_kubectl() {
   log "kubectl ready: $OUT/kubectl"
 }
 
+# build_node builds them in one go build, so that they share its work;
+# the kubelet alone takes about 20 minutes on 2 cores the first time.
+build_node() {
+  if node_ready; then
+    log "$NODE_COMMANDS v$KUBE_VERSION already built in $OUT"
+    return
+  fi
+  log "building $NODE_COMMANDS v$KUBE_VERSION (about 20 minutes on 2 cores the first time)"
+  local dir="$work/kube-apiserver" cmd pkgs=()
+  (
+    cd "$dir"
+    for cmd in $NODE_COMMANDS; do
+      "$GO" get "k8s.io/kubernetes/cmd/$cmd@v$KUBE_VERSION" >/dev/null 2>&1 || "$GO" get "k8s.io/kubernetes/cmd/$cmd@v$KUBE_VERSION"
+      pkgs+=("k8s.io/kubernetes/cmd/$cmd")
+    done
+    mkdir -p "$work/node-bin"
+    CGO_ENABLED=0 "$GO" build -trimpath -ldflags="$(kube_ldflags)" -o "$work/node-bin/" "${pkgs[@]}"
+    for cmd in $NODE_COMMANDS; do
+      mv "$work/node-bin/$cmd" "$OUT/$cmd"
+    done
+  )
+  log "node binaries ready in $OUT: $NODE_COMMANDS"
+}
+
+NODE_COMMANDS="kubelet kube-controller-manager kube-scheduler kube-proxy"
+
+node_ready() {
+  local cmd
+  for cmd in $NODE_COMMANDS; do
+    stamped "$OUT/$cmd" "Kubernetes v$KUBE_VERSION" --version || return 1
+  done
+}
+
 apiserver_ready() { stamped "$OUT/kube-apiserver" "Kubernetes v$KUBE_VERSION" --version; }
 kubectl_ready() { stamped "$OUT/kubectl" "\"gitVersion\": \"v$KUBE_VERSION\"" version --client --output=json; }
 
@@ -134,9 +172,14 @@ if ! apiserver_ready; then
   prepare_kubernetes_module
 elif [[ "${WITH_KUBECTL:-}" == 1 ]] && ! kubectl_ready; then
   prepare_kubernetes_module
+elif [[ "${WITH_NODE:-}" == 1 ]] && ! node_ready; then
+  prepare_kubernetes_module
 fi
 build_kube_apiserver
 if [[ "${WITH_KUBECTL:-}" == 1 ]]; then
   build_kubectl
+fi
+if [[ "${WITH_NODE:-}" == 1 ]]; then
+  build_node
 fi
 echo "$OUT"
