@@ -259,9 +259,7 @@ stringData: {url: %q}
 	if out, err := kubectl("label", "namespace", "council", "security.incidentops.io/organisation=council"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if out, err := kubectl("create", "namespace", "incident-operator-system"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	// The operator's namespace exists: its ServiceAccount lives there.
 	mustApply(t, "incident-operator-system", secret("internal-audit-webhook", ok.URL+"/internal-audit-webhook"))
 	for _, name := range []string{"internal-audit-webhook", "service-desk-webhook", "line-managers-webhook"} {
 		mustApply(t, "council", secret(name, ok.URL+"/"+name))
