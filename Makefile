@@ -79,8 +79,21 @@ vet: ## Run go vet, and fail on files gofmt would change.
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
+# Every test binary that runs the operator, as its ServiceAccount, records
+# the grants its requests used here; test-rbac-used then fails on a grant
+# of the shipped RBAC that no test used.
+export OPERATOR_GRANTS_USED_DIR ?= $(LOCALBIN)/grants-used
+
 .PHONY: test
-test: envtest verify-generated vet test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet grants-used-reset test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short test-rbac-used ## Everything a contributor needs before a change lands.
+
+.PHONY: grants-used-reset
+grants-used-reset:
+	rm -rf $(OPERATOR_GRANTS_USED_DIR)
+
+.PHONY: test-rbac-used
+test-rbac-used: ## After the tests that run the operator: fail on a grant of its shipped RBAC that none of them used.
+	$(GO) test $(GOTEST_FLAGS) -v -run TestEveryGrantOfTheOperatorIsUsed ./test/rbac/...
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages, the plugin's commands, and the Argo CD health checks on stored objects.

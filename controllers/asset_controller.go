@@ -23,8 +23,8 @@ type AssetReconciler struct {
 	Clock clock.Clock
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=assets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=assets/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=assets,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=assets/status,verbs=patch
 
 func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	asset := &securityv1alpha1.Asset{}

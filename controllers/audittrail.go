@@ -26,7 +26,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails,verbs=get;list;create;patch;append
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=audittrails/status,verbs=patch
 
 // AuditTrails appends incidents' audit entries to their AuditTrail
 // objects, chained and signed. Entries are written before the status that

@@ -21,7 +21,7 @@ type DepartmentReconciler struct {
 	Clock clock.Clock
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=departments/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=departments/status,verbs=patch
 
 func (r *DepartmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	dept := &securityv1alpha1.Department{}

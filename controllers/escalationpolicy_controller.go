@@ -49,11 +49,11 @@ type EscalationPolicyReconciler struct {
 	Clock      clock.Clock
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies/status,verbs=get;patch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=escalationpolicies/status,verbs=patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=clusterescalationpolicies/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

@@ -30,7 +30,7 @@ type EvidenceReconciler struct {
 	Clock clock.Clock
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences/status,verbs=patch
 
 // Evidence condition reasons.
 const (

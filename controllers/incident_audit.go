@@ -19,8 +19,8 @@ import (
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=update;patch;seal
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=patch;seal
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=evidences,verbs=list;watch
 
 // AuditFinalizer keeps a deleted incident until its trail records the
 // deletion. The admission policies add it when the incident is created.

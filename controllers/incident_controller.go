@@ -61,8 +61,8 @@ type IncidentReconciler struct {
 	Audit *AuditTrails
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=get;list;watch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents/status,verbs=get;patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -215,7 +215,7 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 	return outcome
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=departments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=departments,verbs=list;watch
 
 // departmentOf is the Department of the incident's namespace that the
 // reporter names; nil when none is declared (or more than one, which the

@@ -71,9 +71,9 @@ type IncidentReportReconciler struct {
 	Documents *documentCache
 }
 
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports,verbs=get;list;watch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports/status,verbs=get;patch
-// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents;assets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports/status,verbs=patch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents;assets,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *IncidentReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {

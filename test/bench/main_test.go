@@ -72,15 +72,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// The floor writes AuditTrail objects, signed with floorKey, before any
-	// operator starts, and an operator that finds trails signed with a key
-	// it does not hold takes that key for lost and signs nothing: the
-	// Secret is made first and holds the floor's key beside the one that
-	// signs, as a key ring after a rotation does.
-	if err := makeAuditKey(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	if clientset, err = kubernetes.NewForConfig(restConfig); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -92,6 +83,16 @@ func run(m *testing.M) int {
 	}
 	operatorKubeconfig = filepath.Join(dir, "operator-kubeconfig")
 	if err := testenv.WriteOperatorKubeconfig(context.Background(), restConfig, operatorKubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The floor writes AuditTrail objects, signed with floorKey, before any
+	// operator starts, and an operator that finds trails signed with a key
+	// it does not hold takes that key for lost and signs nothing: the
+	// Secret is made first, in the operator's namespace, and holds the
+	// floor's key beside the one that signs, as a key ring after a
+	// rotation does.
+	if err := makeAuditKey(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -69,6 +69,10 @@ func TestEveryGrantOfTheOperatorIsUsed(t *testing.T) {
 							if !regexp.MustCompile(`['"]` + regexp.QuoteMeta(verb) + `['"]`).MatchString(admission) {
 								t.Errorf("%s %s grants %q, which no admission policy in config/admission checks", obj.GetKind(), obj.GetName(), grant)
 							}
+						case verb == "list" && used["watch "+group+"/"+resource]:
+							// An informer streams its initial list in a
+							// watch; client-go lists instead from an API
+							// server that does not stream.
 						case !used[grant]:
 							t.Errorf("%s %s grants %q, which no test's operator used: remove it, or test what needs it", obj.GetKind(), obj.GetName(), grant)
 						}
