@@ -149,6 +149,15 @@ bench-short: envtest ## The benchmark harness at a small scale, so that it canno
 bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers, permanent errors (about 8 minutes).
 	BENCH_REPORT=$(LOCALBIN)/bench.txt $(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/...
 
+# A one-node cluster of the real binaries (the kubelet with containerd and
+# runc from Debian's packages, kube-proxy, the controller-manager and the
+# scheduler) running the chart with the image make image builds. It needs
+# root, so it is not part of make test.
+.PHONY: test-node
+test-node: envtest node helm image $(KUBECTL) ## The chart's two replicas as Pods on a real kubelet: probes, leader election and failover, metrics, helm upgrade, an incident end to end (root; installs containerd, runc and CNI plugins with apt-get when missing).
+	hack/node/install-packages.sh
+	IMG=$(IMG) IMAGE_ARCHIVE=$(IMAGE_ARCHIVE) $(GO) test $(GOTEST_FLAGS) -v ./test/node/...
+
 ##@ Build
 
 .PHONY: build
@@ -245,6 +254,10 @@ undeploy: ## Remove the operator (Deployment, SMTP ConfigMap, RBAC, ServiceAccou
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd (and kubectl where missing) into bin/k8s/.
 	KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) hack/build-control-plane.sh >/dev/null
+
+.PHONY: node
+node: ## Build the kubelet, kube-proxy, kube-controller-manager and kube-scheduler into bin/k8s/ (about 20 minutes the first time).
+	KUBE_VERSION=$(KUBE_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) WITH_NODE=1 hack/build-control-plane.sh >/dev/null
 
 $(ENVTEST_DIR)/kubectl:
 	KUBE_VERSION=$(KUBE_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) GO=$(GO) WITH_KUBECTL=1 hack/build-control-plane.sh >/dev/null
