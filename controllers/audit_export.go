@@ -65,8 +65,8 @@ type auditExport struct {
 // a sink that is slow or hangs never holds a status write or a reconcile
 // worker. It reads what to send from the trail, which is written before
 // the status that caused it. What the sink acknowledged is recorded as
-// status.audit.exported by the incident's next status write, which comes
-// within auditExportRecheck; an operator that restarts
+// status.audit.exported by the incident's next status write, which the
+// exporter asks for by waking the incident; an operator that restarts
 // before then exports those entries again, as at-least-once allows, and
 // every reconcile asks for the export of what status says is not exported,
 // so nothing in the trail is left unexported across a restart.
@@ -77,6 +77,8 @@ type AuditExporter struct {
 	Trails *AuditTrails
 	Clock  clock.Clock
 	Events eventRecorder
+	// Wakeups bring the incident back to record what the sink took.
+	Wakeups *incidentWakeups
 
 	queue   workqueue.TypedDelayingInterface[auditExport]
 	backoff workqueue.TypedRateLimiter[auditExport]
@@ -121,8 +123,8 @@ func (e *AuditExporter) exportLater(incident *securityv1alpha1.Incident) {
 
 // auditExportRecheck is how soon an incident whose trail the sink has not
 // acknowledged to its head is looked at again, to record the
-// acknowledgement.
-const auditExportRecheck = 2 * time.Second
+// acknowledgement even if no wakeup brings it back.
+const auditExportRecheck = time.Minute
 
 // recheck is when to look at the incident again to record its export;
 // zero when the sink has acknowledged its whole trail.
@@ -230,7 +232,7 @@ func (e *AuditExporter) next(ctx context.Context) bool {
 }
 
 // export sends the entries of the incident's trail after the last one the
-// sink acknowledged.
+// sink acknowledged, and wakes the incident to record the acknowledgement.
 func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv1alpha1.Incident, error) {
 	incident := &securityv1alpha1.Incident{}
 	if err := e.Reader.Get(ctx, types.NamespacedName{Namespace: req.namespace, Name: req.name}, incident); err != nil {
@@ -263,5 +265,6 @@ func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv
 	e.mu.Lock()
 	e.acked[incident.UID] = pending[len(pending)-1].Sequence
 	e.mu.Unlock()
+	e.Wakeups.wake(incident.Namespace, incident.Name)
 	return incident, nil
 }

@@ -43,6 +43,9 @@ type IncidentReconciler struct {
 	Renderers *rendererCache
 	// Sent remembers deliveries whose outcome is not stored yet.
 	Sent *sentLedger
+	// Wakeups bring an incident back when a send or an export it did not
+	// wait for ends.
+	Wakeups *incidentWakeups
 	// Namespaces are those the operator watches.
 	Namespaces watchedNamespaces
 	// Verdicts judge whether each policy may route, by this operator's
@@ -137,24 +140,13 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	r.capNotifications(incident)
 
 	// The deliveries owed are sent before anything is written, and routing
-	// and outcomes are recorded together in one status write when the
-	// reconcile ends: the idempotency key, not a pending record, is what
-	// makes a resend recognisable. A crash between send and write routes
-	// the incident again and resends under the same keys: at least once.
-	//
-	// store writes the status as it stands from a copy, so that the sends
-	// still out never see their records change under them.
-	store := func() error {
-		snapshot := incident.DeepCopy()
-		if _, err := r.commit(ctx, snapshot, before); err != nil {
-			return err
-		}
-		before = snapshot.DeepCopy()
-		incident.ResourceVersion = snapshot.ResourceVersion
-		incident.Status.Audit = snapshot.Status.Audit.DeepCopy()
-		return nil
-	}
-	retryIn, sent, keys := r.deliverDue(ctx, incident, policies, store)
+	// and the outcomes known within waitForSends are recorded together in
+	// one status write when the reconcile ends: the idempotency key, not a
+	// pending record, is what makes a resend recognisable. A crash between
+	// send and write routes the incident again and resends under the same
+	// keys: at least once. A send still out when the reconcile ends wakes
+	// the incident when it ends, and is recorded then.
+	retryIn, sent, keys := r.deliverDue(ctx, incident, policies)
 	delivered = keys
 	r.capNotifications(incident)
 	r.tellDeliveries(incident, routedNow, sent)
@@ -400,6 +392,7 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.LabelChangedPredicate{}, r.Namespaces.predicate())).
 		Watches(&securityv1alpha1.Evidence{}, handler.EnqueueRequestsFromMapFunc(evidenceIncident),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(r.Wakeups.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("incident").
 		Complete(r)

@@ -35,10 +35,8 @@ const maxErrorLength = 256
 const waitForSends = time.Second
 
 // inFlightRecheck is how soon an incident with sends in flight is looked
-// at again, to record those that ended. Such a reconcile waits for no
-// send: the sends in flight are not started again, and a receiver that
-// hangs is not waited for.
-const inFlightRecheck = time.Second
+// at again even if no wakeup brings it back when they end.
+const inFlightRecheck = time.Minute
 
 // Default bounds of the sends in flight; Options can set others.
 const (
@@ -54,10 +52,11 @@ const (
 
 // deliveryDispatch runs incidents' sends outside their reconciles, bounded
 // per incident, per namespace and per receiver. The outcome of a send
-// that outlived its reconcile's wait is held until the incident's next
-// reconcile records it.
+// that outlived its reconcile's wait is held, and the incident woken to
+// record it.
 type deliveryDispatch struct {
 	dispatcher *dispatch.Dispatcher
+	wakeups    *incidentWakeups
 	// perIncident, perNamespace and perReceiver bound the sends in flight.
 	perIncident, perNamespace, perReceiver int
 }
@@ -65,9 +64,10 @@ type deliveryDispatch struct {
 // newDeliveryDispatch runs sends under ctx, so that they end with the
 // manager; a send cut short is sent again by the next operator, under its
 // key.
-func newDeliveryDispatch(ctx context.Context, now func() time.Time, perIncident, perNamespace, perReceiver int) *deliveryDispatch {
+func newDeliveryDispatch(ctx context.Context, now func() time.Time, wakeups *incidentWakeups, perIncident, perNamespace, perReceiver int) *deliveryDispatch {
 	return &deliveryDispatch{
 		dispatcher:   dispatch.New(ctx, now),
+		wakeups:      wakeups,
 		perIncident:  max(perIncident, 1),
 		perNamespace: cmp.Or(perNamespace, defaultNamespaceDeliveries),
 		perReceiver:  cmp.Or(perReceiver, defaultReceiverDeliveries),
@@ -104,7 +104,7 @@ func (d *deliveryDispatch) lanes(incident *securityv1alpha1.Incident, policy *se
 // still in flight is not sent again, and one that ended since the last
 // reconcile is recorded as it ended. keys are the deliveries recorded as
 // delivered here, for the ledger to forget once they are stored.
-func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, _ func() error) (retryIn time.Duration, sent, keys []string) {
+func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) (retryIn time.Duration, sent, keys []string) {
 	// A delivery abandoned here owes one to the fallback receiver, which is
 	// sent at once: a second round, since a fallback is never replaced.
 	for round := 0; round < 2; round++ {
@@ -115,8 +115,7 @@ func (r *IncidentReconciler) deliverDue(ctx context.Context, incident *securityv
 			break
 		}
 	}
-	// Sends in flight are no retries: the incident is looked at again
-	// soon to record those that ended.
+	// Sends in flight are no retries: their end wakes the incident.
 	busy := r.Sent.dispatch.dispatcher.Busy
 	retryIn = delivery.NextRetryExcept(incident.Status.Notifications, r.Clock.Now(), busy)
 	if slices.ContainsFunc(incident.Status.Notifications, func(rec securityv1alpha1.NotificationRecord) bool { return busy(rec.Key) }) {
@@ -166,6 +165,8 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 		to.Submit(dispatch.Job{
 			Key:   rec.Key,
 			Lanes: lanes,
+			// The incident comes back to record the outcome.
+			Announce: d.wakeups.waker(incident),
 			Send: func(ctx context.Context) error {
 				err := r.send(ctx, kind, policy, &copied, msg)
 				if err == nil {

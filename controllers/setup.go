@@ -158,17 +158,18 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
 	trails := &AuditTrails{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Keys: opts.AuditKeys, Clock: opts.Clock}
+	wakeups := newIncidentWakeups()
 	events := eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly}
 	if opts.AuditSink != nil {
 		trails.Exporter = newAuditExporter(&AuditExporter{
 			Sink:   &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink},
-			Reader: mgr.GetClient(), Trails: trails, Clock: opts.Clock, Events: events,
+			Reader: mgr.GetClient(), Trails: trails, Clock: opts.Clock, Events: events, Wakeups: wakeups,
 		})
 		if err := mgr.Add(trails.Exporter); err != nil {
 			return err
 		}
 	}
-	deliveries := newDeliveryDispatch(ctx, opts.Clock.Now,
+	deliveries := newDeliveryDispatch(ctx, opts.Clock.Now, wakeups,
 		opts.DeliveryConcurrency, opts.NamespaceDeliveryConcurrency, opts.ReceiverDeliveryConcurrency)
 	policies := &EscalationPolicyReconciler{
 		Client:      mgr.GetClient(),
@@ -204,6 +205,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Namespaces:              policies.Namespaces,
 		OperatorNamespace:       opts.OperatorNamespace,
 		Sent:                    newSentLedger().dispatching(deliveries),
+		Wakeups:                 wakeups,
 		Backoff:                 opts.Backoff,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,
