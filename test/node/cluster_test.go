@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -636,9 +637,41 @@ func (c *cluster) removeContainers() {
 		})
 	}
 	containers, _ := c.ctr("containers", "list", "--quiet")
+	var netns []string
 	for _, id := range strings.Fields(containers) {
+		netns = append(netns, c.networkNamespace(id)...)
 		_, _ = c.ctr("containers", "delete", id)
 	}
+	// containerd makes each sandbox's network namespace in /var/run/netns
+	// and removes it only with the sandbox, which the kubelet did not.
+	for _, path := range netns {
+		_ = syscall.Unmount(path, syscall.MNT_DETACH)
+		_ = os.Remove(path)
+	}
+}
+
+// networkNamespace is the network namespace a container joins by path,
+// as its runtime spec names it.
+func (c *cluster) networkNamespace(id string) []string {
+	out, err := c.ctr("containers", "info", "--spec", id)
+	if err != nil {
+		return nil
+	}
+	var spec struct {
+		Linux struct {
+			Namespaces []struct{ Type, Path string }
+		}
+	}
+	if json.Unmarshal([]byte(out), &spec) != nil {
+		return nil
+	}
+	var paths []string
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == "network" && strings.HasPrefix(ns.Path, "/var/run/netns/") {
+			paths = append(paths, ns.Path)
+		}
+	}
+	return paths
 }
 
 // killShims kills the runc shims this cluster's containerd started, which
