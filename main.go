@@ -92,26 +92,28 @@ func (f *smtpFlags) options() (*controllers.MailOptions, error) {
 
 func main() {
 	var (
-		metricsAddr         string
-		metricsSecure       bool
-		allowedDestinations []string
-		allowLinkLocal      bool
-		allowLoopback       bool
-		probeAddr           string
-		pprofAddr           string
-		warningEventsOnly   bool
-		auditKeySecret      string
-		auditSinkURL        string
-		operatorNamespace   string
-		leaderElect         bool
-		watchNamespaces     string
-		maxConcurrent       int
-		deliveryConcurrency int
-		leaderElectionNS    string
-		backoff             = delivery.DefaultBackoff
-		leaseDuration       time.Duration
-		renewDeadline       time.Duration
-		retryPeriod         time.Duration
+		metricsAddr          string
+		metricsSecure        bool
+		allowedDestinations  []string
+		allowLinkLocal       bool
+		allowLoopback        bool
+		probeAddr            string
+		pprofAddr            string
+		warningEventsOnly    bool
+		auditKeySecret       string
+		auditSinkURL         string
+		operatorNamespace    string
+		leaderElect          bool
+		watchNamespaces      string
+		maxConcurrent        int
+		deliveryConcurrency  int
+		namespaceConcurrency int
+		receiverConcurrency  int
+		leaderElectionNS     string
+		backoff              = delivery.DefaultBackoff
+		leaseDuration        time.Duration
+		renewDeadline        time.Duration
+		retryPeriod          time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (TokenReview) and allows to get /metrics (SubjectAccessReview); false serves plain HTTP to anyone who can connect.")
@@ -135,6 +137,8 @@ func main() {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "Incidents worked on at once; most of a reconcile is waiting on the API server and receivers.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
+	flag.IntVar(&namespaceConcurrency, "namespace-delivery-concurrency", 32, "Deliveries in flight for the incidents of one namespace; receivers that hang in one namespace hold these, never another namespace's.")
+	flag.IntVar(&receiverConcurrency, "receiver-delivery-concurrency", 16, "Deliveries in flight to one receiver, so that one that hangs leaves its namespace's other receivers room.")
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
@@ -223,18 +227,20 @@ func main() {
 		auditSink = &notify.WebhookTarget{URL: auditSinkURL}
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		AuditKeys:               auditKeys,
-		AuditSink:               auditSink,
-		MaxConcurrentReconciles: maxConcurrent,
-		DeliveryConcurrency:     deliveryConcurrency,
-		UserAgent:               "incident-operator",
-		Mail:                    mail,
-		WarningEventsOnly:       warningEventsOnly,
-		Backoff:                 backoff,
-		AllowedDestinations:     allowedDestinations,
-		Egress:                  notify.Egress{AllowLinkLocal: allowLinkLocal, AllowLoopback: allowLoopback},
-		OperatorNamespace:       operatorNamespace,
-		WatchNamespaces:         slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
+		AuditKeys:                    auditKeys,
+		AuditSink:                    auditSink,
+		MaxConcurrentReconciles:      maxConcurrent,
+		DeliveryConcurrency:          deliveryConcurrency,
+		NamespaceDeliveryConcurrency: namespaceConcurrency,
+		ReceiverDeliveryConcurrency:  receiverConcurrency,
+		UserAgent:                    "incident-operator",
+		Mail:                         mail,
+		WarningEventsOnly:            warningEventsOnly,
+		Backoff:                      backoff,
+		AllowedDestinations:          allowedDestinations,
+		Egress:                       notify.Egress{AllowLinkLocal: allowLinkLocal, AllowLoopback: allowLoopback},
+		OperatorNamespace:            operatorNamespace,
+		WatchNamespaces:              slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
