@@ -176,7 +176,11 @@ func (b *Batch) Submit(j Job) bool {
 }
 
 // Wait returns the outcomes of the batch's jobs that end within timeout.
-// The rest go on; their outcomes are held and announced.
+// The rest go on; their outcomes are held and announced. The jobs still
+// out after a wait stall their lanes; a batch that does not wait (timeout
+// zero) stalls none: its jobs have outlived no wait, and counting them
+// would keep a lane stalled for as long as sends keep coming, long after
+// the one that was slow has ended.
 func (b *Batch) Wait(ctx context.Context, timeout time.Duration) []Outcome {
 	var out []Outcome
 	timer := time.NewTimer(timeout)
@@ -186,22 +190,23 @@ func (b *Batch) Wait(ctx context.Context, timeout time.Duration) []Outcome {
 		case o := <-b.results:
 			out = append(out, o)
 		case <-timer.C:
-			return b.detach(out)
+			return b.detach(out, timeout > 0)
 		case <-ctx.Done():
-			return b.detach(out)
+			return b.detach(out, timeout > 0)
 		}
 	}
 	return out
 }
 
 // detach stops the batch from taking outcomes, keeping those that came
-// before it did.
-func (b *Batch) detach(out []Outcome) []Outcome {
+// before it did. The jobs still out stall their lanes when the batch
+// waited for them.
+func (b *Batch) detach(out []Outcome, waited bool) []Outcome {
 	b.d.mu.Lock()
 	defer b.d.mu.Unlock()
 	b.detached = true
 	for _, j := range b.jobs {
-		if b.d.queued[j.Key] == j {
+		if waited && b.d.queued[j.Key] == j {
 			j.stalled = true
 			for _, l := range j.lanes {
 				l.stalled++

@@ -275,3 +275,42 @@ func TestALaneIsStalledWhileASendOutlivesItsWait(t *testing.T) {
 	close(g.release)
 	waitFor(t, func() bool { return !d.Stalled("dest") })
 }
+
+// Sends that nobody waited for do not stall their lane: once the send that
+// outlived its wait has ended, a destination that keeps getting sends is
+// waited for again.
+func TestSendsNobodyWaitedForStallNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := New(ctx, time.Now)
+	g := newGate()
+	b := d.Batch(1)
+	b.Submit(Job{Key: "slow", Lanes: []Lane{{"dest", 16}}, Send: g.send("slow")})
+	<-g.entered
+	b.Wait(ctx, 10*time.Millisecond)
+	if !d.Stalled("dest") {
+		t.Fatal("the lane of a send that outlived its wait is not stalled")
+	}
+	// A steady stream of sends that nobody waits for, each still running
+	// when the next starts, outlasts the slow send.
+	release := make(chan struct{})
+	defer close(release)
+	for i := range 3 {
+		u := d.Batch(1)
+		u.Submit(Job{Key: fmt.Sprint("unwaited-", i), Lanes: []Lane{{"dest", 16}}, Send: func(ctx context.Context) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}})
+		if got := u.Wait(ctx, 0); len(got) != 0 {
+			t.Fatalf("a batch that did not wait got %v", got)
+		}
+	}
+	close(g.release)
+	waitFor(t, func() bool { return !d.Stalled("dest") })
+	if n := d.Running("dest"); n != 3 {
+		t.Errorf("%d sends running, want the 3 nobody waited for", n)
+	}
+}
