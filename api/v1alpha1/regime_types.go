@@ -94,7 +94,7 @@ type RegulatoryRegimeSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:XValidation:rule="self.all(s, !has(s.anchor) || s.anchor.from != 'Filing' || self.map(t, t.name).indexOf(s.anchor.stage) >= 0 && self.map(t, t.name).indexOf(s.anchor.stage) < self.map(t, t.name).indexOf(s.name))",message="a stage whose clock runs from a filing must name a stage listed before it"
+	// +kubebuilder:validation:XValidation:rule="self.all(i, s, !has(s.anchor) || s.anchor.from != 'Filing' || self.exists(j, t, j < i && t.name == s.anchor.stage))",message="a stage whose clock runs from a filing must name a stage listed before it"
 	// +required
 	Stages []RegimeStage `json:"stages"`
 }
