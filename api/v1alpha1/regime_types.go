@@ -43,12 +43,13 @@ const (
 	ClockFromFiling ClockStart = "Filing"
 )
 
-// StageOpener is the decision that makes a stage required. Each stage is
-// decided on its own, except that a stage whose clock runs from the filing of
-// an earlier stage follows that stage's decision until it is decided itself:
-// deciding a NIS2 incident significant opens its notification and final
-// report as well as its early warning.
-// +kubebuilder:validation:Enum=Always;Risk;HighRisk;Significant;Major
+// StageOpener is the decision that makes a stage required. The decision is
+// about the incident, so a stage not decided itself follows the nearest
+// earlier stage of its regime opened by the same decision: deciding a NIS2
+// incident significant opens its notification and final report as well as
+// its early warning, while UK GDPR's Art. 34 (HighRisk) is decided apart from
+// its Art. 33 (Risk).
+// +kubebuilder:validation:Enum=Always;Risk;HighRisk;Significant;Major;Incomplete
 type StageOpener string
 
 const (
@@ -67,6 +68,10 @@ const (
 	// OpenedByMajor is required when the incident is classified as major
 	// (DORA Art. 18 and 19).
 	OpenedByMajor StageOpener = "Major"
+	// OpenedByIncomplete is required when an earlier filing could not carry
+	// everything the rules ask for, which may then follow in phases (UK GDPR
+	// Art. 33(4)).
+	OpenedByIncomplete StageOpener = "Incomplete"
 )
 
 // RegulatoryRegimeSpec is one regime: the stages of what must be told to

@@ -112,12 +112,12 @@ type Obligation struct {
 func Evaluate(regime *securityv1alpha1.RegulatoryRegimeSpec, facts Facts, now time.Time) []Obligation {
 	obligations := make([]Obligation, 0, len(regime.Stages))
 	for i := range regime.Stages {
-		obligations = append(obligations, evaluate(regime, &regime.Stages[i], facts, now))
+		obligations = append(obligations, evaluate(&regime.Stages[i], decided(regime.Stages[:i+1], facts), facts, now))
 	}
 	return obligations
 }
 
-func evaluate(regime *securityv1alpha1.RegulatoryRegimeSpec, stage *securityv1alpha1.RegimeStage, facts Facts, now time.Time) Obligation {
+func evaluate(stage *securityv1alpha1.RegimeStage, decision Decision, facts Facts, now time.Time) Obligation {
 	f := facts.Stages[stage.Name]
 	o := Obligation{
 		Stage:             stage.Name,
@@ -125,7 +125,6 @@ func evaluate(regime *securityv1alpha1.RegulatoryRegimeSpec, stage *securityv1al
 		Recipient:         stage.Recipient,
 		WithoutUndueDelay: stage.WithoutUndueDelay && stage.Deadline == nil && stage.DeadlineMonths == 0,
 	}
-	decision := decided(regime, stage, facts)
 	o.State = state(stage, f, decision)
 	if o.State == StateNotRequired {
 		return o
@@ -146,24 +145,24 @@ func evaluate(regime *securityv1alpha1.RegulatoryRegimeSpec, stage *securityv1al
 	return o
 }
 
-// decided is the stage's own decision; else required for a stage that
-// needs none; else, for a stage whose clock runs from an earlier filing, the
-// decision of that earlier stage.
-func decided(regime *securityv1alpha1.RegulatoryRegimeSpec, stage *securityv1alpha1.RegimeStage, facts Facts) Decision {
-	// Each step moves to another stage, so the stages' count bounds the walk
-	// even if a malformed regime anchors stages on each other in a circle.
-	for range len(regime.Stages) + 1 {
+// decided is what was decided about the last of stages: its own decision;
+// else required for a stage that needs none; else the decision recorded for
+// the nearest earlier stage opened by the same decision.
+func decided(stages []securityv1alpha1.RegimeStage, facts Facts) Decision {
+	stage := stages[len(stages)-1]
+	if stage.OpenedBy == securityv1alpha1.OpenedAlways {
 		if d := facts.Stages[stage.Name].Decision; d != "" {
 			return d
 		}
-		if stage.OpenedBy == securityv1alpha1.OpenedAlways {
-			return DecisionRequired
+		return DecisionRequired
+	}
+	for i := len(stages) - 1; i >= 0; i-- {
+		if stages[i].OpenedBy != stage.OpenedBy {
+			continue
 		}
-		i := slices.IndexFunc(regime.Stages, func(s securityv1alpha1.RegimeStage) bool { return s.Name == stage.AnchorStage() })
-		if i < 0 {
-			return ""
+		if d := facts.Stages[stages[i].Name].Decision; d != "" {
+			return d
 		}
-		stage = &regime.Stages[i]
 	}
 	return ""
 }

@@ -174,6 +174,16 @@ func TestEvaluate(t *testing.T) {
 				"data-subjects": {state: StateNotRequired},
 			},
 		},
+		"UK GDPR: Art. 33 required leaves Art. 34 to decide": {
+			regime: ukGDPR, now: 10 * time.Hour,
+			facts: Facts{AwareAt: aware, Stages: map[string]StageFacts{"notification": required}},
+			want: map[string]want{
+				"notification": {state: StateRequired, deadline: at(72 * time.Hour),
+					missing: []string{`draft "notification" (UK GDPR Art. 33(1)) to the supervisory authority, with nature, contact, consequences, measures, by 2026-03-05T09:00:00Z`}},
+				"data-subjects": {state: StateToDecide,
+					missing: []string{`decide whether "data-subjects" (UK GDPR Art. 34(1)) to the data subjects is required, without undue delay (no fixed deadline)`}},
+			},
+		},
 		"UK GDPR Art. 34: required without undue delay never gets invented hours": {
 			regime: ukGDPR, now: 10000 * time.Hour,
 			facts: Facts{AwareAt: aware, Stages: map[string]StageFacts{"data-subjects": required}},
@@ -237,11 +247,22 @@ func TestEvaluate(t *testing.T) {
 					missing: []string{"by 2028-02-29T15:00:00Z"}},
 			},
 		},
-		"NIS2: not significant closes the stages that follow the notification": {
+		"NIS2: one decision that the incident is significant opens every stage": {
+			regime: nis2, now: 10 * time.Hour,
+			facts: Facts{AwareAt: aware, Stages: map[string]StageFacts{"early-warning": required}},
+			want: map[string]want{
+				"early-warning": {state: StateRequired, deadline: at(24 * time.Hour),
+					missing: []string{`draft "early-warning" (NIS2 Art. 23(4)(a)) to the CSIRT, by 2026-03-03T09:00:00Z`}},
+				"notification": {state: StateRequired, deadline: at(72 * time.Hour),
+					missing: []string{`draft "notification"`}},
+				"final-report": {state: StateRequired,
+					missing: []string{`its clock starts when "notification" is filed`}},
+			},
+		},
+		"NIS2: not significant closes every stage, with no deadline": {
 			regime: nis2, now: 1000 * time.Hour,
 			facts: Facts{AwareAt: aware, Stages: map[string]StageFacts{
 				"early-warning": {Decision: DecisionNotRequired},
-				"notification":  {Decision: DecisionNotRequired},
 			}},
 			want: map[string]want{
 				"early-warning": {state: StateNotRequired},
