@@ -5,7 +5,7 @@ import (
 )
 
 // AuditAction is what an audit entry records.
-// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted
+// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted;ObligationOpened;FilingDecided;FilingDrafted;FilingAgreed;Filed;FilingAcknowledged;CorrespondenceRecorded;ObligationMissed
 type AuditAction string
 
 const (
@@ -58,6 +58,25 @@ const (
 	// entry: a trail of a deleted incident that does not end with it has
 	// lost its tail.
 	AuditDeleted AuditAction = "Deleted"
+	// AuditObligationOpened: a regime's stage applies to the incident and
+	// its Filing was opened.
+	AuditObligationOpened AuditAction = "ObligationOpened"
+	// AuditFilingDecided: someone decided whether a stage is required.
+	AuditFilingDecided AuditAction = "FilingDecided"
+	// AuditFilingDrafted: someone drafted a stage's filing.
+	AuditFilingDrafted AuditAction = "FilingDrafted"
+	// AuditFilingAgreed: someone agreed to a draft or to a decision that a
+	// stage is not required.
+	AuditFilingAgreed AuditAction = "FilingAgreed"
+	// AuditFiled: someone recorded a stage's filing with its recipient.
+	AuditFiled AuditAction = "Filed"
+	// AuditFilingAcknowledged: the recipient's acknowledgement was recorded.
+	AuditFilingAcknowledged AuditAction = "FilingAcknowledged"
+	// AuditCorrespondenceRecorded: a letter to or from the recipient was
+	// recorded.
+	AuditCorrespondenceRecorded AuditAction = "CorrespondenceRecorded"
+	// AuditObligationMissed: a stage's deadline passed before it was filed.
+	AuditObligationMissed AuditAction = "ObligationMissed"
 )
 
 // AuditActor is who made an audited change: an account the API server
@@ -274,6 +293,13 @@ type AuditStatus struct {
 	// +listMapKey=name
 	// +optional
 	Evidence []EvidenceRecord `json:"evidence,omitempty"`
+
+	// Filings recorded in the trail, with how many of each one's steps.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Filings []FilingRecord `json:"filings,omitempty"`
 }
 
 // EvidenceRecord is how much of an item of evidence the trail records.
@@ -284,6 +310,34 @@ type EvidenceRecord struct {
 	UID string `json:"uid"`
 	// Transfers recorded.
 	Transfers int32 `json:"transfers"`
+}
+
+// FilingRecord is how much of a Filing the trail records. Each step is
+// made once, and agreements and correspondence are append-only, so what is
+// recorded is what the Filing held when it was last read.
+type FilingRecord struct {
+	// Name of the Filing.
+	Name string `json:"name"`
+	// UID of the Filing.
+	UID string `json:"uid"`
+	// Decided is true once the decision is recorded.
+	// +optional
+	Decided bool `json:"decided,omitempty"`
+	// Drafted is true once the draft is recorded.
+	// +optional
+	Drafted bool `json:"drafted,omitempty"`
+	// Agreements recorded.
+	// +optional
+	Agreements int32 `json:"agreements,omitempty"`
+	// Filed is true once the filing is recorded.
+	// +optional
+	Filed bool `json:"filed,omitempty"`
+	// Acknowledged is true once the acknowledgement is recorded.
+	// +optional
+	Acknowledged bool `json:"acknowledged,omitempty"`
+	// Correspondence recorded.
+	// +optional
+	Correspondence int32 `json:"correspondence,omitempty"`
 }
 
 func init() {

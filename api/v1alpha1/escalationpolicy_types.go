@@ -573,6 +573,18 @@ type EscalationPolicySpec struct {
 	// +optional
 	Regulatory *Regulatory `json:"regulatory,omitempty"`
 
+	// Regimes names the RegulatoryRegimes that apply to the incidents the
+	// policy matches, in addition to the operator's defaults
+	// (--default-regimes, uk-gdpr). A regime with appliesTo applies only to
+	// the incidents it describes. Named in a protected cluster policy, a
+	// regime binds every namespace the policy selects.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Regimes []string `json:"regimes,omitempty"`
+
 	// Major says what makes an incident major and who is told then.
 	// +optional
 	Major *Major `json:"major,omitempty"`

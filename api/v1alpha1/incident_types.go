@@ -645,6 +645,27 @@ type IncidentStatus struct {
 	// +optional
 	Policies []PolicyReference `json:"policies,omitempty"`
 
+	// Obligations are what the regulatory regimes that apply to the
+	// incident ask of it, one per regime and stage, in the regimes' order.
+	// Each is recorded step by step on the Filing it names.
+	// +listType=map
+	// +listMapKey=regime
+	// +listMapKey=stage
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Obligations []ObligationStatus `json:"obligations,omitempty"`
+
+	// NextObligation is the open obligation due soonest, as regime/stage,
+	// with NextObligationDeadline: what `kubectl get incidents -o wide`
+	// shows.
+	// +optional
+	NextObligation string `json:"nextObligation,omitempty"`
+
+	// NextObligationDeadline is when NextObligation is due; unset when it
+	// has no fixed deadline.
+	// +optional
+	NextObligationDeadline *metav1.Time `json:"nextObligationDeadline,omitempty"`
+
 	// Notifications records every delivery the operator owes or has made.
 	// +listType=map
 	// +listMapKey=key
@@ -660,6 +681,86 @@ type IncidentStatus struct {
 	// Audit is where the incident's audit trail stands.
 	// +optional
 	Audit *AuditStatus `json:"audit,omitempty"`
+}
+
+// ObligationState is how far an obligation has come.
+// +kubebuilder:validation:Enum=ToDecide;Required;NotRequired;Drafted;Agreed;Filed;Acknowledged;NotApplicable
+type ObligationState string
+
+const (
+	// ObligationToDecide: nobody has decided yet whether the stage is
+	// required, or a decision that it is not awaits its agreements. An
+	// incident with an obligation to decide cannot be resolved.
+	ObligationToDecide ObligationState = "ToDecide"
+	// ObligationRequired: decided required, not drafted yet.
+	ObligationRequired ObligationState = "Required"
+	// ObligationNotRequired: decided not required, with its reasons, and
+	// agreed.
+	ObligationNotRequired ObligationState = "NotRequired"
+	// ObligationDrafted: drafted, awaiting agreement.
+	ObligationDrafted ObligationState = "Drafted"
+	// ObligationAgreed: agreed by as many people as the stage asks.
+	ObligationAgreed ObligationState = "Agreed"
+	// ObligationFiled: filed with the recipient.
+	ObligationFiled ObligationState = "Filed"
+	// ObligationAcknowledged: the recipient acknowledged the filing.
+	ObligationAcknowledged ObligationState = "Acknowledged"
+	// ObligationNotApplicable: the incident was resolved as a false positive
+	// or a duplicate, so there was nothing to tell.
+	ObligationNotApplicable ObligationState = "NotApplicable"
+)
+
+// Open reports whether the obligation still asks something of people.
+func (s ObligationState) Open() bool {
+	switch s {
+	case ObligationNotRequired, ObligationFiled, ObligationAcknowledged, ObligationNotApplicable:
+		return false
+	}
+	return true
+}
+
+// ObligationStatus is one stage of one regime as it stands for the
+// incident.
+type ObligationStatus struct {
+	// Regime is the RegulatoryRegime's name.
+	// +kubebuilder:validation:MaxLength=63
+	Regime string `json:"regime"`
+	// Stage is the stage's name in the regime.
+	// +kubebuilder:validation:MaxLength=63
+	Stage string `json:"stage"`
+	// Citation of the provision the stage comes from.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Citation string `json:"citation,omitempty"`
+	// Recipient the filing goes to.
+	// +optional
+	Recipient Recipient `json:"recipient,omitempty"`
+	// Filing is the name of the Filing that records the stage's steps.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Filing string `json:"filing,omitempty"`
+	// State is how far the obligation has come.
+	State ObligationState `json:"state"`
+	// Deadline is when the stage is due; unset when the rules give no fixed
+	// time, when it is not required, or while its clock has not started.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+	// Frozen is true once the stage is filed: its deadline is then fixed,
+	// and correcting awareness afterwards never moves it.
+	// +optional
+	Frozen bool `json:"frozen,omitempty"`
+	// WithoutUndueDelay is true when the rules set no fixed time, only
+	// "without undue delay".
+	// +optional
+	WithoutUndueDelay bool `json:"withoutUndueDelay,omitempty"`
+	// Missed is true when the stage was filed after its deadline, or is not
+	// filed and its deadline has passed.
+	// +optional
+	Missed bool `json:"missed,omitempty"`
+	// Missing says what is still to be done; empty when nothing is.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Missing string `json:"missing,omitempty"`
 }
 
 // MaxNotificationsPerIncident is the ceiling of notification records one
@@ -745,6 +846,8 @@ const (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="SLA-Breached",type=string,JSONPath=`.status.conditions[?(@.type=="SLABreached")].status`,priority=1
 // +kubebuilder:printcolumn:name="Authority-By",type=string,JSONPath=`.status.authorityNotificationDeadline`,priority=1
+// +kubebuilder:printcolumn:name="Next-Obligation",type=string,JSONPath=`.status.nextObligation`,priority=1
+// +kubebuilder:printcolumn:name="Obligation-By",type=string,JSONPath=`.status.nextObligationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Title",type=string,JSONPath=`.spec.title`,priority=1
 // +kubebuilder:printcolumn:name="Reporter",type=string,JSONPath=`.spec.reporter.name`,priority=1

@@ -1,5 +1,9 @@
 package v1alpha1
 
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
 // Regulatory regimes as data: what a law or a regulator's rules ask of an
 // organisation after an incident, stage by stage. These are the spec types a
 // cluster-scoped catalogue kind will carry; internal/obligation turns a
@@ -92,6 +96,13 @@ type RegulatoryRegimeSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x1f\\x7f-\\x9f\\x{200e}\\x{200f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]')",message="must be one line of printable text: control characters (newline, tab, ESC) and bidirectional overrides are refused"
 	// +required
 	Citation string `json:"citation"`
+
+	// AppliesTo limits the regime to incidents with these impact flags,
+	// whatever policy names it: UK GDPR applies to personal data breaches
+	// only. A regime without it applies to every incident a policy names it
+	// for.
+	// +optional
+	AppliesTo *ImpactMatch `json:"appliesTo,omitempty"`
 
 	// Stages of the regime, in the order they are filed. A stage whose clock
 	// runs from a filing names a stage listed before it.
@@ -228,4 +239,76 @@ func (s *RegimeStage) AgreementsOrDefault() int {
 		return 1
 	}
 	return int(s.Agreements)
+}
+
+// RegulatoryRegimeStatus is the observed state of a RegulatoryRegime.
+type RegulatoryRegimeStatus struct {
+	// ObservedGeneration is the generation of the spec last read.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RegulatoryRegime is one law's or regulator's rules for telling people
+// about an incident, stage by stage: the catalogue entry that policies
+// name in spec.regimes. The project ships UK GDPR, PECR, NIS2, DORA and the
+// UK Cyber Security and Resilience Bill (config/regimes).
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=regime;regimes,categories=incidentops
+// +kubebuilder:printcolumn:name="Description",type=string,JSONPath=`.spec.description`
+// +kubebuilder:printcolumn:name="Citation",type=string,JSONPath=`.spec.citation`
+// +kubebuilder:printcolumn:name="Stages",type=integer,JSONPath=`.spec.stages.length()`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type RegulatoryRegime struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec RegulatoryRegimeSpec `json:"spec"`
+	// +optional
+	Status RegulatoryRegimeStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// RegulatoryRegimeList contains a list of RegulatoryRegime.
+type RegulatoryRegimeList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RegulatoryRegime `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&RegulatoryRegime{}, &RegulatoryRegimeList{})
+}
+
+// Applies reports whether the regime can apply to an incident with this
+// impact: every flag of spec.appliesTo that is set must equal the
+// incident's.
+func (in *RegulatoryRegimeSpec) Applies(impact Impact) bool {
+	m := in.AppliesTo
+	if m == nil {
+		return true
+	}
+	for _, c := range []struct {
+		want *bool
+		got  bool
+	}{
+		{m.PersonalData, impact.PersonalData}, {m.SpecialCategoryData, impact.SpecialCategoryData},
+		{m.SocialCare, impact.SocialCare}, {m.ITRelated, impact.ITRelated},
+		{m.ServiceAffecting, impact.ServiceAffecting}, {m.BusinessCritical, impact.BusinessCritical},
+		{m.SecurityBreach, impact.SecurityBreach},
+	} {
+		if c.want != nil && *c.want != c.got {
+			return false
+		}
+	}
+	return true
 }
