@@ -5,7 +5,6 @@ package report
 // the order, the names or what a cell holds.
 
 import (
-	"strings"
 	"time"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -110,19 +109,9 @@ const listSeparator = "; "
 
 // controlTable is the control document as a table for the writers.
 func controlTable(rows []Row) table {
-	t := table{title: "Control document"}
-	for _, c := range columns {
-		t.columns = append(t.columns, tableColumn{name: c.name, width: c.width})
+	heads := make([]tableColumn, len(columns))
+	for i, c := range columns {
+		heads[i] = tableColumn{name: c.name, width: c.width}
 	}
-	for i := range rows {
-		cells := make([]value, len(columns))
-		for j, c := range columns {
-			cells[j] = c.get(&rows[i])
-			if list, ok := cells[j].([]string); ok {
-				cells[j] = strings.Join(list, listSeparator)
-			}
-		}
-		t.rows = append(t.rows, cells)
-	}
-	return t
+	return tableOf("Control document", heads, rows, func(r *Row, i int) value { return columns[i].get(r) })
 }

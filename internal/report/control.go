@@ -1,12 +1,12 @@
 // Package report turns incidents into the documents people read: the
 // control document that a manager reviews every week (one row per
 // incident, as the spreadsheet the organisation kept), the summary for the
-// review group, and back again, the import of such a spreadsheet as
-// Incidents.
+// review group, the register of personal data breaches (UK GDPR Art.
+// 33(5)), and back again, the import of such a spreadsheet as Incidents.
 //
-// It is pure: incidents, the assets they name, a time zone and the time
-// now go in; rows, reports and incident specs come out. Nothing here reads
-// a cluster or a clock.
+// It is pure: incidents, the assets they name, their Filings, a time zone
+// and the time now go in; rows, reports and incident specs come out.
+// Nothing here reads a cluster or a clock.
 package report
 
 import (
@@ -360,14 +360,25 @@ func authorityDeadline(inc *securityv1alpha1.Incident) time.Time {
 func authorityOutcome(spec *securityv1alpha1.IncidentSpec, deadline, now time.Time) AuthorityOutcome {
 	n := spec.AuthorityNotification
 	switch {
-	case n != nil && n.NotifiedAt.After(deadline):
-		return AuthorityLate
 	case n != nil:
-		return AuthorityOnTime
+		return timeliness(n.NotifiedAt.Time, deadline, now)
 	case !spec.Impact.PersonalData:
 		return AuthorityNone
 	case spec.Resolution != nil && spec.Resolution.State != securityv1alpha1.ResolutionResolved:
 		return AuthorityNotRequired
+	}
+	return timeliness(time.Time{}, deadline, now)
+}
+
+// timeliness is how a filing made at filed (zero while it is not made)
+// stands against its deadline at now: late is after the deadline, as the
+// operator judges it.
+func timeliness(filed, deadline, now time.Time) AuthorityOutcome {
+	switch {
+	case !filed.IsZero() && filed.After(deadline):
+		return AuthorityLate
+	case !filed.IsZero():
+		return AuthorityOnTime
 	case now.Before(deadline):
 		return AuthorityDue
 	}

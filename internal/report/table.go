@@ -25,6 +25,23 @@ type tableColumn struct {
 	width float64
 }
 
+// tableOf is a table of rows, whose cell in each column cell gives; a
+// list is joined into its one cell.
+func tableOf[R any](title string, columns []tableColumn, rows []R, cell func(r *R, column int) value) table {
+	t := table{title: title, columns: columns}
+	for i := range rows {
+		cells := make([]value, len(columns))
+		for j := range columns {
+			cells[j] = cell(&rows[i], j)
+			if list, ok := cells[j].([]string); ok {
+				cells[j] = strings.Join(list, listSeparator)
+			}
+		}
+		t.rows = append(t.rows, cells)
+	}
+	return t
+}
+
 // timeLayout is how times are written as text: the document's time zone
 // is the reader's, so it is not repeated in every cell.
 const timeLayout = "2006-01-02 15:04"

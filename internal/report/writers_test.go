@@ -305,15 +305,7 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := WriteMarkdown(&buf, []Row{row}); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("%d lines, want the header, the rule and one row:\n%s", len(lines), buf.String())
-	}
-	for i, line := range lines {
-		if got := countSeparators(line); got != len(columns)+1 {
-			t.Errorf("line %d has %d cell separators, want %d: %s", i, got, len(columns)+1, line)
-		}
-	}
+	lines := markdownLines(t, buf.String(), 1, len(columns))
 	wantCells := []string{"finance", "lost-laptop", "2026-10-05 10:00", "2026-10-05 09:00", "Incident", `Tricky \| title \\ with<br>new line`}
 	if want := "| " + strings.Join(wantCells, " | ") + " |"; !strings.HasPrefix(lines[2], want) {
 		t.Errorf("row = %s\nwant it to start %s", lines[2], want)
@@ -321,6 +313,22 @@ func TestWriteMarkdown(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "| Namespace | Name | Reported at |") || !strings.HasPrefix(lines[1], "| --- | --- |") {
 		t.Errorf("header = %s\n%s", lines[0], lines[1])
 	}
+}
+
+// markdownLines are the lines of a Markdown table, checked to be the
+// header, the rule and rows rows, each line of columns cells.
+func markdownLines(t *testing.T, md string, rows, columns int) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(md, "\n"), "\n")
+	if len(lines) != rows+2 {
+		t.Fatalf("%d lines, want the header, the rule and %d rows:\n%s", len(lines), rows, md)
+	}
+	for i, line := range lines {
+		if got := countSeparators(line); got != columns+1 {
+			t.Errorf("line %d has %d cell separators, want %d: %s", i, got, columns+1, line)
+		}
+	}
+	return lines
 }
 
 // countSeparators counts the pipes that separate cells: those not escaped
