@@ -105,6 +105,7 @@ func main() {
 		operatorNamespace    string
 		leaderElect          bool
 		watchNamespaces      string
+		defaultRegimes       string
 		maxConcurrent        int
 		deliveryConcurrency  int
 		namespaceConcurrency int
@@ -135,6 +136,7 @@ func main() {
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 2*time.Second, "How long the leader keeps trying to renew before it gives up and exits; an API server outage longer than this restarts the operator, losing nothing.")
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 500*time.Millisecond, "How often replicas try to acquire or renew the lease.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&defaultRegimes, "default-regimes", "uk-gdpr", "Comma-separated RegulatoryRegimes that apply to every incident their appliesTo describes, whatever its policies name; one not installed applies to nothing. Empty applies only what policies name.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "Incidents worked on at once; most of a reconcile is waiting on the API server and receivers.")
 	flag.IntVar(&deliveryConcurrency, "delivery-concurrency", 4, "Parallel deliveries of one incident.")
 	flag.IntVar(&namespaceConcurrency, "namespace-delivery-concurrency", 32, "Deliveries in flight for the incidents of one namespace; receivers that hang in one namespace hold these, never another namespace's.")
@@ -177,10 +179,8 @@ func main() {
 	}
 	if watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range strings.Split(watchNamespaces, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" {
-				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-			}
+		for _, ns := range splitList(watchNamespaces) {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
 
@@ -241,6 +241,7 @@ func main() {
 		Egress:                       notify.Egress{AllowLinkLocal: allowLinkLocal, AllowLoopback: allowLoopback},
 		OperatorNamespace:            operatorNamespace,
 		WatchNamespaces:              slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
+		DefaultRegimes:               splitList(defaultRegimes),
 	}); err != nil {
 		log.Error(err, "Setting up controllers")
 		os.Exit(1)
@@ -317,4 +318,15 @@ func cachesSynced(c cache.Cache) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// splitList is the non-empty items of a comma-separated flag.
+func splitList(flagValue string) []string {
+	var items []string
+	for _, item := range strings.Split(flagValue, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +50,12 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	}
 	more, evidenceRecorded := record.Evidence(trail.Evidence, evidence)
 	entries = append(entries, more...)
+	filings, err := r.filingsOf(ctx, incident)
+	if err != nil {
+		return 0, err
+	}
+	steps, filingsRecorded := record.Filings(trail.Filings, slices.Collect(maps.Values(filings)))
+	entries = append(entries, steps...)
 	head, _, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
@@ -58,6 +66,7 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	}
 	trail.Head = head
 	trail.Evidence = evidenceRecorded
+	trail.Filings = filingsRecorded
 	trail.ObservedGeneration = incident.Generation
 	if err := r.holdTrails(ctx, incident); err != nil {
 		return 0, err

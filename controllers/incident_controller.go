@@ -62,6 +62,9 @@ type IncidentReconciler struct {
 	DeliveryConcurrency int
 	// Audit writes each incident's audit trail.
 	Audit *AuditTrails
+	// DefaultRegimes are the RegulatoryRegimes that apply to every incident
+	// their appliesTo describes, whatever its policies name.
+	DefaultRegimes []string
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents,verbs=list;watch
@@ -136,7 +139,14 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 
 	policies := r.routedPolicies(ctx, incident)
-	outcome := r.advance(ctx, incident, policies)
+	authority, due, err := r.obligations(ctx, incident, policies)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	outcome := r.advance(ctx, incident, policies, authority)
+	if !due.IsZero() && (outcome.Wake.IsZero() || due.Before(outcome.Wake)) {
+		outcome.Wake = due
+	}
 	r.capNotifications(incident)
 
 	// The deliveries owed are sent before anything is written, and routing
@@ -191,11 +201,11 @@ func (r *IncidentReconciler) routedPolicies(ctx context.Context, incident *secur
 
 // advance runs the incident's lifecycle against the current policies and
 // assets, and tells people what happened through events.
-func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy) lifecycle.Outcome {
+func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1alpha1.Incident, policies map[string]*securityv1alpha1.EscalationPolicy, authority *lifecycle.AuthorityFiling) lifecycle.Outcome {
 	assets := r.assetsOf(ctx, incident)
 	outcome := lifecycle.Advance(lifecycle.Input{
 		Now: r.Clock.Now(), Incident: incident, Policies: policies, Assets: assets, ChannelOf: delivery.ChannelOf,
-		Department: r.departmentOf(ctx, incident),
+		Department: r.departmentOf(ctx, incident), Authority: authority,
 	})
 	for _, e := range outcome.Events {
 		if e.Warning {
@@ -391,6 +401,8 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.unroutedInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}, r.Namespaces.predicate())).
 		Watches(&securityv1alpha1.Evidence{}, handler.EnqueueRequestsFromMapFunc(evidenceIncident),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&securityv1alpha1.Filing{}, handler.EnqueueRequestsFromMapFunc(filingIncident),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(r.Wakeups.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).

@@ -39,6 +39,11 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := indexer.IndexField(ctx, &securityv1alpha1.Filing{}, indexFilingIncident, func(o client.Object) []string {
+		return []string{o.(*securityv1alpha1.Filing).Spec.Incident}
+	}); err != nil {
+		return err
+	}
 	return indexer.IndexField(ctx, &securityv1alpha1.Incident{}, indexIncidentRouted, func(o client.Object) []string {
 		return []string{strconv.FormatBool(isRouted(o.(*securityv1alpha1.Incident)))}
 	})

@@ -73,6 +73,9 @@ type Options struct {
 	// the operator that watches the whole cluster, and one writer keeps it
 	// consistent.
 	WatchNamespaces []string
+	// DefaultRegimes are the RegulatoryRegimes that apply to every incident
+	// their appliesTo describes.
+	DefaultRegimes []string
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -210,6 +213,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeliveryConcurrency:     opts.DeliveryConcurrency,
 		Audit:                   trails,
+		DefaultRegimes:          opts.DefaultRegimes,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -796,6 +796,12 @@ const (
 	ConditionAuthorityDeadlineMissed = "AuthorityDeadlineMissed"
 	// ConditionMajor is True for a major incident.
 	ConditionMajor = "Major"
+	// ConditionRegulatoryObligations is True while a regulatory regime asks
+	// something of the incident, with what is due first.
+	ConditionRegulatoryObligations = "RegulatoryObligations"
+	// ConditionObligationMissed is True once a stage of a regime missed its
+	// deadline; it stays so.
+	ConditionObligationMissed = "ObligationMissed"
 	// ConditionAssetsFound is False when an asset the incident names does not exist.
 	ConditionAssetsFound = "AssetsFound"
 	// ConditionInputValid is False when the spec holds what cannot be
@@ -828,6 +834,11 @@ const (
 	ReasonTimeInFuture            = "TimeInFuture"
 	ReasonInconsistent            = "Inconsistent"
 	ReasonNotificationLimit       = "NotificationLimitReached"
+	ReasonUndecided               = "Undecided"
+	ReasonDue                     = "Due"
+	ReasonAllMet                  = "AllMet"
+	ReasonDeadlineMissed          = "DeadlineMissed"
+	ReasonInTime                  = "InTime"
 )
 
 // Incident is an information-security event or weakness that someone

@@ -46,6 +46,9 @@ type Input struct {
 	// Department is the reporter's Department, if one is declared: its
 	// managers, deputies and absences.
 	Department *securityv1alpha1.Department
+	// Authority is what the incident's Filing for the supervisory authority
+	// records, when a regulatory regime applies; nil when none does.
+	Authority *AuthorityFiling
 	// ChannelOf names the channel of a policy's receiver.
 	ChannelOf func(policy *securityv1alpha1.EscalationPolicy, receiver string) string
 }

@@ -77,6 +77,10 @@ type StageFacts struct {
 	// Deadline is the deadline as it was frozen when the stage was first
 	// filed (Obligation.Frozen), or nil before that.
 	Deadline *time.Time
+	// AwaitingAgreements is how many more agreements a decision that the
+	// stage is not required needs before it stands; while it does, the
+	// stage is still to decide and its clock runs.
+	AwaitingAgreements int
 }
 
 // Obligation is one stage of one regime, as it stands for an incident.
@@ -248,6 +252,9 @@ func missing(stage *securityv1alpha1.RegimeStage, f StageFacts, o Obligation) st
 	switch o.State {
 	case StateToDecide:
 		todo = fmt.Sprintf("decide whether %s to %s is required", name, to)
+		if n := f.AwaitingAgreements; n > 0 {
+			todo = fmt.Sprintf("the decision that %s to %s is not required needs %d more %s", name, to, n, plural(n, "agreement", "agreements"))
+		}
 	case StateRequired:
 		todo = fmt.Sprintf("draft %s to %s", name, to)
 		if len(stage.RequiredContent) > 0 {

@@ -1,0 +1,321 @@
+package controllers_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/testenv"
+)
+
+// shippedRegime installs the regime config/regimes ships in file under a
+// name of the test's own, since regimes are cluster-scoped and tests run
+// side by side, and returns that name.
+func shippedRegime(t *testing.T, ns, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "regimes", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regime securityv1alpha1.RegulatoryRegime
+	if err := yaml.UnmarshalStrict(data, &regime); err != nil {
+		t.Fatal(err)
+	}
+	regime.Name = strings.TrimSuffix(file, ".yaml") + "-" + ns[max(0, len(ns)-12):]
+	create(t, &regime)
+	t.Cleanup(func() { _ = k8sClient.Delete(t.Context(), &regime) })
+	return regime.Name
+}
+
+// regimePolicy is a policy of ns that matches every incident, tells a
+// webhook, and names the regimes.
+func regimePolicy(t *testing.T, ns string, regimes ...string) {
+	t.Helper()
+	sink := newSink(t)
+	webhookSecret(t, ns, "hook", sink.URL)
+	policy := webhookPolicy(ns, "dpo", 0, "hook", securityv1alpha1.PolicyMatch{})
+	policy.Spec.Regimes = regimes
+	create(t, policy)
+}
+
+func getFiling(t *testing.T, ns, incident, regime, stage string) *securityv1alpha1.Filing {
+	t.Helper()
+	filing := &securityv1alpha1.Filing{}
+	name := securityv1alpha1.FilingName(incident, regime, stage)
+	if err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: name}, filing); err != nil {
+		t.Fatal(err)
+	}
+	return filing
+}
+
+// record makes one step on a Filing as the client's user; nil when the
+// API server accepted it.
+func record(t *testing.T, c client.Client, filing *securityv1alpha1.Filing, step func(*securityv1alpha1.FilingSpec)) error {
+	t.Helper()
+	var stored securityv1alpha1.Filing
+	if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(filing), &stored); err != nil {
+		t.Fatal(err)
+	}
+	changed := stored.DeepCopy()
+	step(&changed.Spec)
+	return c.Patch(t.Context(), changed, client.MergeFromWithOptions(&stored, client.MergeFromWithOptimisticLock{}))
+}
+
+func agreement(note string) func(*securityv1alpha1.FilingSpec) {
+	return func(s *securityv1alpha1.FilingSpec) {
+		s.Agreements = append(s.Agreements, securityv1alpha1.FilingAgreement{Sequence: int32(len(s.Agreements)), Note: note})
+	}
+}
+
+func refusedWith(t *testing.T, what string, err error, words ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s was accepted", what)
+	}
+	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+		t.Fatalf("%s: %v, want a refusal", what, err)
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s was refused with %q, which does not say %q", what, err, w)
+		}
+	}
+}
+
+func waitForObligation(t *testing.T, ns, name, regime, stage string, state securityv1alpha1.ObligationState) (*securityv1alpha1.Incident, securityv1alpha1.ObligationStatus) {
+	t.Helper()
+	var inc *securityv1alpha1.Incident
+	var found securityv1alpha1.ObligationStatus
+	eventually(t, 20*time.Second, func() error {
+		inc = getIncident(t, ns, name)
+		for _, o := range inc.Status.Obligations {
+			if o.Regime == regime && o.Stage == stage {
+				found = o
+				if o.State == state {
+					return nil
+				}
+				return fmt.Errorf("%s/%s is %s (%s), want %s", regime, stage, o.State, o.Missing, state)
+			}
+		}
+		return fmt.Errorf("no obligation %s/%s in %+v", regime, stage, inc.Status.Obligations)
+	})
+	return inc, found
+}
+
+// holdingAll is a client acting as user, bound in ns to each of the
+// shipped ClusterRoles.
+func holdingAll(t *testing.T, ns, user string, clusterRoles ...string) client.Client {
+	t.Helper()
+	for _, role := range clusterRoles {
+		create(t, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: user + "-" + role},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+		})
+	}
+	return impersonating(t, user)
+}
+
+// breachContent is what UK GDPR Art. 33(3) asks a notification to carry.
+var breachContent = map[string]securityv1alpha1.ContentValue{
+	"nature":                "A letter about a child's care plan was posted to the wrong address.",
+	"dataSubjectCategories": "A child in care and their parents",
+	"dataSubjectCount":      "3",
+	"recordCategories":      "Social care case notes",
+	"recordCount":           "1",
+	"contact":               "Data Protection Officer, dpo@council.example",
+	"consequences":          "Disclosure of special category data to a neighbour.",
+	"measures":              "The letter was retrieved unopened; the address was corrected.",
+}
+
+// A social-care letter sent to the wrong person, as the council's policy
+// runs it (SH 5): the DPO drafts the report to the ICO, the Assistant Chief
+// Executive (Finance) agrees to it, and only then is it filed, at 70 hours;
+// the decision on telling the data subjects is recorded too. The API server
+// refuses every shortcut, whatever client makes it, and the trail says who
+// did each step.
+func TestFilingIsDraftedAndAgreedByTwoPeople(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	regimePolicy(t, ns, regime)
+	// The DPO may also agree to filings others draft: only the rule that a
+	// drafter never agrees to their own draft stops them here.
+	dpo := holdingAll(t, ns, "dpo", "incident-responder", "incident-filing-approver")
+	ace := holdingAll(t, ns, "ace-finance", "incident-filing-approver")
+	rita := holdingAll(t, ns, "rita", "incident-responder")
+
+	incident := newIncident(ns, "letter", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	incident.Spec.Impact = securityv1alpha1.Impact{PersonalData: true, SocialCare: true, SpecialCategoryData: true}
+	incident.Spec.AwareAt = &metav1.Time{Time: time.Now().Add(-70 * time.Hour).Truncate(time.Second)}
+	create(t, incident)
+	inc, notification := waitForObligation(t, ns, "letter", regime, "notification", securityv1alpha1.ObligationToDecide)
+	if want := incident.Spec.AwareAt.Add(72 * time.Hour); notification.Deadline == nil || !notification.Deadline.Time.Equal(want) {
+		t.Errorf("the notification is due %v, want 72h after awareness, %v", notification.Deadline, want)
+	}
+	if len(inc.Status.Obligations) != 3 || inc.Status.NextObligation != regime+"/notification" {
+		t.Errorf("obligations %+v, next %q: want notification, further-information and data-subjects, notification next", inc.Status.Obligations, inc.Status.NextObligation)
+	}
+	waitForCondition(t, inc, func() []metav1.Condition { return getIncident(t, ns, "letter").Status.Conditions },
+		securityv1alpha1.ConditionRegulatoryObligations, metav1.ConditionTrue, securityv1alpha1.ReasonUndecided)
+
+	// Nobody resolves it while the decision is open.
+	resolved := inc.DeepCopy()
+	resolved.Spec.Resolution = &securityv1alpha1.Resolution{State: securityv1alpha1.ResolutionResolved, By: "Rita"}
+	refusedWith(t, "resolving with undecided obligations", rita.Patch(t.Context(), resolved, client.MergeFrom(inc)),
+		"spec.resolution", regime+"/notification")
+	// Nor records the old single-person authority report.
+	told := inc.DeepCopy()
+	told.Spec.AuthorityNotification = &securityv1alpha1.AuthorityNotification{NotifiedAt: metav1.Now(), Reference: "ICO-1"}
+	refusedWith(t, "a single-person authority report", rita.Patch(t.Context(), told, client.MergeFrom(inc)),
+		"spec.authorityNotification", "kubectl incident draft")
+
+	filing := getFiling(t, ns, "letter", regime, "notification")
+	// People do not open Filings; the operator does.
+	forged := &securityv1alpha1.Filing{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "forged"}, Spec: filing.Spec}
+	refusedWith(t, "a Filing opened by a person", dpo.Create(t.Context(), forged))
+
+	if err := record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) {
+		s.Draft = &securityv1alpha1.FilingDraft{Content: breachContent, DraftedBy: &securityv1alpha1.Attestation{Username: "ace-finance"}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if by := getFiling(t, ns, "letter", regime, "notification").Spec.Draft.DraftedBy; by == nil || by.Username != "dpo" {
+		t.Fatalf("draftedBy %+v, want dpo, who drafted it", by)
+	}
+	waitForObligation(t, ns, "letter", regime, "notification", securityv1alpha1.ObligationDrafted)
+
+	filed := func(s *securityv1alpha1.FilingSpec) {
+		s.Filed = &securityv1alpha1.FilingSubmission{At: metav1.Now(), Reference: "ICO-2026-0042"}
+	}
+	refusedWith(t, "filing before agreement", record(t, dpo, filing, filed), "spec.filed", "1 agreement")
+	refusedWith(t, "the drafter agreeing", record(t, dpo, filing, agreement("fine by me")), "spec.agreements", "dpo drafted", "may not agree")
+	refusedWith(t, "agreement without the verb", record(t, rita, filing, agreement("looks right")), "spec.agreements", "verb agree on filings")
+	refusedWith(t, "changing the draft", record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) {
+		s.Draft.Content["measures"] = "none"
+	}), "draft cannot be changed")
+
+	if err := record(t, ace, filing, agreement("Agreed for the ACE (Finance)")); err != nil {
+		t.Fatal(err)
+	}
+	refusedWith(t, "agreeing twice", record(t, ace, filing, agreement("again")), "already agreed")
+	waitForObligation(t, ns, "letter", regime, "notification", securityv1alpha1.ObligationAgreed)
+	if err := record(t, dpo, filing, filed); err != nil {
+		t.Fatal(err)
+	}
+	refusedWith(t, "changing the filing", record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) {
+		s.Filed.Reference = "ICO-other"
+	}), "filing cannot be changed")
+	_, notification = waitForObligation(t, ns, "letter", regime, "notification", securityv1alpha1.ObligationFiled)
+	if !notification.Frozen || notification.Missed {
+		t.Errorf("filed at 70h: frozen %v, missed %v; want frozen and in time", notification.Frozen, notification.Missed)
+	}
+	waitForCondition(t, inc, func() []metav1.Condition { return getIncident(t, ns, "letter").Status.Conditions },
+		securityv1alpha1.ConditionAuthorityNotified, metav1.ConditionTrue, securityv1alpha1.ReasonReported)
+
+	// Art. 34: the letter was retrieved unopened, so the risk to the people
+	// is no longer likely; the decision needs the same second person.
+	subjects := getFiling(t, ns, "letter", regime, "data-subjects")
+	if err := record(t, dpo, subjects, func(s *securityv1alpha1.FilingSpec) {
+		s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired,
+			Exemption: securityv1alpha1.ExemptionRiskNoLongerLikely, Rationale: "Retrieved unopened the next morning."}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		_, pending := waitForObligation(t, ns, "letter", regime, "data-subjects", securityv1alpha1.ObligationToDecide)
+		if !strings.Contains(pending.Missing, "not required needs 1 more agreement") {
+			return fmt.Errorf("a decision awaiting agreement says %q", pending.Missing)
+		}
+		return nil
+	})
+	refusedWith(t, "the decider agreeing", record(t, dpo, subjects, agreement("ok")), "dpo decided", "may not agree")
+	if err := record(t, ace, subjects, agreement("Agreed")); err != nil {
+		t.Fatal(err)
+	}
+	waitForObligation(t, ns, "letter", regime, "data-subjects", securityv1alpha1.ObligationNotRequired)
+	further := getFiling(t, ns, "letter", regime, "further-information")
+	if err := record(t, dpo, further, func(s *securityv1alpha1.FilingSpec) {
+		s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "The notification was complete."}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(t, ace, further, agreement("")); err != nil {
+		t.Fatal(err)
+	}
+	inc, _ = waitForObligation(t, ns, "letter", regime, "further-information", securityv1alpha1.ObligationNotRequired)
+	resolved = inc.DeepCopy()
+	resolved.Spec.Resolution = &securityv1alpha1.Resolution{State: securityv1alpha1.ResolutionResolved, By: "Rita"}
+	if err := rita.Patch(t.Context(), resolved, client.MergeFrom(inc)); err != nil {
+		t.Fatalf("resolving once every obligation is decided: %v", err)
+	}
+
+	waitForTrail(t, ns, "letter",
+		"ObligationOpened by operator", "FilingDrafted by dpo", "FilingAgreed by ace-finance", "Filed by dpo",
+		"FilingDecided by dpo", "FilingAgreed by ace-finance")
+}
+
+// An encrypted council laptop left on a train: a breach that UK GDPR
+// Art. 33(1) does not require reporting. The DPO decides so with reasons,
+// a second person agrees, and the incident never shows a missed deadline,
+// however long after 72 hours it is looked at.
+func TestBreachDecidedNotRequiredNeverMissesItsDeadline(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	regimePolicy(t, ns, regime)
+	dpo := holdingAll(t, ns, "dpo", "incident-responder")
+	ace := holdingAll(t, ns, "ace-finance", "incident-filing-approver")
+
+	incident := newIncident(ns, "laptop", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityMedium)
+	incident.Spec.Impact = securityv1alpha1.Impact{PersonalData: true}
+	incident.Spec.AwareAt = &metav1.Time{Time: time.Now().Add(-2 * time.Hour).Truncate(time.Second)}
+	create(t, incident)
+	waitForObligation(t, ns, "laptop", regime, "notification", securityv1alpha1.ObligationToDecide)
+	for _, stage := range []string{"notification", "data-subjects"} {
+		filing := getFiling(t, ns, "laptop", regime, stage)
+		decision := &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired,
+			Rationale: "The laptop's disk is encrypted (BitLocker, recovery key held centrally); the data is unintelligible to a finder."}
+		if stage == "data-subjects" {
+			decision.Exemption = securityv1alpha1.ExemptionUnintelligible
+		}
+		if err := record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) { s.Decision = decision }); err != nil {
+			t.Fatal(err)
+		}
+		if err := record(t, ace, filing, agreement("Agreed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc, _ := waitForObligation(t, ns, "laptop", regime, "notification", securityv1alpha1.ObligationNotRequired)
+	waitForCondition(t, inc, func() []metav1.Condition { return getIncident(t, ns, "laptop").Status.Conditions },
+		securityv1alpha1.ConditionAuthorityNotificationRequired, metav1.ConditionFalse, securityv1alpha1.ReasonNotRequired)
+
+	// Four days on, nothing is missed.
+	operatorClock.advance(96 * time.Hour)
+	nudge(t, inc)
+	eventually(t, 20*time.Second, func() error {
+		inc = getIncident(t, ns, "laptop")
+		if c := findCondition(inc.Status.Conditions, securityv1alpha1.ConditionAuthorityDeadlineMissed); c == nil || c.Status != metav1.ConditionFalse {
+			return fmt.Errorf("AuthorityDeadlineMissed %+v, want False", c)
+		}
+		if c := findCondition(inc.Status.Conditions, securityv1alpha1.ConditionObligationMissed); c == nil || c.Status != metav1.ConditionFalse {
+			return fmt.Errorf("ObligationMissed %+v, want False", c)
+		}
+		return nil
+	})
+	for _, o := range inc.Status.Obligations {
+		if o.Missed {
+			t.Errorf("%s/%s missed", o.Regime, o.Stage)
+		}
+	}
+}
