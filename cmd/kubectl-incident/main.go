@@ -106,6 +106,13 @@ account beside the record.`,
 		newSummaryCommand(o),
 		newImportCommand(o),
 		newReviewCommand(o),
+		newObligationsCommand(o),
+		newDecideCommand(o),
+		newDraftCommand(o),
+		newAgreeCommand(o),
+		newFileCommand(o),
+		newAcknowledgeFilingCommand(o),
+		newCorrespondCommand(o),
 	)
 	return root
 }

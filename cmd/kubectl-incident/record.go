@@ -167,7 +167,10 @@ func newNotifyAuthorityCommand(o *options) *cobra.Command {
 			when, err = input.Time("at", at, time.Local, now)
 			return err
 		},
-		patch: func(*securityv1alpha1.Incident, string) ([]byte, error) {
+		patch: func(inc *securityv1alpha1.Incident, _ string) ([]byte, error) {
+			if err := regulatorFilingRequired(inc); err != nil {
+				return nil, err
+			}
 			return patch.AuthorityNotified(when, reference, delayReason), nil
 		},
 		done: func(inc *securityv1alpha1.Incident) string {
