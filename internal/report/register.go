@@ -20,16 +20,19 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
-// The regime and stages the register records, as config/regimes/uk-gdpr.yaml
-// names them.
+// The stages the register records, known by the provisions they cite, as
+// config/regimes/uk-gdpr.yaml ships them: whatever a cluster names the
+// regime, a Filing and an obligation carry the stage's citation.
 const (
+	// NotificationCitation is the notification to the supervisory
+	// authority.
+	NotificationCitation = "UK GDPR Art. 33(1)"
+	// CommunicationCitation is the communication to the data subjects.
+	CommunicationCitation = "UK GDPR Art. 34(1)"
+	// BreachRegime is the name the operator applies UK GDPR under by
+	// default (--default-regimes): the regime of a notification recorded on
+	// an incident before Filings existed.
 	BreachRegime = "uk-gdpr"
-	// NotificationStage is the notification to the supervisory authority
-	// (Art. 33(1)).
-	NotificationStage = "notification"
-	// CommunicationStage is the communication to the data subjects
-	// (Art. 34(1)).
-	CommunicationStage = "data-subjects"
 )
 
 // Filings are the Filings of incidents, by the incident's namespace and
@@ -161,8 +164,8 @@ func breachOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing,
 	if r := spec.Resolution; r != nil {
 		b.Resolution, b.ResolutionSummary = r.State, r.Summary
 	}
-	b.Notification = stageRecord(inc, filingFor(inc, filings, NotificationStage), NotificationStage, loc, now)
-	b.Communication = stageRecord(inc, filingFor(inc, filings, CommunicationStage), CommunicationStage, loc, now)
+	b.Notification = stageRecord(inc, filings, NotificationCitation, loc, now)
+	b.Communication = stageRecord(inc, filings, CommunicationCitation, loc, now)
 	return b
 }
 
@@ -173,28 +176,32 @@ func inZone(t time.Time, loc *time.Location) time.Time {
 	return t.In(loc)
 }
 
-// obligationFor is the operator's account of the register's stage, or nil
-// while it has none.
-func obligationFor(inc *securityv1alpha1.Incident, stage string) *securityv1alpha1.ObligationStatus {
+// obligationFor is the operator's account of the stage that cites
+// citation, or nil while it has none.
+func obligationFor(inc *securityv1alpha1.Incident, citation string) *securityv1alpha1.ObligationStatus {
 	for i := range inc.Status.Obligations {
-		if o := &inc.Status.Obligations[i]; o.Regime == BreachRegime && o.Stage == stage {
+		if o := &inc.Status.Obligations[i]; o.Citation == citation {
 			return o
 		}
 	}
 	return nil
 }
 
-// filingFor is the Filing that records the register's stage: the one the
-// incident's obligation names, else the one the operator opens under its
-// own name. Another Filing that claims the stage is not the record.
-func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing, stage string) *securityv1alpha1.Filing {
-	name := securityv1alpha1.FilingName(inc.Name, BreachRegime, stage)
-	if o := obligationFor(inc, stage); o != nil && o.Filing != "" {
-		name = o.Filing
+// filingFor is the Filing that records the stage citing citation: the one
+// the incident's obligation names, else one the operator opened under the
+// name it gives a stage. Only the operator may open a Filing, so another
+// that claims the stage under another name is not the record.
+func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing, citation string) *securityv1alpha1.Filing {
+	named := ""
+	if o := obligationFor(inc, citation); o != nil {
+		named = o.Filing
 	}
 	for i := range filings {
 		f := &filings[i]
-		if f.Name == name && f.Namespace == inc.Namespace && f.Spec.Incident == inc.Name && f.Spec.Regime == BreachRegime && f.Spec.Stage == stage {
+		if f.Namespace != inc.Namespace || f.Spec.Incident != inc.Name || f.Spec.Citation != citation {
+			continue
+		}
+		if f.Name == cmp.Or(named, securityv1alpha1.FilingName(inc.Name, f.Spec.Regime, f.Spec.Stage)) {
 			return f
 		}
 	}
@@ -202,8 +209,8 @@ func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 }
 
 // regimesOf are the regimes that apply to the incident: those the operator
-// holds obligations for, then those of its Filings, then UK GDPR for a
-// notification recorded on the incident itself.
+// holds obligations for, then those of its Filings; with none, UK GDPR for
+// a notification recorded on the incident itself.
 func regimesOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing) []string {
 	var regimes []string
 	add := func(r string) {
@@ -217,20 +224,21 @@ func regimesOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 	for _, f := range filings {
 		add(f.Spec.Regime)
 	}
-	if inc.Spec.AuthorityNotification != nil {
+	if len(regimes) == 0 && inc.Spec.AuthorityNotification != nil {
 		add(BreachRegime)
 	}
 	return regimes
 }
 
-// stageRecord is what f records for the stage, the incident's own
-// authorityNotification standing in for a notification not filed on it.
-func stageRecord(inc *securityv1alpha1.Incident, f *securityv1alpha1.Filing, stage string, loc *time.Location, now time.Time) StageRecord {
+// stageRecord is what the incident's Filings record for the stage citing
+// citation, the incident's own authorityNotification standing in for a
+// notification not filed on one.
+func stageRecord(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing, citation string, loc *time.Location, now time.Time) StageRecord {
 	var r StageRecord
-	if f != nil {
+	if f := filingFor(inc, filings, citation); f != nil {
 		r = filingRecord(f)
 	}
-	if n := inc.Spec.AuthorityNotification; n != nil && stage == NotificationStage && r.FiledAt.IsZero() {
+	if n := inc.Spec.AuthorityNotification; n != nil && citation == NotificationCitation && r.FiledAt.IsZero() {
 		r.FiledAt, r.Reference, r.DelayReason, r.FiledBy = n.NotifiedAt.Time, n.Reference, n.DelayReason, account(n.RecordedBy)
 		if r.Decision == "" {
 			r.Decision = DecisionRequired
@@ -246,7 +254,7 @@ func stageRecord(inc *securityv1alpha1.Incident, f *securityv1alpha1.Filing, sta
 	case DecisionNotRequired, DecisionNotApplicable:
 		r.Timeliness = AuthorityNotRequired
 	default:
-		deadline := stageDeadline(inc, stage)
+		deadline := stageDeadline(inc, citation)
 		if !deadline.IsZero() {
 			r.Deadline = deadline
 			r.Timeliness = timeliness(r.FiledAt, deadline, now)
@@ -315,11 +323,11 @@ func agreements(f *securityv1alpha1.Filing) int {
 // stageDeadline is the stage's deadline as the operator worked it out, or
 // for the notification of an incident it holds no obligations for, the
 // deadline the operator kept before regimes (or 72 hours from awareness).
-func stageDeadline(inc *securityv1alpha1.Incident, stage string) time.Time {
-	if o := obligationFor(inc, stage); o != nil {
+func stageDeadline(inc *securityv1alpha1.Incident, citation string) time.Time {
+	if o := obligationFor(inc, citation); o != nil {
 		return timeOf(o.Deadline)
 	}
-	if stage == NotificationStage {
+	if citation == NotificationCitation {
 		return authorityDeadline(inc)
 	}
 	return time.Time{}

@@ -34,25 +34,39 @@ func breachIncident(name string, spec securityv1alpha1.IncidentSpec, status secu
 	return incident("finance", name, 0, spec, status)
 }
 
+// The stages of UK GDPR the register reads, by name in the shipped regime.
+const (
+	notification = "notification"
+	dataSubjects = "data-subjects"
+)
+
+var citations = map[string]string{notification: NotificationCitation, dataSubjects: CommunicationCitation}
+
 // ukGDPR are the operator's obligations of UK GDPR for an incident aware
 // at t0: the notification due 72 hours later, the communication to the
 // data subjects without undue delay, each in state.
-func ukGDPR(incident string, notification, communication securityv1alpha1.ObligationState) []securityv1alpha1.ObligationStatus {
+func ukGDPR(incident string, notified, told securityv1alpha1.ObligationState) []securityv1alpha1.ObligationStatus {
 	return []securityv1alpha1.ObligationStatus{
-		{Regime: BreachRegime, Stage: NotificationStage, Citation: "UK GDPR Art. 33(1)", Recipient: securityv1alpha1.RecipientSupervisoryAuthority,
-			Filing: securityv1alpha1.FilingName(incident, BreachRegime, NotificationStage), State: notification, Deadline: at(72 * time.Hour)},
-		{Regime: BreachRegime, Stage: CommunicationStage, Citation: "UK GDPR Art. 34(1)", Recipient: securityv1alpha1.RecipientDataSubjects,
-			Filing: securityv1alpha1.FilingName(incident, BreachRegime, CommunicationStage), State: communication, WithoutUndueDelay: true},
+		{Regime: BreachRegime, Stage: notification, Citation: NotificationCitation, Recipient: securityv1alpha1.RecipientSupervisoryAuthority,
+			Filing: securityv1alpha1.FilingName(incident, BreachRegime, notification), State: notified, Deadline: at(72 * time.Hour)},
+		{Regime: BreachRegime, Stage: dataSubjects, Citation: CommunicationCitation, Recipient: securityv1alpha1.RecipientDataSubjects,
+			Filing: securityv1alpha1.FilingName(incident, BreachRegime, dataSubjects), State: told, WithoutUndueDelay: true},
 	}
 }
 
 // filing is the Filing the operator opens for a stage of UK GDPR, with the
 // steps recorded in steps.
 func filing(incident, stage string, steps securityv1alpha1.FilingSpec) securityv1alpha1.Filing {
-	steps.Incident, steps.Regime, steps.Stage = incident, BreachRegime, stage
+	return filingOf(BreachRegime, incident, stage, steps)
+}
+
+// filingOf is the Filing the operator opens for a stage of UK GDPR
+// installed as regime.
+func filingOf(regime, incident, stage string, steps securityv1alpha1.FilingSpec) securityv1alpha1.Filing {
+	steps.Incident, steps.Regime, steps.Stage, steps.Citation = incident, regime, stage, citations[stage]
 	steps.AgreementsRequired = 1
 	return securityv1alpha1.Filing{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName(incident, BreachRegime, stage)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName(incident, regime, stage)},
 		Spec:       steps,
 	}
 }
@@ -81,14 +95,14 @@ var (
 		ResolvedAt:  at(200 * time.Hour),
 	})
 	payslipsFilings = []securityv1alpha1.Filing{
-		filing("payslips", NotificationStage, securityv1alpha1.FilingSpec{
+		filing("payslips", notification, securityv1alpha1.FilingSpec{
 			Decision:        &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: attested("dpo")},
 			Draft:           &securityv1alpha1.FilingDraft{Content: payslipsDraft, DraftedBy: attested("dpo")},
 			Agreements:      agreedBy("ace", "cfo"),
 			Filed:           &securityv1alpha1.FilingSubmission{At: *at(100 * time.Hour), Reference: "DPB-0042", DelayReason: "The print supplier confirmed the run on day four", By: attested("dpo")},
 			Acknowledgement: &securityv1alpha1.FilingAcknowledgement{At: *at(101 * time.Hour), CaseNumber: "IC-123456-A1B2", By: attested("dpo")},
 		}),
-		filing("payslips", CommunicationStage, securityv1alpha1.FilingSpec{
+		filing("payslips", dataSubjects, securityv1alpha1.FilingSpec{
 			Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, Rationale: "Salaries and health deductions", DecidedBy: attested("ace")},
 			Draft:      &securityv1alpha1.FilingDraft{Content: payslipsDraft, DraftedBy: attested("dpo")},
 			Agreements: agreedBy("ace"),
@@ -107,7 +121,7 @@ func TestBreachRegisterRows(t *testing.T) {
 		"undecided, the clock running": {
 			incident: breachIncident("undecided", securityv1alpha1.IncidentSpec{Description: "USB stick lost"},
 				securityv1alpha1.IncidentStatus{Obligations: ukGDPR("undecided", securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationToDecide)}),
-			filings: []securityv1alpha1.Filing{filing("undecided", NotificationStage, securityv1alpha1.FilingSpec{}), filing("undecided", CommunicationStage, securityv1alpha1.FilingSpec{})},
+			filings: []securityv1alpha1.Filing{filing("undecided", notification, securityv1alpha1.FilingSpec{}), filing("undecided", dataSubjects, securityv1alpha1.FilingSpec{})},
 			now:     utc(10 * time.Hour),
 			want: Breach{
 				Namespace: "finance", Name: "undecided", Title: "Breach undecided", Description: "USB stick lost", Category: securityv1alpha1.CategoryUnauthorisedDisclosure,
@@ -132,11 +146,11 @@ func TestBreachRegisterRows(t *testing.T) {
 				Impact: securityv1alpha1.Impact{DataSubjects: new(int32(40))},
 			}, securityv1alpha1.IncidentStatus{Obligations: ukGDPR("encrypted-laptop", securityv1alpha1.ObligationNotRequired, securityv1alpha1.ObligationNotRequired)}),
 			filings: []securityv1alpha1.Filing{
-				filing("encrypted-laptop", NotificationStage, securityv1alpha1.FilingSpec{
+				filing("encrypted-laptop", notification, securityv1alpha1.FilingSpec{
 					Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Full-disk encryption; the key was not with it", DecidedBy: attested("dpo")},
 					Agreements: agreedBy("ace"),
 				}),
-				filing("encrypted-laptop", CommunicationStage, securityv1alpha1.FilingSpec{
+				filing("encrypted-laptop", dataSubjects, securityv1alpha1.FilingSpec{
 					Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Encrypted", Exemption: securityv1alpha1.ExemptionUnintelligible, DecidedBy: attested("dpo")},
 					Agreements: agreedBy("ace"),
 				}),
@@ -159,7 +173,7 @@ func TestBreachRegisterRows(t *testing.T) {
 			incident: breachIncident("one-voice", securityv1alpha1.IncidentSpec{},
 				securityv1alpha1.IncidentStatus{Obligations: ukGDPR("one-voice", securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationToDecide)}),
 			filings: []securityv1alpha1.Filing{
-				filing("one-voice", NotificationStage, securityv1alpha1.FilingSpec{
+				filing("one-voice", notification, securityv1alpha1.FilingSpec{
 					Decision: &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Low risk", DecidedBy: attested("dpo")},
 					// The decider agreeing with themself is no second person.
 					Agreements: agreedBy("dpo"),
@@ -243,11 +257,34 @@ func TestBreachRegisterRows(t *testing.T) {
 				Resolution:    securityv1alpha1.ResolutionFalsePositive, ResolvedAt: utc(5 * time.Hour), ResolutionSummary: "Test data, no real people",
 			},
 		},
+		"UK GDPR installed under another name, beside PECR": {
+			incident: breachIncident("renamed", securityv1alpha1.IncidentSpec{}, securityv1alpha1.IncidentStatus{Obligations: []securityv1alpha1.ObligationStatus{
+				{Regime: "pecr", Stage: notification, Citation: "PECR reg. 5A(2)", Filing: securityv1alpha1.FilingName("renamed", "pecr", notification), State: securityv1alpha1.ObligationFiled, Deadline: at(24 * time.Hour)},
+				{Regime: "gdpr", Stage: notification, Citation: NotificationCitation, Filing: securityv1alpha1.FilingName("renamed", "gdpr", notification), State: securityv1alpha1.ObligationRequired, Deadline: at(72 * time.Hour)},
+			}}),
+			filings: func() []securityv1alpha1.Filing {
+				pecr := filingOf("pecr", "renamed", notification, securityv1alpha1.FilingSpec{
+					Decision: &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: attested("telecoms")},
+					Filed:    &securityv1alpha1.FilingSubmission{At: *at(time.Hour), Reference: "PECR-1"},
+				})
+				pecr.Spec.Citation = "PECR reg. 5A(2)"
+				return []securityv1alpha1.Filing{pecr, filingOf("gdpr", "renamed", notification, securityv1alpha1.FilingSpec{
+					Decision: &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: attested("dpo")},
+				})}
+			}(),
+			now: utc(2 * time.Hour),
+			want: Breach{
+				Namespace: "finance", Name: "renamed", Title: "Breach renamed", Category: securityv1alpha1.CategoryUnauthorisedDisclosure,
+				AwareAt: utc(0), Regimes: []string{"pecr", "gdpr"},
+				Notification:  StageRecord{Decision: DecisionRequired, DecidedBy: "dpo", Deadline: utc(72 * time.Hour), Timeliness: AuthorityDue},
+				Communication: StageRecord{Decision: DecisionUndecided},
+			},
+		},
 		"another Filing claiming the stage is not the record": {
 			incident: breachIncident("forged", securityv1alpha1.IncidentSpec{},
 				securityv1alpha1.IncidentStatus{Obligations: ukGDPR("forged", securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationToDecide)}),
 			filings: func() []securityv1alpha1.Filing {
-				forged := filing("forged", NotificationStage, securityv1alpha1.FilingSpec{
+				forged := filing("forged", notification, securityv1alpha1.FilingSpec{
 					Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Nothing to see", DecidedBy: attested("mallory")},
 					Agreements: agreedBy("mallory-too"),
 				})
@@ -303,7 +340,7 @@ func TestBreachRegisterSelectsAndOrders(t *testing.T) {
 	first := breachIncident("first", securityv1alpha1.IncidentSpec{}, securityv1alpha1.IncidentStatus{})
 	elsewhere := breachIncident("first", securityv1alpha1.IncidentSpec{}, securityv1alpha1.IncidentStatus{})
 	elsewhere.Namespace = "housing"
-	theirs := filing("first", NotificationStage, securityv1alpha1.FilingSpec{
+	theirs := filing("first", notification, securityv1alpha1.FilingSpec{
 		Decision: &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: attested("housing-dpo")},
 	})
 	theirs.Namespace = "housing"
@@ -350,7 +387,7 @@ func registerFixtures(t *testing.T) []Breach {
 	t.Helper()
 	laptop := breachIncident("encrypted-laptop", securityv1alpha1.IncidentSpec{Title: `=HYPERLINK("http://evil.example","click")`},
 		securityv1alpha1.IncidentStatus{AwareAt: at(time.Hour)})
-	filings := append(slices.Clone(payslipsFilings), filing("encrypted-laptop", CommunicationStage, securityv1alpha1.FilingSpec{
+	filings := append(slices.Clone(payslipsFilings), filing("encrypted-laptop", dataSubjects, securityv1alpha1.FilingSpec{
 		Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Encrypted", Exemption: securityv1alpha1.ExemptionUnintelligible, DecidedBy: attested("dpo")},
 		Agreements: agreedBy("ace"),
 	}))
@@ -498,35 +535,48 @@ func TestWriteBreachRegisterMarkdown(t *testing.T) {
 	}
 }
 
-// The register reads the stages of the regime the project ships under the
-// names it gives them: a renamed stage would leave every breach undecided.
-func TestBreachRegisterStagesAreTheShippedRegimes(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "config", "regimes", BreachRegime+".yaml"))
+// The register knows its stages by the provisions they cite: the regime
+// the project ships cites each in the stage that makes it, and no other
+// shipped regime cites either.
+func TestBreachRegisterCitationsAreTheShippedRegimes(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "config", "regimes", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var regime securityv1alpha1.RegulatoryRegime
-	if err := yaml.UnmarshalStrict(data, &regime); err != nil {
-		t.Fatal(err)
-	}
-	if regime.Name != BreachRegime {
-		t.Errorf("config/regimes/%s.yaml holds regime %q", BreachRegime, regime.Name)
-	}
 	want := map[string]struct {
-		citation  string
-		recipient securityv1alpha1.Recipient
+		regime, stage string
+		recipient     securityv1alpha1.Recipient
 	}{
-		NotificationStage:  {"UK GDPR Art. 33(1)", securityv1alpha1.RecipientSupervisoryAuthority},
-		CommunicationStage: {"UK GDPR Art. 34(1)", securityv1alpha1.RecipientDataSubjects},
+		NotificationCitation:  {BreachRegime, notification, securityv1alpha1.RecipientSupervisoryAuthority},
+		CommunicationCitation: {BreachRegime, dataSubjects, securityv1alpha1.RecipientDataSubjects},
 	}
-	for name, w := range want {
-		i := slices.IndexFunc(regime.Spec.Stages, func(s securityv1alpha1.RegimeStage) bool { return s.Name == name })
-		if i < 0 {
-			t.Errorf("regime %s has no stage %q", BreachRegime, name)
+	found := map[string]int{}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
 			continue
 		}
-		if s := regime.Spec.Stages[i]; s.Citation != w.citation || s.Recipient != w.recipient {
-			t.Errorf("stage %q cites %q, to %s; want %q, to %s", name, s.Citation, s.Recipient, w.citation, w.recipient)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var regime securityv1alpha1.RegulatoryRegime
+		if err := yaml.UnmarshalStrict(data, &regime); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, s := range regime.Spec.Stages {
+			w, ok := want[s.Citation]
+			if !ok {
+				continue
+			}
+			found[s.Citation]++
+			if regime.Name != w.regime || s.Name != w.stage || s.Recipient != w.recipient {
+				t.Errorf("%s/%s (to %s) cites %q, which the register reads as %s/%s, to %s", regime.Name, s.Name, s.Recipient, s.Citation, w.regime, w.stage, w.recipient)
+			}
+		}
+	}
+	for citation := range want {
+		if found[citation] != 1 {
+			t.Errorf("%d shipped stages cite %q, want 1", found[citation], citation)
 		}
 	}
 }
