@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -190,7 +191,9 @@ func obligationFor(inc *securityv1alpha1.Incident, citation string) *securityv1a
 // filingFor is the Filing that records the stage citing citation: the one
 // the incident's obligation names, else one the operator opened under the
 // name it gives a stage. Only the operator may open a Filing, so another
-// that claims the stage under another name is not the record.
+// that claims the stage under another name is not the record; and as the
+// operator does, a Filing owned by an earlier incident of the same name is
+// that one's.
 func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing, citation string) *securityv1alpha1.Filing {
 	named := ""
 	if o := obligationFor(inc, citation); o != nil {
@@ -198,7 +201,7 @@ func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 	}
 	for i := range filings {
 		f := &filings[i]
-		if f.Namespace != inc.Namespace || f.Spec.Incident != inc.Name || f.Spec.Citation != citation {
+		if f.Namespace != inc.Namespace || f.Spec.Incident != inc.Name || f.Spec.Citation != citation || !ownedBy(f, inc) {
 			continue
 		}
 		if f.Name == cmp.Or(named, securityv1alpha1.FilingName(inc.Name, f.Spec.Regime, f.Spec.Stage)) {
@@ -206,6 +209,12 @@ func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 		}
 	}
 	return nil
+}
+
+// ownedBy is true when f names inc as its owner, as every Filing the
+// operator opens does.
+func ownedBy(f *securityv1alpha1.Filing, inc *securityv1alpha1.Incident) bool {
+	return slices.ContainsFunc(f.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == inc.UID })
 }
 
 // regimesOf are the regimes that apply to the incident: those the operator
@@ -221,8 +230,10 @@ func regimesOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 	for _, o := range inc.Status.Obligations {
 		add(o.Regime)
 	}
-	for _, f := range filings {
-		add(f.Spec.Regime)
+	for i := range filings {
+		if ownedBy(&filings[i], inc) {
+			add(filings[i].Spec.Regime)
+		}
 	}
 	if len(regimes) == 0 && inc.Spec.AuthorityNotification != nil {
 		add(BreachRegime)

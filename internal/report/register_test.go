@@ -15,6 +15,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -31,7 +32,9 @@ func breachIncident(name string, spec securityv1alpha1.IncidentSpec, status secu
 	if status.AwareAt == nil {
 		status.AwareAt = at(0)
 	}
-	return incident("finance", name, 0, spec, status)
+	inc := incident("finance", name, 0, spec, status)
+	inc.UID = types.UID("uid-" + name)
+	return inc
 }
 
 // The stages of UK GDPR the register reads, by name in the shipped regime.
@@ -66,8 +69,11 @@ func filingOf(regime, incident, stage string, steps securityv1alpha1.FilingSpec)
 	steps.Incident, steps.Regime, steps.Stage, steps.Citation = incident, regime, stage, citations[stage]
 	steps.AgreementsRequired = 1
 	return securityv1alpha1.Filing{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName(incident, regime, stage)},
-		Spec:       steps,
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "finance", Name: securityv1alpha1.FilingName(incident, regime, stage),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: securityv1alpha1.GroupVersion.String(), Kind: "Incident", Name: incident, UID: types.UID("uid-" + incident)}},
+		},
+		Spec: steps,
 	}
 }
 
@@ -277,6 +283,24 @@ func TestBreachRegisterRows(t *testing.T) {
 				Namespace: "finance", Name: "renamed", Title: "Breach renamed", Category: securityv1alpha1.CategoryUnauthorisedDisclosure,
 				AwareAt: utc(0), Regimes: []string{"pecr", "gdpr"},
 				Notification:  StageRecord{Decision: DecisionRequired, DecidedBy: "dpo", Deadline: utc(72 * time.Hour), Timeliness: AuthorityDue},
+				Communication: StageRecord{Decision: DecisionUndecided},
+			},
+		},
+		"a Filing left by an earlier incident of the same name is not this one's": {
+			incident: breachIncident("reused-name", securityv1alpha1.IncidentSpec{}, securityv1alpha1.IncidentStatus{}),
+			filings: func() []securityv1alpha1.Filing {
+				earlier := filing("reused-name", notification, securityv1alpha1.FilingSpec{
+					Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Another breach", DecidedBy: attested("dpo")},
+					Agreements: agreedBy("ace"),
+				})
+				earlier.OwnerReferences[0].UID = "uid-of-the-earlier-one"
+				return []securityv1alpha1.Filing{earlier}
+			}(),
+			now: utc(1 * time.Hour),
+			want: Breach{
+				Namespace: "finance", Name: "reused-name", Title: "Breach reused-name", Category: securityv1alpha1.CategoryUnauthorisedDisclosure,
+				AwareAt:       utc(0),
+				Notification:  StageRecord{Decision: DecisionUndecided, Deadline: utc(72 * time.Hour), Timeliness: AuthorityDue},
 				Communication: StageRecord{Decision: DecisionUndecided},
 			},
 		},
