@@ -39,6 +39,15 @@ var (
 	abandonedDesc = prometheus.NewDesc("incidentops_notifications_abandoned",
 		"Notifications given up on (no more attempts), on incidents that still exist, by namespace.",
 		[]string{"namespace"}, nil)
+	obligationsDesc = prometheus.NewDesc("incidentops_obligations",
+		"Obligations of the incidents that exist, by namespace, regime, stage and state. Every state of every stage of every installed regime is reported in each namespace that holds an incident, 0 when no obligation is in it.",
+		[]string{"namespace", "regime", "stage", "state"}, nil)
+	obligationDeadlineDesc = prometheus.NewDesc("incidentops_obligation_deadline_seconds",
+		"Seconds until an open obligation with a fixed deadline is due, for each one; negative once missed. State is ToDecide, Required, Drafted or Agreed.",
+		[]string{"namespace", "incident", "regime", "stage", "recipient", "state"}, nil)
+	obligationUndecidedDesc = prometheus.NewDesc("incidentops_obligation_undecided_since_timestamp_seconds",
+		"Unix time since which an obligation nobody has decided yet (ToDecide) has been open: when the organisation became aware of the incident, the time its regimes' clocks start from.",
+		[]string{"namespace", "incident", "regime", "stage"}, nil)
 
 	timeToAcknowledge = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "incidentops_time_to_acknowledge_seconds",
@@ -67,7 +76,8 @@ type stateReader struct {
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{openIncidentsDesc, slaAtRiskDesc, slaBreachedDesc, authorityDeadlineDesc, policiesNotReadyDesc, clusterPoliciesNotReadyDesc, abandonedDesc} {
+	for _, d := range []*prometheus.Desc{openIncidentsDesc, slaAtRiskDesc, slaBreachedDesc, authorityDeadlineDesc, policiesNotReadyDesc, clusterPoliciesNotReadyDesc, abandonedDesc,
+		obligationsDesc, obligationDeadlineDesc, obligationUndecidedDesc} {
 		ch <- d
 	}
 }
@@ -82,10 +92,14 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var incidents securityv1alpha1.IncidentList
 	var policies securityv1alpha1.EscalationPolicyList
 	var clusterPolicies securityv1alpha1.ClusterEscalationPolicyList
-	if source.reader.List(ctx, &incidents) != nil || source.reader.List(ctx, &policies) != nil || source.reader.List(ctx, &clusterPolicies) != nil {
-		return
+	var regimes securityv1alpha1.RegulatoryRegimeList
+	for _, list := range []client.ObjectList{&incidents, &policies, &clusterPolicies, &regimes} {
+		if source.reader.List(ctx, list) != nil {
+			return
+		}
 	}
-	for _, s := range stateSamples(incidents.Items, policies.Items, clusterPolicies.Items, source.clock.Now()) {
+	held := heldState{incidents: incidents.Items, policies: policies.Items, clusterPolicies: clusterPolicies.Items, regimes: regimes.Items}
+	for _, s := range stateSamples(held, source.clock.Now()) {
 		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, s.value, s.labels...)
 	}
 }
@@ -97,10 +111,27 @@ type sample struct {
 	value  float64
 }
 
-// stateSamples computes the state gauges from incidents and policies.
-// Cluster policies have a series of their own: a namespace label left
-// empty would be filled in with the operator's own at scrape time.
-func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1alpha1.EscalationPolicy, clusterPolicies []securityv1alpha1.ClusterEscalationPolicy, now time.Time) []sample {
+// heldState is what the operator's cache holds that the gauges read.
+type heldState struct {
+	incidents       []securityv1alpha1.Incident
+	policies        []securityv1alpha1.EscalationPolicy
+	clusterPolicies []securityv1alpha1.ClusterEscalationPolicy
+	regimes         []securityv1alpha1.RegulatoryRegime
+}
+
+// obligationStates are the states an obligation can be in, each reported
+// for every stage so that a state nobody is in reads 0, not absent.
+var obligationStates = []securityv1alpha1.ObligationState{
+	securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationRequired, securityv1alpha1.ObligationNotRequired,
+	securityv1alpha1.ObligationDrafted, securityv1alpha1.ObligationAgreed, securityv1alpha1.ObligationFiled,
+	securityv1alpha1.ObligationAcknowledged, securityv1alpha1.ObligationNotApplicable,
+}
+
+// stateSamples computes the state gauges from incidents, policies and
+// regimes. Cluster policies have a series of their own: a namespace label
+// left empty would be filled in with the operator's own at scrape time.
+func stateSamples(held heldState, now time.Time) []sample {
+	incidents, policies, clusterPolicies := held.incidents, held.policies, held.clusterPolicies
 	counts := map[*prometheus.Desc]map[[4]string]float64{}
 	add := func(d *prometheus.Desc, labels [4]string, v float64) {
 		if counts[d] == nil {
@@ -135,7 +166,9 @@ func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1al
 				add(abandonedDesc, [4]string{ns}, 1)
 			}
 		}
+		samples = append(samples, obligationSamples(inc, now)...)
 	}
+	countObligations(incidents, held.regimes, add)
 	for i := range policies {
 		p := &policies[i]
 		if !meta.IsStatusConditionTrue(p.Status.Conditions, securityv1alpha1.ConditionReady) {
@@ -149,7 +182,7 @@ func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1al
 		}
 	}
 	samples = append(samples, sample{clusterPoliciesNotReadyDesc, nil, float64(clusterNotReady)})
-	arity := map[*prometheus.Desc]int{openIncidentsDesc: 4}
+	arity := map[*prometheus.Desc]int{openIncidentsDesc: 4, obligationsDesc: 4}
 	for d, byLabels := range counts {
 		n := max(arity[d], 1)
 		for labels, v := range byLabels {
@@ -169,6 +202,68 @@ func stateSamples(incidents []securityv1alpha1.Incident, policies []securityv1al
 		return false
 	})
 	return samples
+}
+
+// obligationSamples are the incident's open deadlines and the obligations
+// nobody has decided yet. They are per incident, as the authority deadline
+// is: only open obligations have series, so there are as many as there are
+// things people still have to do, and each names what an alert must. A
+// deadline is exported as seconds left rather than a timestamp for the
+// same reason the authority deadline is: the alerts and the dashboard read
+// it without arithmetic, and it agrees with the operator's clock.
+func obligationSamples(inc *securityv1alpha1.Incident, now time.Time) []sample {
+	var samples []sample
+	for _, o := range inc.Status.Obligations {
+		if !o.State.Open() {
+			continue
+		}
+		if o.Deadline != nil {
+			samples = append(samples, sample{obligationDeadlineDesc,
+				[]string{inc.Namespace, inc.Name, o.Regime, o.Stage, string(o.Recipient), string(o.State)}, o.Deadline.Sub(now).Seconds()})
+		}
+		if o.State == securityv1alpha1.ObligationToDecide && inc.Status.AwareAt != nil {
+			samples = append(samples, sample{obligationUndecidedDesc,
+				[]string{inc.Namespace, inc.Name, o.Regime, o.Stage}, float64(inc.Status.AwareAt.Unix())})
+		}
+	}
+	return samples
+}
+
+// countObligations counts obligations by namespace, regime, stage and
+// state. The stages known are those of the installed regimes and any an
+// incident still holds (of a regime since removed); each is counted in
+// every state in every namespace that holds an incident, so that a state
+// emptied reads 0 rather than vanishing.
+func countObligations(incidents []securityv1alpha1.Incident, regimes []securityv1alpha1.RegulatoryRegime, add func(*prometheus.Desc, [4]string, float64)) {
+	type stage struct{ regime, name string }
+	var stages []stage
+	known := map[stage]bool{}
+	know := func(s stage) {
+		if !known[s] {
+			known[s] = true
+			stages = append(stages, s)
+		}
+	}
+	for i := range regimes {
+		for _, s := range regimes[i].Spec.Stages {
+			know(stage{regimes[i].Name, s.Name})
+		}
+	}
+	namespaces := map[string]bool{}
+	for i := range incidents {
+		namespaces[incidents[i].Namespace] = true
+		for _, o := range incidents[i].Status.Obligations {
+			know(stage{o.Regime, o.Stage})
+			add(obligationsDesc, [4]string{incidents[i].Namespace, o.Regime, o.Stage, string(o.State)}, 1)
+		}
+	}
+	for ns := range namespaces {
+		for _, s := range stages {
+			for _, state := range obligationStates {
+				add(obligationsDesc, [4]string{ns, s.regime, s.name, string(state)}, 0)
+			}
+		}
+	}
 }
 
 // observeRecorded times the acknowledgements and resolutions a reconcile
