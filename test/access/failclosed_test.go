@@ -38,7 +38,7 @@ func TestRecordsFailClosedWithoutEachMutatingBinding(t *testing.T) {
 			if err := admin.Get(context.Background(), client.ObjectKey{Name: binding.Spec.PolicyName}, &policy); err != nil {
 				t.Fatal(err)
 			}
-			kind := map[string]string{"incidents": "Incident", "evidences": "Evidence", "incidentreports": "IncidentReport"}[policy.Spec.MatchConstraints.ResourceRules[0].Resources[0]]
+			kind := map[string]string{"incidents": "Incident", "evidences": "Evidence", "incidentreports": "IncidentReport", "filings": "Filing"}[policy.Spec.MatchConstraints.ResourceRules[0].Resources[0]]
 			rows := stamped[kind]
 			if len(rows) == 0 {
 				t.Fatalf("no attempt of the table is stamped by %s", policy.Name)

@@ -76,7 +76,7 @@ type role struct {
 // namespaceRoles is what Kubernetes' built-in admin role aggregates of the
 // project's roles (config/rbac/user_roles.yaml): the API server alone does
 // not aggregate, so the test binds the same roles.
-var namespaceRoles = []string{"incident-viewer", "incident-reporter", "incident-responder", "incident-policy-admin", "incident-report-reviewer"}
+var namespaceRoles = []string{"incident-viewer", "incident-reporter", "incident-responder", "incident-policy-admin", "incident-report-reviewer", "incident-filing-approver"}
 
 var (
 	reporter     = role{name: "reporter", clusterRoles: []string{"incident-reporter"}}

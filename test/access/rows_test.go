@@ -48,6 +48,58 @@ func whoMayRecordEvidence(o outcome) outcomes {
 	return everyone(denied, outcomes{resp: o, nsadm: o, root: o})
 }
 
+// whoMayRecordFilings are the roles allowed to record the steps of a
+// regulator filing; agreeing needs more (incident-filing-approver).
+func whoMayRecordFilings(o outcome) outcomes {
+	return everyone(denied, outcomes{resp: o, nsadm: o, root: o})
+}
+
+// breachContent is what a UK GDPR Art. 33 notification carries.
+const breachContent = `{"nature":"A letter sent to the wrong address","dataSubjectCategories":"Residents","dataSubjectCount":"1",` +
+	`"recordCategories":"Council tax","recordCount":"1","contact":"DPO","consequences":"Disclosure","measures":"Retrieved"}`
+
+// notificationFiling is the Filing the operator opens for an incident's
+// UK GDPR notification.
+func notificationFiling(ns string) *securityv1alpha1.Filing {
+	return &securityv1alpha1.Filing{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: securityv1alpha1.FilingName("subject", "uk-gdpr", "notification")},
+		Spec: securityv1alpha1.FilingSpec{Incident: "subject", Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)",
+			Recipient: securityv1alpha1.RecipientSupervisoryAuthority, AgreementsRequired: 1,
+			RequiredContent: []string{"nature", "dataSubjectCategories", "dataSubjectCount", "recordCategories", "recordCount", "contact", "consequences", "measures"}},
+	}
+}
+
+// withFiling prepares an incident and its notification's Filing, opened
+// by the administrator, and drafted by them when drafted.
+func withFiling(drafted bool) func(t *testing.T, ns string) fixture {
+	return func(t *testing.T, ns string) fixture {
+		f := withIncident(nil)(t, ns)
+		f.filing = notificationFiling(ns)
+		createObject(t, f.filing)
+		if drafted {
+			if err := filingPatch(`{"spec":{"draft":{"content":`+breachContent+`}}}`)(context.Background(), admin, f); err != nil {
+				t.Fatalf("preparing a draft: %v", err)
+			}
+		}
+		return f
+	}
+}
+
+func filingPatch(body string) func(context.Context, client.Client, fixture) error {
+	return func(ctx context.Context, c client.Client, f fixture) error {
+		return c.Patch(ctx, f.filing.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(body)))
+	}
+}
+
+func storedFiling(t *testing.T, f fixture) *securityv1alpha1.Filing {
+	t.Helper()
+	filing := &securityv1alpha1.Filing{}
+	if err := admin.Get(context.Background(), client.ObjectKeyFromObject(f.filing), filing); err != nil {
+		t.Fatal(err)
+	}
+	return filing
+}
+
 func onlyRoot(o outcome) outcomes { return everyone(denied, outcomes{root: o}) }
 
 func creating(shape func(*securityv1alpha1.Incident)) func(context.Context, client.Client, fixture) error {
@@ -350,6 +402,40 @@ func attempts() []attempt {
 			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.trail.DeepCopy()) },
 			want: onlyRoot(allowed)},
 
+		{kind: "Filing", path: "create", what: "opened by a person",
+			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Create(ctx, notificationFiling(f.ns))
+			}, want: everyone(denied, outcomes{op: allowed, root: allowed})},
+		{kind: "Filing", path: "merge patch", what: "a draft, forged drafter",
+			prepare: withFiling(false), do: filingPatch(`{"spec":{"draft":{"content":` + breachContent + `,"draftedBy":{"username":"dpo@example.org","groups":["` + forgedGroup + `"]}}}}`),
+			want: whoMayRecordFilings(allowed),
+			check: func(t *testing.T, f fixture, r role) { attestedAs(t, "spec.draft.draftedBy", storedFiling(t, f).Spec.Draft.DraftedBy, r) }},
+		{kind: "Filing", path: "merge patch", what: "agree to another's draft, forged",
+			prepare: withFiling(true), do: filingPatch(`{"spec":{"agreements":[{"sequence":0,"by":{"username":"dpo@example.org","groups":["` + forgedGroup + `"]}}]}}`),
+			want: everyone(denied, outcomes{resp: refused("spec.agreements"), nsadm: allowed, root: allowed}),
+			check: func(t *testing.T, f fixture, r role) {
+				attestedAs(t, "spec.agreements[0].by", storedFiling(t, f).Spec.Agreements[0].By, r)
+			}},
+		{kind: "Filing", path: "json patch", what: "two agreements at once",
+			prepare: withFiling(true), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Patch(ctx, f.filing.DeepCopy(), client.RawPatch(types.JSONPatchType, []byte(
+					`[{"op":"add","path":"/spec/agreements","value":[{"sequence":0},{"sequence":1}]}]`)))
+			}, want: everyone(denied, outcomes{resp: refused("spec"), nsadm: refused("spec"), root: refused("spec")})},
+		{kind: "Filing", path: "merge patch", what: "filed before agreement",
+			prepare: withFiling(true), do: filingPatch(`{"spec":{"filed":{"at":"2026-03-02T09:00:00Z","reference":"ICO-1"}}}`),
+			want: whoMayRecordFilings(refused("spec.filed"))},
+		{kind: "Filing", path: "merge patch", what: "rewrite the draft",
+			prepare: withFiling(true), do: filingPatch(`{"spec":{"draft":{"content":{"nature":"nothing happened"}}}}`),
+			want: whoMayRecordFilings(refused("spec.draft"))},
+		{kind: "Filing", path: "merge patch", what: "change what the stage asks",
+			prepare: withFiling(false), do: filingPatch(`{"spec":{"agreementsRequired":1,"citation":"none"}}`),
+			want: whoMayRecordFilings(refused("spec.citation"))},
+		{kind: "Filing", path: "delete", what: "an opened filing",
+			prepare: withFiling(false), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.filing.DeepCopy()) },
+			want: onlyRoot(allowed)},
+		{kind: "RegulatoryRegime", path: "create", what: "the sample", prepare: nothing, do: sample("RegulatoryRegime"),
+			want: onlyRoot(allowed)},
+
 		{kind: "EscalationPolicy", path: "create", what: "the sample", prepare: nothing, do: sample("EscalationPolicy"),
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
 		{kind: "ClusterEscalationPolicy", path: "create", what: "the sample", prepare: nothing, do: sample("ClusterEscalationPolicy"),
@@ -461,7 +547,7 @@ func sample(kind string) func(context.Context, client.Client, fixture) error {
 				if obj.GetKind() != kind {
 					continue
 				}
-				if kind == "ClusterEscalationPolicy" {
+				if kind == "ClusterEscalationPolicy" || kind == "RegulatoryRegime" {
 					obj.SetName(f.ns)
 				} else {
 					obj.SetNamespace(f.ns)

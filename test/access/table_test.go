@@ -49,6 +49,7 @@ type fixture struct {
 	evidence *securityv1alpha1.Evidence
 	trail    *securityv1alpha1.AuditTrail
 	report   *securityv1alpha1.IncidentReport
+	filing   *securityv1alpha1.Filing
 }
 
 // everyone gives all roles one outcome, then the exceptions.
