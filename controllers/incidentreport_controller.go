@@ -74,6 +74,7 @@ type IncidentReportReconciler struct {
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports,verbs=list;watch
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports/status,verbs=patch
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidents;assets,verbs=list;watch
+// +kubebuilder:rbac:groups=security.incidentops.io,resources=filings,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func (r *IncidentReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -284,7 +285,8 @@ func (r *IncidentReportReconciler) message(ctx context.Context, report *security
 }
 
 // document is the run's document: kept from when it was made, or made now
-// from the incidents and assets of the report's namespace in the cache.
+// from the incidents, assets and Filings of the report's namespace in the
+// cache.
 // Made again after a restart, it holds the incidents as they are now, and
 // the run records the new digest.
 func (r *IncidentReportReconciler) document(ctx context.Context, report *securityv1alpha1.IncidentReport, run *securityv1alpha1.ReportRun, loc *time.Location) (*notify.Document, error) {
@@ -299,9 +301,15 @@ func (r *IncidentReportReconciler) document(ctx context.Context, report *securit
 	if err := r.List(ctx, &assets, client.InNamespace(report.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing the assets of namespace %s, for their suppliers: %w", report.Namespace, err)
 	}
+	var filings securityv1alpha1.FilingList
+	if report.Spec.Report == securityv1alpha1.ReportBreachRegister {
+		if err := r.List(ctx, &filings, client.InNamespace(report.Namespace)); err != nil {
+			return nil, fmt.Errorf("listing the Filings of namespace %s, for the breach register: %w", report.Namespace, err)
+		}
+	}
 	now := r.Clock.Now()
 	doc, count, err := reportrun.Make(reportrun.Input{
-		Report: report, Run: run, Incidents: incidents.Items, Assets: assets.Items, Location: loc, Now: now,
+		Report: report, Run: run, Incidents: incidents.Items, Assets: assets.Items, Filings: filings.Items, Location: loc, Now: now,
 	})
 	if err != nil {
 		return nil, err
@@ -359,8 +367,11 @@ func (r *IncidentReportReconciler) recordFailure(report *securityv1alpha1.Incide
 
 // kindName is the report's document as people call it.
 func kindName(report *securityv1alpha1.IncidentReport) string {
-	if report.Spec.Report == securityv1alpha1.ReportSummary {
+	switch report.Spec.Report {
+	case securityv1alpha1.ReportSummary:
 		return "summary"
+	case securityv1alpha1.ReportBreachRegister:
+		return "breach register"
 	}
 	return "control document"
 }

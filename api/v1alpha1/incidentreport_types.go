@@ -5,7 +5,7 @@ import (
 )
 
 // ReportKind is which document a report makes.
-// +kubebuilder:validation:Enum=ControlDocument;Summary
+// +kubebuilder:validation:Enum=ControlDocument;Summary;BreachRegister
 type ReportKind string
 
 const (
@@ -17,6 +17,16 @@ const (
 	// 5): counts, times to acknowledge and resolve, SLA, reports to the
 	// authority, major incidents, open supplier incidents, weaknesses.
 	ReportSummary ReportKind = "Summary"
+	// ReportBreachRegister is the register of personal data breaches that
+	// UK GDPR Art. 33(5) asks for: every incident of the namespace that
+	// involves personal data, whenever it happened and whether or not it
+	// was reported, as its record stands when the run is made. For each,
+	// the facts, the decision whether to notify the supervisory authority
+	// (Art. 33) with its reasons and who decided, drafted, agreed and
+	// filed, when it was filed and how late, the authority's case number,
+	// and whether the data subjects were told (Art. 34). The register is
+	// kept whole, so a run's period does not narrow it.
+	ReportBreachRegister ReportKind = "BreachRegister"
 )
 
 // ReportFormat is the file a report is written as.
@@ -70,7 +80,8 @@ type ReportSignOff struct {
 // +kubebuilder:validation:XValidation:rule="!(self.report == 'Summary' && has(self.format) && self.format == 'CSV')",message="the summary is several tables: choose Markdown or XLSX",fieldPath=".format"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.signOffs) || (has(self.signOffs) && oldSelf.signOffs.all(o, self.signOffs.exists(s, s.run == o.run)))",message="signOffs is append-only: a sign-off cannot be removed",fieldPath=".signOffs"
 type IncidentReportSpec struct {
-	// Report is which document each run makes: ControlDocument or Summary.
+	// Report is which document each run makes: ControlDocument, Summary or
+	// BreachRegister.
 	// +required
 	Report ReportKind `json:"report"`
 
@@ -103,8 +114,9 @@ type IncidentReportSpec struct {
 	// time: incidents reported in it are in the document. A period of whole
 	// days (168h) counts days on the calendar of timeZone, so that each
 	// week runs from Monday 09:00 to Monday 09:00 even across a change of
-	// the clocks. At least 1h and at most 8760h, in whole seconds.
-	// Defaults to 168h.
+	// the clocks. The breach register holds every breach whatever the
+	// period. At least 1h and at most 8760h, in whole seconds. Defaults to
+	// 168h.
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('8760h'))",message="period must be at least 1h and at most 8760h (a year)"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="period is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +kubebuilder:default="168h"
@@ -112,8 +124,8 @@ type IncidentReportSpec struct {
 	Period *Duration `json:"period,omitempty"`
 
 	// Format of the document: CSV, XLSX or Markdown. Defaults to XLSX for
-	// the control document and Markdown for the summary, which has no CSV
-	// form.
+	// the control document and the breach register, and Markdown for the
+	// summary, which has no CSV form.
 	// +optional
 	Format ReportFormat `json:"format,omitempty"`
 
@@ -307,10 +319,11 @@ const (
 )
 
 // IncidentReport makes a document about the incidents of its own namespace
-// on a schedule, the control document or the summary, and sends it to its
-// receivers; people sign each run off as reviewed. Being namespaced, it
-// reads only its own namespace's incidents and assets: a tenant who may
-// create reports in one namespace learns nothing of another's incidents.
+// on a schedule, the control document, the summary or the breach register,
+// and sends it to its receivers; people sign each run off as reviewed.
+// Being namespaced, it reads only its own namespace's incidents, assets and
+// Filings: a tenant who may create reports in one namespace learns nothing
+// of another's incidents.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

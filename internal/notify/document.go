@@ -28,7 +28,7 @@ type ReportMessage struct {
 	Namespace string `json:"namespace"`
 	// ReportUID threads every mail about one report.
 	ReportUID string `json:"-"`
-	// Kind is ControlDocument or Summary.
+	// Kind is ControlDocument, Summary or BreachRegister.
 	Kind string `json:"kind"`
 	// Run is the run's ID: its scheduled time, RFC 3339 in UTC.
 	Run string `json:"run"`
@@ -91,11 +91,15 @@ const reportTimeLayout = "2006-01-02 15:04 MST"
 // ReportText is the subject and the plain text of a report's mail.
 func ReportText(msg ReportMessage) (subject, text string) {
 	noun := "control document"
-	if msg.Kind == "Summary" {
+	period := fmt.Sprintf("incidents reported from %s to %s", msg.From.Format(reportTimeLayout), msg.To.Format(reportTimeLayout))
+	switch msg.Kind {
+	case "Summary":
 		noun = "summary"
+	case "BreachRegister":
+		// The register is kept whole: it has no period.
+		noun, period = "breach register", "personal data breaches, every one recorded"
 	}
 	what := "The " + noun
-	period := fmt.Sprintf("incidents reported from %s to %s", msg.From.Format(reportTimeLayout), msg.To.Format(reportTimeLayout))
 	name := msg.Namespace + "/" + msg.Report
 	if msg.Notice == NoticeReviewOverdue {
 		due := ""

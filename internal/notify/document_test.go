@@ -192,3 +192,17 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// The breach register's mail calls it so, and gives no period: the
+// register holds every breach.
+func TestReportTextOfTheBreachRegister(t *testing.T) {
+	msg := reportMessage(t, notify.NewDocument("XLSX", "register-2026-03-30-0900.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", []byte("x")))
+	msg.Kind, msg.Report, msg.Incidents = "BreachRegister", "breach-register", 3
+	subject, text := notify.ReportText(msg)
+	if subject != "Breach register of council/breach-register, run 2026-03-30T08:00:00Z" {
+		t.Errorf("subject %q", subject)
+	}
+	if want := "The breach register of IncidentReport council/breach-register for run 2026-03-30T08:00:00Z is attached: 3 personal data breaches, every one recorded."; !strings.HasPrefix(text, want) {
+		t.Errorf("text:\n%s\nwant it to start\n%s", text, want)
+	}
+}

@@ -17,49 +17,45 @@ import (
 type Input struct {
 	Report *securityv1alpha1.IncidentReport
 	Run    *securityv1alpha1.ReportRun
-	// Incidents and Assets are the report's namespace's. Any other
-	// namespace's are left out whatever the caller hands over: a report
-	// never tells one tenant about another's incidents.
+	// Incidents, Assets and Filings are the report's namespace's. Any
+	// other namespace's are left out whatever the caller hands over: a
+	// report never tells one tenant about another's incidents.
 	Incidents []securityv1alpha1.Incident
 	Assets    []securityv1alpha1.Asset
+	Filings   []securityv1alpha1.Filing
 	// Location is the report's time zone; Now is when the document is made.
 	Location *time.Location
 	Now      time.Time
 }
 
-// Make writes the run's document: the control document's rows for the
-// incidents reported in the run's period, or the summary of the period,
-// in the report's format.
+// Make writes the run's document in the report's format: the control
+// document's rows for the incidents reported in the run's period, the
+// summary of the period, or the whole breach register. It returns how many
+// incidents the document covers.
 func Make(in Input) (*notify.Document, int, error) {
 	ns := in.Report.Namespace
-	var incidents []securityv1alpha1.Incident
-	for i := range in.Incidents {
-		if in.Incidents[i].Namespace == ns {
-			incidents = append(incidents, in.Incidents[i])
-		}
-	}
-	var assets []securityv1alpha1.Asset
-	for i := range in.Assets {
-		if in.Assets[i].Namespace == ns {
-			assets = append(assets, in.Assets[i])
-		}
-	}
+	incidents := inNamespace(in.Incidents, ns)
 	from, to := in.Run.From.In(in.Location), in.Run.To.In(in.Location)
-	rows := report.ControlDocument(incidents, report.AssetsOf(assets), in.Location, in.Now)
 	format := FormatOf(&in.Report.Spec)
 
 	var write func(io.Writer) error
 	count := 0
-	if in.Report.Spec.Report == securityv1alpha1.ReportSummary {
+	switch in.Report.Spec.Report {
+	case securityv1alpha1.ReportBreachRegister:
+		register := report.BreachRegister(incidents, report.FilingsOf(inNamespace(in.Filings, ns)), in.Location, in.Now)
+		count = len(register)
+		write = writerFor(format, register, map[securityv1alpha1.ReportFormat]func(io.Writer, []report.Breach) error{
+			securityv1alpha1.ReportCSV: report.WriteBreachRegisterCSV, securityv1alpha1.ReportXLSX: report.WriteBreachRegisterXLSX, securityv1alpha1.ReportMarkdown: report.WriteBreachRegisterMarkdown,
+		})
+	case securityv1alpha1.ReportSummary:
+		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), in.Location, in.Now)
 		summary := report.Summarise(rows, from, to, in.Now.In(in.Location))
 		count = summary.Reported
-		switch format {
-		case securityv1alpha1.ReportXLSX:
-			write = func(w io.Writer) error { return report.WriteSummaryXLSX(w, summary) }
-		case securityv1alpha1.ReportMarkdown:
-			write = func(w io.Writer) error { return report.WriteSummaryMarkdown(w, summary) }
-		}
-	} else {
+		write = writerFor(format, summary, map[securityv1alpha1.ReportFormat]func(io.Writer, report.Summary) error{
+			securityv1alpha1.ReportXLSX: report.WriteSummaryXLSX, securityv1alpha1.ReportMarkdown: report.WriteSummaryMarkdown,
+		})
+	default:
+		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), in.Location, in.Now)
 		var period []report.Row
 		for _, r := range rows {
 			if !r.ReportedAt.Before(from) && r.ReportedAt.Before(to) {
@@ -67,12 +63,9 @@ func Make(in Input) (*notify.Document, int, error) {
 			}
 		}
 		count = len(period)
-		writers := map[securityv1alpha1.ReportFormat]func(io.Writer, []report.Row) error{
+		write = writerFor(format, period, map[securityv1alpha1.ReportFormat]func(io.Writer, []report.Row) error{
 			securityv1alpha1.ReportCSV: report.WriteCSV, securityv1alpha1.ReportXLSX: report.WriteXLSX, securityv1alpha1.ReportMarkdown: report.WriteMarkdown,
-		}
-		if w := writers[format]; w != nil {
-			write = func(out io.Writer) error { return w(out, period) }
-		}
+		})
 	}
 	if write == nil {
 		return nil, 0, fmt.Errorf("the %s has no %s form", in.Report.Spec.Report, format)
@@ -83,6 +76,30 @@ func Make(in Input) (*notify.Document, int, error) {
 	}
 	doc := notify.NewDocument(string(format), Filename(in.Report.Name, format, to), ContentType(format), b.Bytes())
 	return doc, count, nil
+}
+
+// inNamespace are the objects of namespace ns.
+func inNamespace[T any, P interface {
+	*T
+	GetNamespace() string
+}](objects []T, ns string) []T {
+	var in []T
+	for i := range objects {
+		if P(&objects[i]).GetNamespace() == ns {
+			in = append(in, objects[i])
+		}
+	}
+	return in
+}
+
+// writerFor writes doc with the writer of format, or is nil when the
+// document has no such form.
+func writerFor[D any](format securityv1alpha1.ReportFormat, doc D, writers map[securityv1alpha1.ReportFormat]func(io.Writer, D) error) func(io.Writer) error {
+	w := writers[format]
+	if w == nil {
+		return nil
+	}
+	return func(out io.Writer) error { return w(out, doc) }
 }
 
 // Record writes what a run's document is into the run.

@@ -3,14 +3,17 @@ package reportrun
 import (
 	"bytes"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
+	"github.com/incidentops/incident-operator/internal/report"
 )
 
 var slot = time.Date(2026, time.March, 9, 9, 0, 0, 0, time.UTC)
@@ -397,16 +400,55 @@ func incident(ns, name string, reported time.Time) securityv1alpha1.Incident {
 	}
 }
 
+func csvRecords(t *testing.T, content string) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(content)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// breach is an incident involving personal data; its UID is its name, so
+// that only the namespace tells it from another tenant's of the same name.
+func breach(ns, name string, reported time.Time) securityv1alpha1.Incident {
+	inc := incident(ns, name, reported)
+	inc.Spec.Impact.PersonalData = true
+	inc.UID = types.UID(name)
+	return inc
+}
+
+// notificationDecided is the UK GDPR notification of an incident, decided
+// required by decider.
+func notificationDecided(ns, incident, decider string) securityv1alpha1.Filing {
+	return securityv1alpha1.Filing{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ns, Name: securityv1alpha1.FilingName(incident, "uk-gdpr", "notification"),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: securityv1alpha1.GroupVersion.String(), Kind: "Incident", Name: incident, UID: types.UID(incident)}},
+		},
+		Spec: securityv1alpha1.FilingSpec{
+			Incident: incident, Regime: "uk-gdpr", Stage: "notification", Citation: report.NotificationCitation, AgreementsRequired: 1,
+			Decision: &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: &securityv1alpha1.Attestation{Username: decider}},
+		},
+	}
+}
+
 // A document holds the incidents of the report's namespace reported in the
-// run's period, whatever else it is handed.
+// run's period, or for the breach register its every breach, whatever else
+// it is handed.
 func TestMake(t *testing.T) {
 	london, _ := time.LoadLocation("Europe/London")
 	incidents := []securityv1alpha1.Incident{
-		incident("desk", "in-the-week", slot.Add(-48*time.Hour)),
+		breach("desk", "in-the-week", slot.Add(-48*time.Hour)),
 		incident("desk", "at-the-start", slot.AddDate(0, 0, -7)),
-		incident("desk", "before-the-week", slot.AddDate(0, 0, -7).Add(-time.Minute)),
+		breach("desk", "before-the-week", slot.AddDate(0, 0, -7).Add(-time.Minute)),
 		incident("desk", "at-the-end", slot),
-		incident("other-tenant", "theirs", slot.Add(-time.Hour)),
+		breach("other-tenant", "theirs", slot.Add(-time.Hour)),
+	}
+	filings := []securityv1alpha1.Filing{
+		notificationDecided("desk", "in-the-week", "desk-dpo"),
+		// Another tenant's Filing for an incident of the same name.
+		notificationDecided("other-tenant", "before-the-week", "their-dpo"),
 	}
 	tests := map[string]struct {
 		kind   securityv1alpha1.ReportKind
@@ -416,16 +458,27 @@ func TestMake(t *testing.T) {
 		"control document as CSV": {
 			kind: securityv1alpha1.ReportControlDocument, format: securityv1alpha1.ReportCSV,
 			check: func(t *testing.T, content string) {
-				rows, err := csv.NewReader(strings.NewReader(content)).ReadAll()
-				if err != nil {
-					t.Fatal(err)
-				}
+				rows := csvRecords(t, content)
 				var names []string
 				for _, r := range rows[1:] {
 					names = append(names, r[0]+"/"+r[1])
 				}
 				if strings.Join(names, ",") != "desk/at-the-start,desk/in-the-week" {
 					t.Errorf("rows %v, want the two incidents of desk reported in [from, to)", names)
+				}
+			},
+		},
+		"breach register as CSV, whatever the period": {
+			kind: securityv1alpha1.ReportBreachRegister, format: securityv1alpha1.ReportCSV,
+			check: func(t *testing.T, content string) {
+				rows := csvRecords(t, content)
+				decidedBy := slices.Index(rows[0], "Art. 33 decided by")
+				var got []string
+				for _, r := range rows[1:] {
+					got = append(got, r[0]+"/"+r[1]+" decided by "+r[decidedBy])
+				}
+				if want := "desk/before-the-week decided by ,desk/in-the-week decided by desk-dpo"; strings.Join(got, ",") != want {
+					t.Errorf("rows %v, want %s: the breaches of desk, each with its own Filing", got, want)
 				}
 			},
 		},
@@ -443,7 +496,7 @@ func TestMake(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			report := newReport(func(s *securityv1alpha1.IncidentReportSpec) { s.Report, s.Format = tc.kind, tc.format })
 			run := NewRun(report, slot, slot.AddDate(0, 0, -7))
-			doc, count, err := Make(Input{Report: report, Run: &run, Incidents: incidents, Location: london, Now: slot.Add(time.Minute)})
+			doc, count, err := Make(Input{Report: report, Run: &run, Incidents: incidents, Filings: filings, Location: london, Now: slot.Add(time.Minute)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -458,7 +511,7 @@ func TestMake(t *testing.T) {
 			if run.SHA256 != doc.SHA256 || run.Size != int64(len(doc.Content)) || run.Incidents != 2 || run.Filename != doc.Filename {
 				t.Errorf("recorded %+v", run)
 			}
-			again, _, _ := Make(Input{Report: report, Run: &run, Incidents: incidents, Location: london, Now: slot.Add(time.Minute)})
+			again, _, _ := Make(Input{Report: report, Run: &run, Incidents: incidents, Filings: filings, Location: london, Now: slot.Add(time.Minute)})
 			if !bytes.Equal(again.Content, doc.Content) {
 				t.Error("the same incidents made another document")
 			}
