@@ -119,18 +119,19 @@ func applies(inc *securityv1alpha1.Incident) string {
 }
 
 // recordStep sends the step that patch makes from the Filing as read. The
-// patch tests the Filing's resourceVersion, so when something was recorded
-// on the Filing meanwhile it is refused: the Filing is then read again and
-// the step made once more from what it now holds, which refuses it (the
-// same step recorded by someone else) or numbers it after the other (an
-// agreement, a letter). A second refusal of that kind is reported.
+// patch tests the Filing's generation, which every change to its spec
+// raises, so when something was recorded on the Filing meanwhile it is
+// refused: the Filing is then read again and the step made once more from
+// what it now holds, which refuses it (the same step recorded by someone
+// else) or numbers it after the other (an agreement, a letter). A second
+// refusal of that kind is reported.
 func recordStep(ctx context.Context, c client.Client, f *securityv1alpha1.Filing, patch func(*securityv1alpha1.Filing) ([]byte, error)) (*securityv1alpha1.Filing, error) {
 	for attempt := 1; ; attempt++ {
 		body, err := patch(f)
 		if err != nil {
 			return nil, err
 		}
-		read := f.ResourceVersion
+		read := f.Generation
 		err = c.Patch(ctx, f, client.RawPatch(types.JSONPatchType, body))
 		if err == nil {
 			return f, nil
@@ -138,7 +139,7 @@ func recordStep(ctx context.Context, c client.Client, f *securityv1alpha1.Filing
 		// The API server does not say that a JSON patch's test failed; the
 		// Filing read again does.
 		again := &securityv1alpha1.Filing{}
-		if c.Get(ctx, client.ObjectKeyFromObject(f), again) != nil || again.ResourceVersion == read {
+		if c.Get(ctx, client.ObjectKeyFromObject(f), again) != nil || again.Generation == read {
 			return nil, fmt.Errorf("filing %s: %w", f.Name, err)
 		}
 		if attempt == 2 {

@@ -61,7 +61,7 @@ A decision cannot be changed once recorded.`,
 			if d := f.Spec.Decision; d != nil {
 				return nil, stepRecorded(f, "decided "+string(d.Outcome), d.DecidedBy)
 			}
-			return patch.FilingStep(f.ResourceVersion, "decision", decision)
+			return patch.FilingStep(f.Generation, "decision", decision)
 		},
 		done: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) string {
 			d := f.Spec.Decision
@@ -143,7 +143,7 @@ agrees to it (kubectl incident agree).`,
 				return nil, fmt.Errorf("the draft of %s/%s (%s) lacks %s: the stage asks for %s, and a draft cannot be changed once recorded; give each with --content FIELD=TEXT",
 					f.Spec.Regime, f.Spec.Stage, f.Spec.Citation, strings.Join(missing, ", "), strings.Join(f.Spec.RequiredContent, ", "))
 			}
-			return patch.FilingStep(f.ResourceVersion, "draft", securityv1alpha1.FilingDraft{Content: content})
+			return patch.FilingStep(f.Generation, "draft", securityv1alpha1.FilingDraft{Content: content})
 		},
 		done: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) string {
 			d := f.Spec.Draft
@@ -168,7 +168,7 @@ with its own number.`,
 		},
 		patch: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) ([]byte, error) {
 			sequence = int32(len(f.Spec.Agreements))
-			return patch.FilingAppend(f.ResourceVersion, "agreements", len(f.Spec.Agreements), securityv1alpha1.FilingAgreement{Sequence: sequence, Note: note})
+			return patch.FilingAppend(f.Generation, "agreements", len(f.Spec.Agreements), securityv1alpha1.FilingAgreement{Sequence: sequence, Note: note})
 		},
 		done: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) string {
 			var a securityv1alpha1.FilingAgreement
@@ -211,7 +211,7 @@ gives the reasons for the delay (UK GDPR Art. 33(1)).`,
 				return nil, fmt.Errorf("%s/%s was due by %s: a filing after its deadline gives the reasons for the delay (--delay-reason)",
 					ob.Regime, ob.Stage, ob.Deadline.UTC().Format(time.RFC3339))
 			}
-			return patch.FilingStep(f.ResourceVersion, "filed", securityv1alpha1.FilingSubmission{At: metav1.NewTime(when), Reference: reference, DelayReason: delayReason})
+			return patch.FilingStep(f.Generation, "filed", securityv1alpha1.FilingSubmission{At: metav1.NewTime(when), Reference: reference, DelayReason: delayReason})
 		},
 		done: func(f *securityv1alpha1.Filing, ob securityv1alpha1.ObligationStatus) string {
 			s := f.Spec.Filed
@@ -242,7 +242,7 @@ func newAcknowledgeFilingCommand(o *options) *cobra.Command {
 			if a := f.Spec.Acknowledgement; a != nil {
 				return nil, stepRecorded(f, "acknowledged", a.By)
 			}
-			return patch.FilingStep(f.ResourceVersion, "acknowledgement", securityv1alpha1.FilingAcknowledgement{At: metav1.NewTime(when), CaseNumber: caseNumber})
+			return patch.FilingStep(f.Generation, "acknowledgement", securityv1alpha1.FilingAcknowledgement{At: metav1.NewTime(when), CaseNumber: caseNumber})
 		},
 		done: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) string {
 			a := f.Spec.Acknowledgement
@@ -274,7 +274,7 @@ the same moment, both are kept, each with its own number.`,
 		},
 		patch: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) ([]byte, error) {
 			letter.Sequence = int32(len(f.Spec.Correspondence))
-			return patch.FilingAppend(f.ResourceVersion, "correspondence", len(f.Spec.Correspondence), letter)
+			return patch.FilingAppend(f.Generation, "correspondence", len(f.Spec.Correspondence), letter)
 		},
 		done: func(f *securityv1alpha1.Filing, _ securityv1alpha1.ObligationStatus) string {
 			c := letter

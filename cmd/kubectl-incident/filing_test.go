@@ -44,7 +44,7 @@ func regulated() []client.Object {
 	inc.Status.NextObligationDeadline = &deadline
 	open := func(stage, citation string, recipient securityv1alpha1.Recipient, required ...string) *securityv1alpha1.Filing {
 		return &securityv1alpha1.Filing{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName("breach", "uk-gdpr", stage)},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName("breach", "uk-gdpr", stage), Generation: 1},
 			Spec: securityv1alpha1.FilingSpec{Incident: "breach", Regime: "uk-gdpr", Stage: stage, Citation: citation,
 				Recipient: recipient, RequiredContent: required, AgreementsRequired: 1},
 		}
@@ -57,8 +57,10 @@ func regulated() []client.Object {
 	return []client.Object{inc, notification, subjects, plain}
 }
 
-// attested stands for the admission policies: each step a patch leaves
-// without an account is stamped with the account "ann".
+// attested stands for the API server where the fake client does not: each
+// step a patch leaves without an account is stamped with the account
+// "ann", as the admission policies do, and the generation is raised, as
+// every change to the spec does.
 func attested(before func(context.Context, client.WithWatch) error) interceptor.Funcs {
 	return interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 		if before != nil {
@@ -98,6 +100,7 @@ func attested(before func(context.Context, client.WithWatch) error) interceptor.
 		for i := range s.Correspondence {
 			stamp(&s.Correspondence[i].By)
 		}
+		f.Generation++
 		return c.Update(ctx, f)
 	}}
 }
@@ -378,6 +381,24 @@ func TestAgreementsAtOnceAreBothKept(t *testing.T) {
 	}
 }
 
+// The operator's writes to a Filing's status or metadata change its
+// resourceVersion and not its generation: a step sent meanwhile is
+// recorded at once.
+func TestAWriteOutsideTheSpecMeanwhileIsNoConflict(t *testing.T) {
+	sent := 0
+	c := regulatedClient(attested(func(ctx context.Context, c client.WithWatch) error {
+		if sent++; sent > 1 {
+			return nil
+		}
+		f := storedFilingOf(ctx, c, "notification")
+		f.Labels = map[string]string{"checked": "true"}
+		return c.Update(ctx, f)
+	}))
+	if _, stderr, err := runFiling(t, c, "agree", "breach", "--stage", "notification"); err != nil || sent != 1 {
+		t.Errorf("after %d patches: %v\n%s", sent, err, stderr)
+	}
+}
+
 // A Filing that changes again after it was read again is not patched a
 // third time: the command says so, and records nothing over the others.
 func TestAFilingChangingTwiceIsReported(t *testing.T) {
@@ -404,6 +425,7 @@ func TestADecisionMadeMeanwhileIsNotOverwritten(t *testing.T) {
 			return nil
 		}
 		f.Spec.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, DecidedBy: &securityv1alpha1.Attestation{Username: "bob"}}
+		f.Generation++
 		return c.Update(ctx, f)
 	}))
 	_, stderr, err := runFiling(t, c, "decide", "breach", "--stage", "data-subjects", "--not-required", "--rationale", "encrypted")
@@ -426,6 +448,7 @@ func storedFilingOf(ctx context.Context, c client.Client, stage string) *securit
 func agreeAs(ctx context.Context, c client.Client, user string) error {
 	f := storedFilingOf(ctx, c, "notification")
 	f.Spec.Agreements = append(f.Spec.Agreements, securityv1alpha1.FilingAgreement{Sequence: int32(len(f.Spec.Agreements)), By: &securityv1alpha1.Attestation{Username: user}})
+	f.Generation++
 	return c.Update(ctx, f)
 }
 

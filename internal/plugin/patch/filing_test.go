@@ -13,12 +13,12 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
-// filingJSON is a Filing as the API server stores it at resourceVersion,
-// with edit's steps recorded.
-func filingJSON(t *testing.T, resourceVersion string, edit func(*securityv1alpha1.FilingSpec)) []byte {
+// filingJSON is a Filing as the API server stores it at generation, with
+// edit's steps recorded.
+func filingJSON(t *testing.T, generation int64, edit func(*securityv1alpha1.FilingSpec)) []byte {
 	t.Helper()
 	f := securityv1alpha1.Filing{
-		ObjectMeta: metav1.ObjectMeta{Name: "breach.uk-gdpr.notification", Namespace: "finance", ResourceVersion: resourceVersion},
+		ObjectMeta: metav1.ObjectMeta{Name: "breach.uk-gdpr.notification", Namespace: "finance", Generation: generation, ResourceVersion: "70"},
 		Spec: securityv1alpha1.FilingSpec{
 			Incident: "breach", Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)",
 			Recipient: securityv1alpha1.RecipientSupervisoryAuthority, RequiredContent: []string{"nature"}, AgreementsRequired: 1,
@@ -80,7 +80,7 @@ func TestFilingSteps(t *testing.T) {
 	}{
 		"a decision that the stage is required": {
 			body: func() ([]byte, error) {
-				return FilingStep("7", "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired})
+				return FilingStep(7, "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired}
@@ -88,7 +88,7 @@ func TestFilingSteps(t *testing.T) {
 		},
 		"a decision that it is not, with an exemption": {
 			body: func() ([]byte, error) {
-				return FilingStep("7", "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "encrypted", Exemption: securityv1alpha1.ExemptionUnintelligible})
+				return FilingStep(7, "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "encrypted", Exemption: securityv1alpha1.ExemptionUnintelligible})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "encrypted", Exemption: securityv1alpha1.ExemptionUnintelligible}
@@ -96,7 +96,7 @@ func TestFilingSteps(t *testing.T) {
 		},
 		"a draft": {
 			body: func() ([]byte, error) {
-				return FilingStep("7", "draft", securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"nature": "n"}})
+				return FilingStep(7, "draft", securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"nature": "n"}})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				s.Draft = &securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"nature": "n"}}
@@ -105,7 +105,7 @@ func TestFilingSteps(t *testing.T) {
 		"the first agreement makes the list": {
 			before: drafted,
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "agreements", 0, securityv1alpha1.FilingAgreement{Sequence: 0, Note: "checked"})
+				return FilingAppend(7, "agreements", 0, securityv1alpha1.FilingAgreement{Sequence: 0, Note: "checked"})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				drafted(s)
@@ -115,7 +115,7 @@ func TestFilingSteps(t *testing.T) {
 		"a second agreement goes after the first": {
 			before: agreedBy,
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "agreements", 1, securityv1alpha1.FilingAgreement{Sequence: 1})
+				return FilingAppend(7, "agreements", 1, securityv1alpha1.FilingAgreement{Sequence: 1})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				agreedBy(s)
@@ -125,7 +125,7 @@ func TestFilingSteps(t *testing.T) {
 		"the filing": {
 			before: agreedBy,
 			body: func() ([]byte, error) {
-				return FilingStep("7", "filed", securityv1alpha1.FilingSubmission{At: filedAt, Reference: "ICO-1", DelayReason: "weekend"})
+				return FilingStep(7, "filed", securityv1alpha1.FilingSubmission{At: filedAt, Reference: "ICO-1", DelayReason: "weekend"})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				agreedBy(s)
@@ -135,7 +135,7 @@ func TestFilingSteps(t *testing.T) {
 		"the acknowledgement": {
 			before: filedStep,
 			body: func() ([]byte, error) {
-				return FilingStep("7", "acknowledgement", securityv1alpha1.FilingAcknowledgement{At: filedAt, CaseNumber: "C-9"})
+				return FilingStep(7, "acknowledgement", securityv1alpha1.FilingAcknowledgement{At: filedAt, CaseNumber: "C-9"})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				filedStep(s)
@@ -145,7 +145,7 @@ func TestFilingSteps(t *testing.T) {
 		"the first letter": {
 			before: filedStep,
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "correspondence", 0, securityv1alpha1.Correspondence{Sequence: 0, At: filedAt, Direction: securityv1alpha1.CorrespondenceReceived, Summary: "questions", AttachmentSHA256: strings.Repeat("a", 64)})
+				return FilingAppend(7, "correspondence", 0, securityv1alpha1.Correspondence{Sequence: 0, At: filedAt, Direction: securityv1alpha1.CorrespondenceReceived, Summary: "questions", AttachmentSHA256: strings.Repeat("a", 64)})
 			},
 			want: func(s *securityv1alpha1.FilingSpec) {
 				filedStep(s)
@@ -159,12 +159,12 @@ func TestFilingSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := applyFiling(t, filingJSON(t, "7", tc.before), body)
+			got, err := applyFiling(t, filingJSON(t, 7, tc.before), body)
 			if err != nil {
 				t.Fatalf("applying %s to the Filing as read: %v", body, err)
 			}
 			var want securityv1alpha1.Filing
-			if err := json.Unmarshal(filingJSON(t, "7", tc.want), &want); err != nil {
+			if err := json.Unmarshal(filingJSON(t, 7, tc.want), &want); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, want.Spec) {
@@ -180,14 +180,14 @@ func TestFilingSteps(t *testing.T) {
 // test), not a decision over another's.
 func TestFilingStepsNeverRace(t *testing.T) {
 	tests := map[string]struct {
-		// stored is the Filing as recorded meanwhile, at resourceVersion 8.
+		// stored is the Filing as recorded meanwhile, at generation 8.
 		stored func(*securityv1alpha1.FilingSpec)
 		body   func() ([]byte, error)
 	}{
 		"two first agreements": {
 			stored: agreedBy,
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "agreements", 0, securityv1alpha1.FilingAgreement{Sequence: 0})
+				return FilingAppend(7, "agreements", 0, securityv1alpha1.FilingAgreement{Sequence: 0})
 			},
 		},
 		"two second agreements": {
@@ -196,7 +196,7 @@ func TestFilingStepsNeverRace(t *testing.T) {
 				s.Agreements = append(s.Agreements, securityv1alpha1.FilingAgreement{Sequence: 1, By: rita})
 			},
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "agreements", 1, securityv1alpha1.FilingAgreement{Sequence: 1})
+				return FilingAppend(7, "agreements", 1, securityv1alpha1.FilingAgreement{Sequence: 1})
 			},
 		},
 		"two decisions": {
@@ -204,7 +204,7 @@ func TestFilingStepsNeverRace(t *testing.T) {
 				s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "r", DecidedBy: alice}
 			},
 			body: func() ([]byte, error) {
-				return FilingStep("7", "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired})
+				return FilingStep(7, "decision", securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired})
 			},
 		},
 		"two first letters": {
@@ -213,7 +213,7 @@ func TestFilingStepsNeverRace(t *testing.T) {
 				s.Correspondence = []securityv1alpha1.Correspondence{{Sequence: 0, At: filedAt, Direction: securityv1alpha1.CorrespondenceSent, Summary: "s", By: rita}}
 			},
 			body: func() ([]byte, error) {
-				return FilingAppend("7", "correspondence", 0, securityv1alpha1.Correspondence{Sequence: 0, At: filedAt, Direction: securityv1alpha1.CorrespondenceReceived, Summary: "r"})
+				return FilingAppend(7, "correspondence", 0, securityv1alpha1.Correspondence{Sequence: 0, At: filedAt, Direction: securityv1alpha1.CorrespondenceReceived, Summary: "r"})
 			},
 		},
 	}
@@ -223,15 +223,33 @@ func TestFilingStepsNeverRace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := applyFiling(t, filingJSON(t, "8", tc.stored), body); err == nil {
+			if got, err := applyFiling(t, filingJSON(t, 8, tc.stored), body); err == nil {
 				t.Errorf("%s applied to a Filing changed since it was read: %+v", body, got)
 			}
 		})
 	}
 }
 
-func TestFilingPatchNeedsTheResourceVersion(t *testing.T) {
-	if body, err := FilingStep("", "decision", securityv1alpha1.FilingDecision{}); err == nil {
-		t.Errorf("a patch without the resourceVersion read: %s", body)
+// The operator's writes to status change the resourceVersion, not the
+// generation: a step is still recorded after them.
+func TestFilingStepsFollowAStatusWrite(t *testing.T) {
+	body, err := FilingAppend(7, "agreements", 0, securityv1alpha1.FilingAgreement{Sequence: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f securityv1alpha1.Filing
+	if err := json.Unmarshal(filingJSON(t, 7, drafted), &f); err != nil {
+		t.Fatal(err)
+	}
+	f.ResourceVersion = "71"
+	doc, _ := json.Marshal(f)
+	if got, err := applyFiling(t, doc, body); err != nil || len(got.Agreements) != 1 {
+		t.Errorf("after a status write: %+v, %v", got, err)
+	}
+}
+
+func TestFilingPatchNeedsTheGeneration(t *testing.T) {
+	if body, err := FilingStep(0, "decision", securityv1alpha1.FilingDecision{}); err == nil {
+		t.Errorf("a patch without the generation read: %s", body)
 	}
 }
