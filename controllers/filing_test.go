@@ -1,9 +1,11 @@
 package controllers_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +13,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/controllers"
 	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
@@ -64,13 +68,17 @@ func getFiling(t *testing.T, ns, incident, regime, stage string) *securityv1alph
 // API server accepted it.
 func record(t *testing.T, c client.Client, filing *securityv1alpha1.Filing, step func(*securityv1alpha1.FilingSpec)) error {
 	t.Helper()
-	var stored securityv1alpha1.Filing
-	if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(filing), &stored); err != nil {
-		t.Fatal(err)
-	}
-	changed := stored.DeepCopy()
-	step(&changed.Spec)
-	return c.Patch(t.Context(), changed, client.MergeFromWithOptions(&stored, client.MergeFromWithOptimisticLock{}))
+	// The operator writes the Filing's status after each step, so a step
+	// made from an older read conflicts and is made again from a new one.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var stored securityv1alpha1.Filing
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(filing), &stored); err != nil {
+			t.Fatal(err)
+		}
+		changed := stored.DeepCopy()
+		step(&changed.Spec)
+		return c.Patch(t.Context(), changed, client.MergeFromWithOptions(&stored, client.MergeFromWithOptimisticLock{}))
+	})
 }
 
 func agreement(note string) func(*securityv1alpha1.FilingSpec) {
@@ -317,5 +325,187 @@ func TestBreachDecidedNotRequiredNeverMissesItsDeadline(t *testing.T) {
 		if o.Missed {
 			t.Errorf("%s/%s missed", o.Regime, o.Stage)
 		}
+	}
+}
+
+// Every rule that keeps a Filing's steps as they were made refuses the
+// change that breaks it, with its message. The validation sweep counts on
+// this test for the rules it cannot reach from a Filing it stores
+// (test/validation rulesDrivenElsewhere).
+func TestFilingRulesRefuseEachBrokenStep(t *testing.T) {
+	ns := newNamespace(t)
+	dpo := holdingAll(t, ns, "dpo", "incident-responder")
+	ace := holdingAll(t, ns, "ace-finance", "incident-filing-approver")
+	at := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+	decide := func(outcome securityv1alpha1.FilingOutcome) func(*securityv1alpha1.FilingSpec) {
+		return func(s *securityv1alpha1.FilingSpec) {
+			s.Decision = &securityv1alpha1.FilingDecision{Outcome: outcome, Rationale: "Reasons."}
+		}
+	}
+	draft := func(s *securityv1alpha1.FilingSpec) {
+		s.Draft = &securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"nature": "A letter to the wrong address."}}
+	}
+	file := func(s *securityv1alpha1.FilingSpec) { s.Filed = &securityv1alpha1.FilingSubmission{At: at, Reference: "ICO-1"} }
+	acknowledge := func(s *securityv1alpha1.FilingSpec) {
+		s.Acknowledgement = &securityv1alpha1.FilingAcknowledgement{At: at, CaseNumber: "C-1"}
+	}
+	letter := func(sequence int32) func(*securityv1alpha1.FilingSpec) {
+		return func(s *securityv1alpha1.FilingSpec) {
+			s.Correspondence = append(s.Correspondence, securityv1alpha1.Correspondence{Sequence: sequence, At: at,
+				Direction: securityv1alpha1.CorrespondenceReceived, Summary: "The ICO asked for the retrieval date."})
+		}
+	}
+	type step struct {
+		by     client.Client
+		change func(*securityv1alpha1.FilingSpec)
+	}
+	filed := []step{{dpo, draft}, {ace, agreement("Agreed")}, {dpo, file}}
+	for name, tc := range map[string]struct {
+		before []step
+		change func(*securityv1alpha1.FilingSpec)
+		rule   string
+	}{
+		"change the decision": {before: []step{{dpo, decide(securityv1alpha1.FilingRequired)}},
+			change: func(s *securityv1alpha1.FilingSpec) { s.Decision.Outcome = securityv1alpha1.FilingNotRequired },
+			rule:   "a decision cannot be changed or removed once made"},
+		"not required without reasons": {change: func(s *securityv1alpha1.FilingSpec) {
+			s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired}
+		}, rule: "a decision that a stage is not required must give its reasons in rationale (UK GDPR Art. 33(5))"},
+		"an exemption for a required stage": {change: func(s *securityv1alpha1.FilingSpec) {
+			s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, Exemption: securityv1alpha1.ExemptionUnintelligible}
+		}, rule: "an exemption is a reason for not telling: it needs outcome NotRequired"},
+		"draft a stage not required": {before: []step{{dpo, decide(securityv1alpha1.FilingNotRequired)}}, change: draft,
+			rule: "a stage decided not required has nothing to draft or file"},
+		"change the draft": {before: []step{{dpo, draft}},
+			change: func(s *securityv1alpha1.FilingSpec) { s.Draft.Content["nature"] = "Nothing happened." },
+			rule:   "a draft cannot be changed or removed once made: what it lacks follows in a later stage"},
+		"a content field named oddly": {change: func(s *securityv1alpha1.FilingSpec) {
+			s.Draft = &securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"Data Subjects": "3"}}
+		}, rule: "content fields are named like nature or dataSubjectCount: a lower-case letter, then letters and digits, at most 63"},
+		"file without a draft": {change: file, rule: "a filing needs its draft first"},
+		"change the filing": {before: filed, change: func(s *securityv1alpha1.FilingSpec) { s.Filed.Reference = "ICO-2" },
+			rule: "a filing cannot be changed or removed once recorded"},
+		"acknowledge without a filing": {change: acknowledge, rule: "an acknowledgement needs the filing first"},
+		"change the acknowledgement": {before: append(slices.Clone(filed), step{dpo, acknowledge}),
+			change: func(s *securityv1alpha1.FilingSpec) { s.Acknowledgement.CaseNumber = "C-2" },
+			rule:   "an acknowledgement cannot be changed or removed once recorded"},
+		"a letter before the filing": {change: letter(0), rule: "correspondence follows the filing: record the filing first"},
+		"a letter numbered with a gap": {before: filed, change: letter(5), rule: "correspondence is numbered from 0 without gaps"},
+		"change a letter": {before: append(slices.Clone(filed), step{dpo, letter(0)}),
+			change: func(s *securityv1alpha1.FilingSpec) { s.Correspondence[0].Summary = "Nothing." },
+			rule:   "a letter cannot be changed once recorded"},
+		"remove a letter": {before: append(slices.Clone(filed), step{dpo, letter(0)}),
+			change: func(s *securityv1alpha1.FilingSpec) { s.Correspondence = nil },
+			rule:   "correspondence is append-only: no letter can be removed"},
+		"an agreement numbered with a gap": {before: []step{{dpo, draft}}, change: func(s *securityv1alpha1.FilingSpec) {
+			s.Agreements = []securityv1alpha1.FilingAgreement{{Sequence: 3}}
+		}, rule: "agreements are numbered from 0 without gaps"},
+		"change an agreement": {before: []step{{dpo, draft}, {ace, agreement("Agreed")}},
+			change: func(s *securityv1alpha1.FilingSpec) { s.Agreements[0].Note = "Not agreed." },
+			rule:   "an agreement cannot be changed once recorded"},
+		"remove an agreement": {before: []step{{dpo, draft}, {ace, agreement("Agreed")}},
+			change: func(s *securityv1alpha1.FilingSpec) { s.Agreements = nil },
+			rule:   "agreements are append-only: none can be removed"},
+		"change the stage":      {change: func(s *securityv1alpha1.FilingSpec) { s.Stage = "other" }, rule: "is what the stage is: it cannot be changed"},
+		"drop required content": {change: func(s *securityv1alpha1.FilingSpec) { s.RequiredContent = nil }, rule: "requiredContent is what the stage asks: it cannot be changed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			filing := &securityv1alpha1.Filing{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "rule-"},
+				Spec: securityv1alpha1.FilingSpec{Incident: "letter", Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)",
+					Recipient: securityv1alpha1.RecipientSupervisoryAuthority, RequiredContent: []string{"nature"}, AgreementsRequired: 1},
+			}
+			create(t, filing)
+			for _, s := range tc.before {
+				if err := record(t, s.by, filing, s.change); err != nil {
+					t.Fatalf("preparing: %v", err)
+				}
+			}
+			refusedWith(t, name, record(t, dpo, filing, tc.change), tc.rule)
+		})
+	}
+}
+
+// A regime that the operator could not compute deadlines from is refused
+// when it is applied, with the rule it breaks.
+func TestRegimeRulesRefuseEachBrokenStage(t *testing.T) {
+	stage := func(change func(*securityv1alpha1.RegimeStage)) securityv1alpha1.RegimeStage {
+		s := securityv1alpha1.RegimeStage{Name: "final", Citation: "Art. 1", Recipient: securityv1alpha1.RecipientCSIRT,
+			DeadlineMonths: 1, OpenedBy: securityv1alpha1.OpenedBySignificant}
+		change(&s)
+		return s
+	}
+	first := stage(func(s *securityv1alpha1.RegimeStage) { s.Name = "first" })
+	for name, tc := range map[string]struct {
+		stages []securityv1alpha1.RegimeStage
+		rule   string
+	}{
+		"anchored on a later stage": {stages: []securityv1alpha1.RegimeStage{
+			stage(func(s *securityv1alpha1.RegimeStage) {
+				s.Anchor = &securityv1alpha1.StageAnchor{From: securityv1alpha1.ClockFromFiling, Stage: "first"}
+			}), first},
+			rule: "a stage whose clock runs from a filing must name a stage listed before it"},
+		"a deadline and without undue delay": {stages: []securityv1alpha1.RegimeStage{
+			stage(func(s *securityv1alpha1.RegimeStage) { s.WithoutUndueDelay = true })},
+			rule: "exactly one of deadline, deadlineMonths and withoutUndueDelay: a stage has a fixed time limit or none"},
+		"a cap on a deadline from awareness": {stages: []securityv1alpha1.RegimeStage{
+			stage(func(s *securityv1alpha1.RegimeStage) { s.MaxFromAwareness = &securityv1alpha1.Duration{Duration: 24 * time.Hour} })},
+			rule: "maxFromAwareness caps a deadline counted from classification: it needs anchor.from Classification and a deadline"},
+		"an anchor stage without a filing": {stages: []securityv1alpha1.RegimeStage{first,
+			stage(func(s *securityv1alpha1.RegimeStage) {
+				s.Anchor = &securityv1alpha1.StageAnchor{From: securityv1alpha1.ClockFromAwareness, Stage: "first"}
+			})},
+			rule: "stage is required when from is Filing, and only then"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			regime := &securityv1alpha1.RegulatoryRegime{ObjectMeta: metav1.ObjectMeta{GenerateName: "rule-"},
+				Spec: securityv1alpha1.RegulatoryRegimeSpec{Description: "A regime", Citation: "A law", Stages: tc.stages}}
+			refusedWith(t, name, k8sClient.Create(t.Context(), regime, client.DryRunAll), tc.rule)
+		})
+	}
+}
+
+// A step recorded with a time in the future, or before the step it
+// follows, is accepted (clocks differ, and the API server has no clock of
+// its own in a rule) but the Filing says so, naming the field.
+func TestFilingTimesAreChecked(t *testing.T) {
+	ns := newNamespace(t)
+	dpo := holdingAll(t, ns, "dpo", "incident-responder")
+	ace := holdingAll(t, ns, "ace-finance", "incident-filing-approver")
+	create(t, newIncident(ns, "letter", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh))
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	filing := &securityv1alpha1.Filing{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "letter.notification"},
+		Spec: securityv1alpha1.FilingSpec{Incident: "letter", Regime: regime, Stage: "notification", Citation: "UK GDPR Art. 33(1)",
+			Recipient: securityv1alpha1.RecipientSupervisoryAuthority, AgreementsRequired: 1,
+			RequiredContent: []string{"nature", "dataSubjectCategories", "dataSubjectCount", "recordCategories", "recordCount", "contact", "consequences", "measures"}},
+	}
+	create(t, filing)
+	waitForCondition(t, filing, filingConditions(filing), securityv1alpha1.ConditionReady, metav1.ConditionTrue, securityv1alpha1.ReasonSucceeded)
+	for _, s := range []struct {
+		by     client.Client
+		change func(*securityv1alpha1.FilingSpec)
+	}{
+		{dpo, func(s *securityv1alpha1.FilingSpec) { s.Draft = &securityv1alpha1.FilingDraft{Content: breachContent} }},
+		{ace, agreement("Agreed")},
+		{dpo, func(s *securityv1alpha1.FilingSpec) {
+			s.Filed = &securityv1alpha1.FilingSubmission{At: metav1.NewTime(time.Now().Add(96 * time.Hour).Truncate(time.Second)), Reference: "ICO-1"}
+		}},
+	} {
+		if err := record(t, s.by, filing, s.change); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := waitForCondition(t, filing, filingConditions(filing), securityv1alpha1.ConditionReady, metav1.ConditionFalse, controllers.ReasonTimesDisagree)
+	if !strings.Contains(c.Message, "spec.filed.at") || !strings.Contains(c.Message, "in the future") {
+		t.Errorf("Ready says %q; want it to name spec.filed.at, in the future", c.Message)
+	}
+}
+
+func filingConditions(f *securityv1alpha1.Filing) func() []metav1.Condition {
+	return func() []metav1.Condition {
+		stored := &securityv1alpha1.Filing{}
+		_ = k8sClient.Get(context.Background(), client.ObjectKeyFromObject(f), stored)
+		return stored.Status.Conditions
 	}
 }

@@ -404,6 +404,8 @@ func (r *IncidentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&securityv1alpha1.Filing{}, handler.EnqueueRequestsFromMapFunc(filingIncident),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&securityv1alpha1.RegulatoryRegime{}, handler.EnqueueRequestsFromMapFunc(r.incidentsForRegime),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(r.Wakeups.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("incident").

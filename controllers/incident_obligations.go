@@ -348,3 +348,23 @@ func filingIncident(_ context.Context, o client.Object) []reconcile.Request {
 	f := o.(*securityv1alpha1.Filing)
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Spec.Incident}}}
 }
+
+// incidentsForRegime maps a regime that was created or changed to every
+// incident still open, and every incident with obligations under it: the
+// regime may now apply to them, or ask something else of them.
+func (r *IncidentReconciler) incidentsForRegime(ctx context.Context, regime client.Object) []reconcile.Request {
+	var incidents securityv1alpha1.IncidentList
+	if err := r.List(ctx, &incidents); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing incidents for a regulatory regime", "regime", regime.GetName())
+		return nil
+	}
+	var requests []reconcile.Request
+	for i := range incidents.Items {
+		inc := &incidents.Items[i]
+		under := slices.ContainsFunc(inc.Status.Obligations, func(o securityv1alpha1.ObligationStatus) bool { return o.Regime == regime.GetName() })
+		if inc.Status.ResolvedAt == nil || under {
+			requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(inc)})
+		}
+	}
+	return requests
+}

@@ -44,6 +44,11 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := indexer.IndexField(ctx, &securityv1alpha1.Filing{}, indexFilingRegime, func(o client.Object) []string {
+		return []string{o.(*securityv1alpha1.Filing).Spec.Regime}
+	}); err != nil {
+		return err
+	}
 	return indexer.IndexField(ctx, &securityv1alpha1.Incident{}, indexIncidentRouted, func(o client.Object) []string {
 		return []string{strconv.FormatBool(isRouted(o.(*securityv1alpha1.Incident)))}
 	})

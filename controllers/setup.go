@@ -195,6 +195,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		if err := (&ClusterEscalationPolicyReconciler{EscalationPolicyReconciler: policies, OperatorNamespace: opts.OperatorNamespace}).SetupWithManager(mgr); err != nil {
 			return err
 		}
+		// A regime is cluster-wide: its status is written by the operator
+		// that watches the whole cluster, as a cluster policy's is.
+		if err := (&RegulatoryRegimeReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	if err := (&IncidentReconciler{
 		Client:                  mgr.GetClient(),
@@ -230,6 +235,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	if err := (&EvidenceReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&FilingReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&DepartmentReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {

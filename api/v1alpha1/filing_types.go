@@ -316,7 +316,23 @@ type FilingSpec struct {
 // decision, draft, agreements, filing, acknowledgement and correspondence,
 // each made by a named account.
 //
+// FilingStatus is what the operator found of the Filing.
+type FilingStatus struct {
+	// ObservedGeneration is the generation last checked.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Stalled. Ready is False, naming the field, when
+	// the Filing's incident, regime or stage cannot be found or it differs
+	// from the stage, or a step's time is in the future or out of order.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=filing,categories=incidentops
 // +kubebuilder:printcolumn:name="Incident",type=string,JSONPath=`.spec.incident`
 // +kubebuilder:printcolumn:name="Regime",type=string,JSONPath=`.spec.regime`
@@ -324,6 +340,7 @@ type FilingSpec struct {
 // +kubebuilder:printcolumn:name="Decision",type=string,JSONPath=`.spec.decision.outcome`
 // +kubebuilder:printcolumn:name="Drafted-By",type=string,JSONPath=`.spec.draft.draftedBy.username`
 // +kubebuilder:printcolumn:name="Filed",type=date,JSONPath=`.spec.filed.at`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Case",type=string,JSONPath=`.spec.acknowledgement.caseNumber`,priority=1
 // +kubebuilder:printcolumn:name="Recipient",type=string,JSONPath=`.spec.recipient`,priority=1
 // +kubebuilder:printcolumn:name="Citation",type=string,JSONPath=`.spec.citation`,priority=1
@@ -333,6 +350,8 @@ type Filing struct {
 
 	// +required
 	Spec FilingSpec `json:"spec"`
+	// +optional
+	Status FilingStatus `json:"status,omitempty"`
 }
 
 // +kubebuilder:object:root=true

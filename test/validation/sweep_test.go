@@ -61,6 +61,8 @@ var reportCondition = map[string]string{
 	"Department":              securityv1alpha1.ConditionReady,
 	"IncidentReport":          securityv1alpha1.ConditionReady,
 	"Evidence":                securityv1alpha1.ConditionReady,
+	"Filing":                  securityv1alpha1.ConditionReady,
+	"RegulatoryRegime":        securityv1alpha1.ConditionReady,
 	// An AuditTrail has no conditions: what the API server stores that
 	// the operator did not chain is named by the audit verifier (judgeTrail).
 }
@@ -107,6 +109,7 @@ func TestSweep(t *testing.T) {
 	// A trail's hashes cover its namespace: its base is chained for the
 	// namespace its accepted cases are stored in.
 	kinds["AuditTrail"].bases = []map[string]any{auditTrailBase(t, store)}
+	kinds["Filing"].bases = []map[string]any{filingBase(kinds)}
 	cases, missing := deriveCases(kinds, start)
 	for _, m := range missing {
 		t.Error(m)
@@ -334,7 +337,7 @@ func apiProblems(err error) []problem {
 // object is obj as kind k named ns/name, or name alone for a cluster-scoped
 // kind; obj nil is an empty object to read into.
 func object(k *kind, obj map[string]any, ns, name string) *unstructured.Unstructured {
-	if k.gvk.Kind == "ClusterEscalationPolicy" {
+	if k.gvk.Kind == "ClusterEscalationPolicy" || k.gvk.Kind == "RegulatoryRegime" {
 		ns = ""
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{}}
@@ -385,7 +388,8 @@ func prepareStore(t *testing.T, kinds map[string]*kind, ns string) {
 		}
 	}
 	storeEvidenceIncidents(t, kinds, ns)
-	for _, kindName := range []string{"Asset", "EscalationPolicy", "ClusterEscalationPolicy", "IncidentReport", "Evidence"} {
+	storeFilingSubjects(t, kinds, ns)
+	for _, kindName := range []string{"Asset", "EscalationPolicy", "ClusterEscalationPolicy", "IncidentReport", "Evidence", "Filing"} {
 		k := kinds[kindName]
 		for _, base := range k.bases {
 			if err := k8sClient.Create(ctx, object(k, base, ns, base["metadata"].(map[string]any)["name"].(string))); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -393,8 +397,44 @@ func prepareStore(t *testing.T, kinds map[string]*kind, ns string) {
 			}
 		}
 	}
-	for _, kindName := range []string{"EscalationPolicy", "ClusterEscalationPolicy", "IncidentReport", "Evidence"} {
+	for _, kindName := range []string{"EscalationPolicy", "ClusterEscalationPolicy", "IncidentReport", "Evidence", "Filing"} {
 		waitReady(t, kinds[kindName], ns)
+	}
+}
+
+// filingBase is the Filing the operator opens for the first stage of the
+// first sample RegulatoryRegime, for the first sample incident.
+func filingBase(kinds map[string]*kind) map[string]any {
+	regime := kinds["RegulatoryRegime"].bases[0]
+	stage := regime["spec"].(map[string]any)["stages"].([]any)[0].(map[string]any)
+	incident := fmt.Sprint(kinds["Incident"].bases[0]["metadata"].(map[string]any)["name"])
+	spec := map[string]any{
+		"incident": incident, "regime": regime["metadata"].(map[string]any)["name"], "stage": stage["name"],
+		"citation": stage["citation"], "recipient": stage["recipient"], "agreementsRequired": int64(1),
+	}
+	if n, ok := stage["agreements"]; ok {
+		spec["agreementsRequired"] = n
+	}
+	if content, ok := stage["requiredContent"]; ok {
+		spec["requiredContent"] = content
+	}
+	return map[string]any{"apiVersion": securityv1alpha1.GroupVersion.String(), "kind": "Filing",
+		"metadata": map[string]any{"name": incident + ".sample"}, "spec": spec}
+}
+
+// storeFilingSubjects stores what the Filing base names: the sample
+// regimes and the incident.
+func storeFilingSubjects(t *testing.T, kinds map[string]*kind, ns string) {
+	for _, base := range kinds["RegulatoryRegime"].bases {
+		obj := object(kinds["RegulatoryRegime"], base, "", base["metadata"].(map[string]any)["name"].(string))
+		if err := k8sClient.Create(context.Background(), obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("storing the sample regime: %v", err)
+		}
+	}
+	incident := kinds["Incident"].bases[0]
+	obj := object(kinds["Incident"], incident, ns, incident["metadata"].(map[string]any)["name"].(string))
+	if err := k8sClient.Create(context.Background(), obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("storing the incident the Filing base names: %v", err)
 	}
 }
 
