@@ -345,7 +345,9 @@ func TestFilingRulesRefuseEachBrokenStep(t *testing.T) {
 	draft := func(s *securityv1alpha1.FilingSpec) {
 		s.Draft = &securityv1alpha1.FilingDraft{Content: map[string]securityv1alpha1.ContentValue{"nature": "A letter to the wrong address."}}
 	}
-	file := func(s *securityv1alpha1.FilingSpec) { s.Filed = &securityv1alpha1.FilingSubmission{At: at, Reference: "ICO-1"} }
+	file := func(s *securityv1alpha1.FilingSpec) {
+		s.Filed = &securityv1alpha1.FilingSubmission{At: at, Reference: "ICO-1"}
+	}
 	acknowledge := func(s *securityv1alpha1.FilingSpec) {
 		s.Acknowledgement = &securityv1alpha1.FilingAcknowledgement{At: at, CaseNumber: "C-1"}
 	}
@@ -389,7 +391,7 @@ func TestFilingRulesRefuseEachBrokenStep(t *testing.T) {
 		"change the acknowledgement": {before: append(slices.Clone(filed), step{dpo, acknowledge}),
 			change: func(s *securityv1alpha1.FilingSpec) { s.Acknowledgement.CaseNumber = "C-2" },
 			rule:   "an acknowledgement cannot be changed or removed once recorded"},
-		"a letter before the filing": {change: letter(0), rule: "correspondence follows the filing: record the filing first"},
+		"a letter before the filing":   {change: letter(0), rule: "correspondence follows the filing: record the filing first"},
 		"a letter numbered with a gap": {before: filed, change: letter(5), rule: "correspondence is numbered from 0 without gaps"},
 		"change a letter": {before: append(slices.Clone(filed), step{dpo, letter(0)}),
 			change: func(s *securityv1alpha1.FilingSpec) { s.Correspondence[0].Summary = "Nothing." },
@@ -449,7 +451,9 @@ func TestRegimeRulesRefuseEachBrokenStage(t *testing.T) {
 			stage(func(s *securityv1alpha1.RegimeStage) { s.WithoutUndueDelay = true })},
 			rule: "exactly one of deadline, deadlineMonths and withoutUndueDelay: a stage has a fixed time limit or none"},
 		"a cap on a deadline from awareness": {stages: []securityv1alpha1.RegimeStage{
-			stage(func(s *securityv1alpha1.RegimeStage) { s.MaxFromAwareness = &securityv1alpha1.Duration{Duration: 24 * time.Hour} })},
+			stage(func(s *securityv1alpha1.RegimeStage) {
+				s.MaxFromAwareness = &securityv1alpha1.Duration{Duration: 24 * time.Hour}
+			})},
 			rule: "maxFromAwareness caps a deadline counted from classification: it needs anchor.from Classification and a deadline"},
 		"an anchor stage without a filing": {stages: []securityv1alpha1.RegimeStage{first,
 			stage(func(s *securityv1alpha1.RegimeStage) {

@@ -409,7 +409,9 @@ func attempts() []attempt {
 		{kind: "Filing", path: "merge patch", what: "a draft, forged drafter",
 			prepare: withFiling(false), do: filingPatch(`{"spec":{"draft":{"content":` + breachContent + `,"draftedBy":{"username":"dpo@example.org","groups":["` + forgedGroup + `"]}}}}`),
 			want: whoMayRecordFilings(allowed),
-			check: func(t *testing.T, f fixture, r role) { attestedAs(t, "spec.draft.draftedBy", storedFiling(t, f).Spec.Draft.DraftedBy, r) }},
+			check: func(t *testing.T, f fixture, r role) {
+				attestedAs(t, "spec.draft.draftedBy", storedFiling(t, f).Spec.Draft.DraftedBy, r)
+			}},
 		{kind: "Filing", path: "merge patch", what: "agree to another's draft, forged",
 			prepare: withFiling(true), do: filingPatch(`{"spec":{"agreements":[{"sequence":0,"by":{"username":"dpo@example.org","groups":["` + forgedGroup + `"]}}]}}`),
 			want: everyone(denied, outcomes{resp: refused("spec.agreements"), nsadm: allowed, root: allowed}),
