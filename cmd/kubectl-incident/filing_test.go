@@ -29,7 +29,7 @@ var filingNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 // opened. plain is an incident no regime applies to.
 func regulated() []client.Object {
 	deadline := metav1.NewTime(filingNow.Add(70 * time.Hour))
-	inc := &securityv1alpha1.Incident{ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: "breach"}}
+	inc := &securityv1alpha1.Incident{ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: "breach", UID: "uid-breach"}}
 	inc.Spec = securityv1alpha1.IncidentSpec{Title: "Payroll export mailed out", Category: securityv1alpha1.CategoryLoss, Severity: securityv1alpha1.SeverityHigh}
 	inc.Status.Obligations = []securityv1alpha1.ObligationStatus{
 		{Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)", Recipient: securityv1alpha1.RecipientSupervisoryAuthority,
@@ -44,7 +44,8 @@ func regulated() []client.Object {
 	inc.Status.NextObligationDeadline = &deadline
 	open := func(stage, citation string, recipient securityv1alpha1.Recipient, required ...string) *securityv1alpha1.Filing {
 		return &securityv1alpha1.Filing{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName("breach", "uk-gdpr", stage), Generation: 1},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: securityv1alpha1.FilingName("breach", "uk-gdpr", stage), Generation: 1,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "security.incidentops.io/v1alpha1", Kind: "Incident", Name: "breach", UID: "uid-breach"}}},
 			Spec: securityv1alpha1.FilingSpec{Incident: "breach", Regime: "uk-gdpr", Stage: stage, Citation: citation,
 				Recipient: recipient, RequiredContent: required, AgreementsRequired: 1},
 		}
@@ -434,6 +435,31 @@ func TestADecisionMadeMeanwhileIsNotOverwritten(t *testing.T) {
 	}
 	if d := storedFiling(t, c, "data-subjects").Spec.Decision; d.Outcome != securityv1alpha1.FilingRequired || d.DecidedBy.Username != "bob" {
 		t.Errorf("decision %+v, want bob's", d)
+	}
+}
+
+// A Filing left by a deleted incident of the same name is not this
+// incident's: no step is recorded on it, and obligations shows none.
+func TestAFilingOfAnEarlierIncidentIsNotRecordedOn(t *testing.T) {
+	c := regulatedClient(attested(nil))
+	earlier := &securityv1alpha1.Filing{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "finance", Name: "breach.uk-gdpr.further-information", Generation: 1,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "security.incidentops.io/v1alpha1", Kind: "Incident", Name: "breach", UID: "uid-earlier"}}},
+		Spec: securityv1alpha1.FilingSpec{Incident: "breach", Regime: "uk-gdpr", Stage: "further-information", AgreementsRequired: 1},
+	}
+	if err := c.Create(context.Background(), earlier); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runFiling(t, c, "decide", "breach", "--stage", "further-information", "--required")
+	if err == nil || !strings.Contains(stderr, "filing breach.uk-gdpr.further-information belongs to an earlier incident named breach, not to this one") {
+		t.Errorf("error %v:\n%s", err, stderr)
+	}
+	if d := storedFiling(t, c, "further-information").Spec.Decision; d != nil {
+		t.Errorf("a decision was recorded on an earlier incident's Filing: %+v", d)
+	}
+	stdout, _, _ := runFiling(t, c, "obligations", "breach")
+	if !strings.Contains(stdout, "filing:   breach.uk-gdpr.further-information, not opened by the operator yet\n") {
+		t.Errorf("obligations shows the earlier incident's Filing:\n%s", stdout)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
@@ -90,6 +92,13 @@ func Name(incident string, ob securityv1alpha1.ObligationStatus) string {
 	return securityv1alpha1.FilingName(incident, ob.Regime, ob.Stage)
 }
 
+// Of reports whether f is a Filing of inc, the incident as it is now: the
+// operator opens each Filing owned by its incident, and a Filing left by a
+// deleted incident of the same name is that one's, never this one's.
+func Of(f *securityv1alpha1.Filing, inc *securityv1alpha1.Incident) bool {
+	return slices.ContainsFunc(f.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == inc.UID })
+}
+
 // Entry is one obligation of an incident with the Filing that records its
 // steps, nil while the operator has not opened it.
 type Entry struct {
@@ -98,14 +107,15 @@ type Entry struct {
 }
 
 // Entries pairs each obligation of inc with its Filing among filings, in
-// the order of the obligations. The Filings are copied without their
-// managed fields, which say nothing of the steps.
+// the order of the obligations; a Filing of another incident is none. The
+// Filings are copied without their managed fields, which say nothing of
+// the steps.
 func Entries(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing) []Entry {
 	entries := make([]Entry, 0, len(inc.Status.Obligations))
 	for _, ob := range inc.Status.Obligations {
 		e := Entry{Obligation: ob}
 		name := Name(inc.Name, ob)
-		if i := slices.IndexFunc(filings, func(f securityv1alpha1.Filing) bool { return f.Name == name }); i >= 0 {
+		if i := slices.IndexFunc(filings, func(f securityv1alpha1.Filing) bool { return f.Name == name && Of(&f, inc) }); i >= 0 {
 			e.Filing = filings[i].DeepCopy()
 			e.Filing.ManagedFields = nil
 		}

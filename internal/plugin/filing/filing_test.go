@@ -11,7 +11,7 @@ import (
 )
 
 func incident(obligations ...securityv1alpha1.ObligationStatus) *securityv1alpha1.Incident {
-	inc := &securityv1alpha1.Incident{ObjectMeta: metav1.ObjectMeta{Name: "breach", Namespace: "finance"}}
+	inc := &securityv1alpha1.Incident{ObjectMeta: metav1.ObjectMeta{Name: "breach", Namespace: "finance", UID: "uid-breach"}}
 	inc.Status.Obligations = obligations
 	return inc
 }
@@ -114,9 +114,12 @@ func TestNameAndEntries(t *testing.T) {
 	if got := Name("breach", further); got != "breach.uk-gdpr.further-information" {
 		t.Errorf("Name without the operator's = %q", got)
 	}
+	owned := []metav1.OwnerReference{{Kind: "Incident", Name: "breach", UID: "uid-breach"}}
 	filings := []securityv1alpha1.Filing{
-		{ObjectMeta: metav1.ObjectMeta{Name: "a-name-the-operator-chose", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "other.uk-gdpr.further-information"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "a-name-the-operator-chose", OwnerReferences: owned, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "other.uk-gdpr.further-information", OwnerReferences: owned}},
+		// Left by an earlier incident named breach.
+		{ObjectMeta: metav1.ObjectMeta{Name: "breach.uk-gdpr.further-information", OwnerReferences: []metav1.OwnerReference{{Kind: "Incident", Name: "breach", UID: "uid-earlier"}}}},
 	}
 	entries := Entries(inc, filings)
 	if len(entries) != 2 || entries[0].Obligation != named || entries[1].Obligation != further {
@@ -129,7 +132,7 @@ func TestNameAndEntries(t *testing.T) {
 		t.Error("Entries changed the Filings it was given")
 	}
 	if entries[1].Filing != nil {
-		t.Errorf("another incident's Filing was taken for the second obligation: %+v", entries[1].Filing)
+		t.Errorf("another incident's Filing, or another stage's, was taken for the second obligation: %+v", entries[1].Filing)
 	}
 }
 
