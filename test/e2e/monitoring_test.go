@@ -282,10 +282,25 @@ func sortedKeys(m map[string]bool, prefix string) []string {
 
 // driveEveryMetric makes the operator export a sample of each of its
 // metrics in ns: a delivered and an abandoned notification, an SLA at risk
-// and one breached, a breach still to report to the authority, and a
-// policy that is not Ready.
+// and one breached, a breach still to report to the authority with an
+// obligation still to decide under a regime of its own, and a policy that
+// is not Ready.
 func driveEveryMetric(t *testing.T, ns string) {
 	t.Helper()
+	// A regime only the policy below names, so that no other test's
+	// incidents take on its obligations.
+	const regime = "e2e-monitoring"
+	mustKubectlStdin(t, `apiVersion: security.incidentops.io/v1alpha1
+kind: RegulatoryRegime
+metadata: {name: `+regime+`}
+spec:
+  appliesTo: {personalData: true}
+  description: "The supervisory authority's notification, for the monitoring test"
+  citation: "UK GDPR Art. 33"
+  stages:
+    - {name: notification, citation: "UK GDPR Art. 33(1)", recipient: SupervisoryAuthority, deadline: 72h, openedBy: Risk}
+`, "apply", "-f", "-")
+	t.Cleanup(func() { _, _ = kubectl("delete", "regulatoryregime", regime, "--ignore-not-found") })
 	// Receivers of its own, so that the other tests' sink counts only theirs.
 	accepting := httptest.NewServer(&sink.Sink{})
 	t.Cleanup(accepting.Close)
@@ -316,6 +331,7 @@ spec:
       - {severities: [High], acknowledgeWithin: 1s}
       - {severities: [Medium], acknowledgeWithin: 1h, warnBefore: 3599s}
   regulatory: {authorityNotificationWithin: 72h}
+  regimes: [`+regime+`]
 ---
 apiVersion: security.incidentops.io/v1alpha1
 kind: EscalationPolicy
