@@ -1,7 +1,8 @@
 package main
 
-// The control document (export) and the review group's summary, made by
-// internal/report from the incidents and the assets they name.
+// The control document and the breach register (export) and the review
+// group's summary, made by internal/report from the incidents and the
+// assets and Filings they name.
 
 import (
 	"bytes"
@@ -79,22 +80,48 @@ func (d *documentOptions) span(formats ...string) (s span, err error) {
 	return s, nil
 }
 
-// rows is the control document of every incident in scope.
-func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time.Time) ([]report.Row, error) {
+// incidents connects, and lists the incidents in scope.
+func (d *documentOptions) incidents(ctx context.Context) (client.Client, string, []securityv1alpha1.Incident, error) {
 	c, ns, err := d.connect()
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	var incidents securityv1alpha1.IncidentList
 	if err := c.List(ctx, &incidents, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("listing incidents: %w", err)
+		return nil, "", nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	return c, ns, incidents.Items, nil
+}
+
+// rows is the control document of every incident in scope.
+func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time.Time) ([]report.Row, error) {
+	c, ns, incidents, err := d.incidents(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var assets securityv1alpha1.AssetList
 	if err := c.List(ctx, &assets, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("listing the assets, for their suppliers: %w", err)
 	}
-	return report.ControlDocument(incidents.Items, report.AssetsOf(assets.Items), loc, now), nil
+	return report.ControlDocument(incidents, report.AssetsOf(assets.Items), loc, now), nil
 }
+
+// register is the breach register of every incident in scope, from the
+// Filings that record their stages.
+func (d *documentOptions) register(ctx context.Context, loc *time.Location, now time.Time) ([]report.Breach, error) {
+	c, ns, incidents, err := d.incidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var filings securityv1alpha1.FilingList
+	if err := c.List(ctx, &filings, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing the Filings, for what was decided and filed: %w", err)
+	}
+	return report.BreachRegister(incidents, report.FilingsOf(filings.Items), loc, now), nil
+}
+
+// within is true when t is in [from, to).
+func within(t, from, to time.Time) bool { return !t.Before(from) && t.Before(to) }
 
 // write sends a document to --output-file or the terminal. A workbook is
 // not text: it is refused on a terminal, where it would garble the screen.
@@ -130,14 +157,25 @@ func (d *documentOptions) write(format, what string, render func(io.Writer) erro
 func newExportCommand(o *options) *cobra.Command {
 	d := &documentOptions{options: o}
 	var since string
+	var register bool
 	cmd := &cobra.Command{
-		Use:   "export [--since 7d | --from TIME [--to TIME]] -o csv|xlsx|markdown [--output-file F] [-A]",
-		Short: "The control document: one row per incident reported in a period",
+		Use:   "export [--register] [--since 7d | --from TIME [--to TIME]] -o csv|xlsx|markdown [--output-file F] [-A]",
+		Short: "The control document of a period, or the register of personal data breaches",
 		Long: `The control document the manager reviews every week: one row per incident
 reported in the period (the last 7 days unless --since or --from says
 otherwise), with when and by whom it was reported, acknowledged and
 resolved, the assets and their suppliers, the SLA and the report to the
-supervisory authority. XLSX has a header row, filters and frozen panes.`,
+supervisory authority. XLSX has a header row, filters and frozen panes.
+
+With --register, the register of personal data breaches that UK GDPR
+Art. 33(5) asks for: one row per incident involving personal data,
+reported to the authority or not, with the decision whether to notify it
+and the reasons, who decided, drafted, agreed and filed it (as the API
+server attested each account), when it was filed, whether and how late,
+with the reason for the delay, the authority's case number, and whether
+the people were told (Art. 34), read from the incidents' Filings. The
+register is kept whole: it holds every breach unless --since or --from
+narrows it to those the organisation became aware of in the period.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := d.span("csv", "xlsx", "markdown")
@@ -147,12 +185,18 @@ supervisory authority. XLSX has a header row, filters and frozen panes.`,
 			if s.explicit && cmd.Flags().Changed("since") {
 				return fmt.Errorf("give --since or --from, not both")
 			}
-			if !s.explicit {
+			// The register has no period unless one is asked for; the
+			// control document's is the last 7 days by default.
+			whole := register && !s.explicit && !cmd.Flags().Changed("since")
+			if !s.explicit && !whole {
 				age, err := input.Age("since", since)
 				if err != nil {
 					return err
 				}
 				s.from, s.to = s.now.Add(-age), s.now
+			}
+			if register {
+				return d.writeRegister(cmd.Context(), s, whole)
 			}
 			all, err := d.rows(cmd.Context(), s.loc, s.now)
 			if err != nil {
@@ -160,18 +204,47 @@ supervisory authority. XLSX has a header row, filters and frozen panes.`,
 			}
 			var rows []report.Row
 			for _, r := range all {
-				if !r.ReportedAt.Before(s.from) && r.ReportedAt.Before(s.to) {
+				if within(r.ReportedAt, s.from, s.to) {
 					rows = append(rows, r)
 				}
 			}
 			write := map[string]func(io.Writer, []report.Row) error{"csv": report.WriteCSV, "xlsx": report.WriteXLSX, "markdown": report.WriteMarkdown}[d.output]
-			what := fmt.Sprintf("control document (%d incidents reported from %s to %s)", len(rows), s.from.In(s.loc).Format("2006-01-02 15:04"), s.to.In(s.loc).Format("2006-01-02 15:04 MST"))
+			what := fmt.Sprintf("control document (%d incidents reported %s)", len(rows), s.period())
 			return d.write(d.output, what, func(w io.Writer) error { return write(w, rows) })
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "7d", "the period ends now and began this long ago: 7d, 2w, 24h")
+	cmd.Flags().StringVar(&since, "since", "7d", "the period ends now and began this long ago: 7d, 2w, 24h (with --register, only when given)")
+	cmd.Flags().BoolVar(&register, "register", false, "the register of personal data breaches (UK GDPR Art. 33(5)), every one unless a period is given")
 	d.flags(cmd, "csv, xlsx or markdown")
 	return cmd
+}
+
+// writeRegister writes the breach register: every breach in scope when
+// whole, else those the organisation became aware of in the span's period.
+func (d *documentOptions) writeRegister(ctx context.Context, s span, whole bool) error {
+	all, err := d.register(ctx, s.loc, s.now)
+	if err != nil {
+		return err
+	}
+	rows, what := all, fmt.Sprintf("breach register (%d personal data breaches, every one recorded)", len(all))
+	if !whole {
+		rows = nil
+		for _, r := range all {
+			if within(r.AwareAt, s.from, s.to) {
+				rows = append(rows, r)
+			}
+		}
+		what = fmt.Sprintf("breach register (%d personal data breaches the organisation became aware of %s)", len(rows), s.period())
+	}
+	write := map[string]func(io.Writer, []report.Breach) error{
+		"csv": report.WriteBreachRegisterCSV, "xlsx": report.WriteBreachRegisterXLSX, "markdown": report.WriteBreachRegisterMarkdown,
+	}[d.output]
+	return d.write(d.output, what, func(w io.Writer) error { return write(w, rows) })
+}
+
+// period is the span's period as the messages say it.
+func (s span) period() string {
+	return fmt.Sprintf("from %s to %s", s.from.In(s.loc).Format("2006-01-02 15:04"), s.to.In(s.loc).Format("2006-01-02 15:04 MST"))
 }
 
 func newSummaryCommand(o *options) *cobra.Command {
