@@ -493,7 +493,7 @@ func TestFilingTimesAreChecked(t *testing.T) {
 		{dpo, func(s *securityv1alpha1.FilingSpec) { s.Draft = &securityv1alpha1.FilingDraft{Content: breachContent} }},
 		{ace, agreement("Agreed")},
 		{dpo, func(s *securityv1alpha1.FilingSpec) {
-			s.Filed = &securityv1alpha1.FilingSubmission{At: metav1.NewTime(time.Now().Add(96 * time.Hour).Truncate(time.Second)), Reference: "ICO-1"}
+			s.Filed = &securityv1alpha1.FilingSubmission{At: metav1.NewTime(time.Now().AddDate(5, 0, 0).Truncate(time.Second)), Reference: "ICO-1"}
 		}},
 	} {
 		if err := record(t, s.by, filing, s.change); err != nil {
@@ -512,4 +512,119 @@ func filingConditions(f *securityv1alpha1.Filing) func() []metav1.Condition {
 		_ = k8sClient.Get(context.Background(), client.ObjectKeyFromObject(f), stored)
 		return stored.Status.Conditions
 	}
+}
+
+// A NIS2 significant incident runs its three stages: deciding the early
+// warning required opens the notification and the final report too, and
+// the final report's month counts from when the notification was filed.
+func TestNIS2FinalReportCountsFromTheNotification(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "nis2.yaml")
+	regimePolicy(t, ns, regime)
+	ciso := holdingAll(t, ns, "ciso", "incident-responder")
+	ceo := holdingAll(t, ns, "ceo", "incident-filing-approver")
+
+	incident := newIncident(ns, "outage", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityCritical)
+	incident.Spec.AwareAt = &metav1.Time{Time: time.Now().Add(-20 * time.Hour).Truncate(time.Second)}
+	create(t, incident)
+	_, final := waitForObligation(t, ns, "outage", regime, "final-report", securityv1alpha1.ObligationToDecide)
+	if final.Deadline != nil || !strings.Contains(final.Missing, `its clock starts when "notification" is filed`) {
+		t.Errorf("before the notification is filed, the final report is due %v: %q", final.Deadline, final.Missing)
+	}
+	if err := record(t, ciso, getFiling(t, ns, "outage", regime, "early-warning"), func(s *securityv1alpha1.FilingSpec) {
+		s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, Rationale: "Significant: a day's outage of the payment service."}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitForObligation(t, ns, "outage", regime, "final-report", securityv1alpha1.ObligationRequired)
+
+	fileStage := func(stage string, content map[string]securityv1alpha1.ContentValue, at time.Time) {
+		t.Helper()
+		filing := getFiling(t, ns, "outage", regime, stage)
+		for _, s := range []struct {
+			by     client.Client
+			change func(*securityv1alpha1.FilingSpec)
+		}{
+			{ciso, func(s *securityv1alpha1.FilingSpec) { s.Draft = &securityv1alpha1.FilingDraft{Content: content} }},
+			{ceo, agreement("Agreed")},
+			{ciso, func(s *securityv1alpha1.FilingSpec) {
+				s.Filed = &securityv1alpha1.FilingSubmission{At: metav1.NewTime(at), Reference: "CSIRT-" + stage}
+			}},
+		} {
+			if err := record(t, s.by, filing, s.change); err != nil {
+				t.Fatalf("%s: %v", stage, err)
+			}
+		}
+	}
+	fileStage("early-warning", map[string]securityv1alpha1.ContentValue{"suspectedUnlawful": "Not suspected", "crossBorderImpact": "None"},
+		incident.Spec.AwareAt.Add(22*time.Hour))
+	notified := time.Now().Add(-time.Minute).Truncate(time.Second)
+	fileStage("notification", map[string]securityv1alpha1.ContentValue{"severity": "High", "impact": "Payments down 20h", "indicatorsOfCompromise": "None"}, notified)
+	eventually(t, 20*time.Second, func() error {
+		_, final = waitForObligation(t, ns, "outage", regime, "final-report", securityv1alpha1.ObligationRequired)
+		if want := notified.AddDate(0, 1, 0); final.Deadline == nil || !final.Deadline.Time.Equal(want) {
+			return fmt.Errorf("the final report is due %v, want a month after the notification, %v", final.Deadline, want)
+		}
+		return nil
+	})
+	_, warning := waitForObligation(t, ns, "outage", regime, "early-warning", securityv1alpha1.ObligationFiled)
+	if warning.Missed || !warning.Frozen {
+		t.Errorf("the early warning filed at 22h: missed %v, frozen %v", warning.Missed, warning.Frozen)
+	}
+}
+
+// DORA's initial notification is due 4 hours after the incident is
+// classified as major, and never later than 24 hours after awareness:
+// classifying it is deciding the first stage required, at the time given.
+func TestDORAInitialNotificationRunsFromClassification(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "dora.yaml")
+	regimePolicy(t, ns, regime)
+	cro := holdingAll(t, ns, "cro", "incident-responder")
+
+	aware := time.Now().Add(-23 * time.Hour).Truncate(time.Second)
+	incident := newIncident(ns, "ict", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityCritical)
+	incident.Spec.AwareAt = &metav1.Time{Time: aware}
+	create(t, incident)
+	_, initial := waitForObligation(t, ns, "ict", regime, "initial-notification", securityv1alpha1.ObligationToDecide)
+	if initial.Deadline != nil {
+		t.Errorf("before classification the initial notification is due %v", initial.Deadline)
+	}
+	classified := aware.Add(22 * time.Hour)
+	if err := record(t, cro, getFiling(t, ns, "ict", regime, "initial-notification"), func(s *securityv1alpha1.FilingSpec) {
+		s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, At: &metav1.Time{Time: classified},
+			Rationale: "Major: the criteria of Delegated Regulation (EU) 2024/1772 are met."}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		_, initial = waitForObligation(t, ns, "ict", regime, "initial-notification", securityv1alpha1.ObligationRequired)
+		// 4 hours after classification would be 26 hours after awareness.
+		if want := aware.Add(24 * time.Hour); initial.Deadline == nil || !initial.Deadline.Time.Equal(want) {
+			return fmt.Errorf("the initial notification is due %v, want 24h after awareness, %v", initial.Deadline, want)
+		}
+		return nil
+	})
+}
+
+// An incident stored before regimes, with its report to the ICO recorded
+// as spec.authorityNotification, keeps its meaning: its Art. 33
+// notification shows as filed, in time, and nothing else is asked of it
+// but the decisions that did not exist then.
+func TestAuthorityNotificationOfTheOldShapeIsAFiling(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	regimePolicy(t, ns, regime)
+	aware := time.Now().Add(-50 * time.Hour).Truncate(time.Second)
+	incident := newIncident(ns, "old", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	incident.Spec.Impact = securityv1alpha1.Impact{PersonalData: true}
+	incident.Spec.AwareAt = &metav1.Time{Time: aware}
+	incident.Spec.AuthorityNotification = &securityv1alpha1.AuthorityNotification{NotifiedAt: metav1.NewTime(aware.Add(48 * time.Hour)), Reference: "ICO-OLD-1"}
+	create(t, incident) // as an import: the administrator may
+	_, notification := waitForObligation(t, ns, "old", regime, "notification", securityv1alpha1.ObligationFiled)
+	if notification.Missed || notification.Deadline == nil || !notification.Deadline.Time.Equal(aware.Add(72*time.Hour)) {
+		t.Errorf("the old report shows as %+v; want filed in time, due 72h after awareness", notification)
+	}
+	waitForCondition(t, incident, func() []metav1.Condition { return getIncident(t, ns, "old").Status.Conditions },
+		securityv1alpha1.ConditionAuthorityNotified, metav1.ConditionTrue, securityv1alpha1.ReasonReported)
 }

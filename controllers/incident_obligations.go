@@ -54,7 +54,7 @@ func (r *IncidentReconciler) obligations(ctx context.Context, incident *security
 	var authority *lifecycle.AuthorityFiling
 	for _, regime := range regimes {
 		byStage := make(map[string]*securityv1alpha1.Filing, len(regime.Spec.Stages))
-		frozen := map[string]time.Time{}
+		frozen, decidedAt := map[string]time.Time{}, map[string]time.Time{}
 		for i := range regime.Spec.Stages {
 			stage := &regime.Spec.Stages[i]
 			name := securityv1alpha1.FilingName(incident.Name, regime.Name, stage.Name)
@@ -65,13 +65,20 @@ func (r *IncidentReconciler) obligations(ctx context.Context, incident *security
 				}
 			}
 			byStage[stage.Name] = filing
-			if old := findObligation(previous, regime.Name, stage.Name); old != nil && old.Frozen && old.Deadline != nil {
+			old := findObligation(previous, regime.Name, stage.Name)
+			if old != nil && old.Frozen && old.Deadline != nil {
 				frozen[stage.Name] = old.Deadline.Time
 			}
+			if at := decisionTime(filing, old, now); at != nil {
+				decidedAt[stage.Name] = *at
+			}
 		}
-		facts := obligation.FactsOf(&regime.Spec, incident, incident.Status.AwareAt.Time, byStage, frozen)
+		facts := obligation.FactsOf(&regime.Spec, incident, incident.Status.AwareAt.Time, byStage, frozen, decidedAt)
 		for i, o := range obligation.Evaluate(&regime.Spec, facts, now) {
 			status := obligationStatus(regime.Name, securityv1alpha1.FilingName(incident.Name, regime.Name, o.Stage), o)
+			if at, ok := decidedAt[o.Stage]; ok {
+				status.DecidedAt = new(metav1.NewTime(at.UTC()))
+			}
 			if notApplicable(incident) && status.State.Open() {
 				status = securityv1alpha1.ObligationStatus{Regime: status.Regime, Stage: status.Stage, Citation: status.Citation,
 					Recipient: status.Recipient, Filing: status.Filing, State: securityv1alpha1.ObligationNotApplicable,
@@ -194,6 +201,22 @@ func (r *IncidentReconciler) openFiling(ctx context.Context, incident *securityv
 		return nil, fmt.Errorf("opening filing %s: %w", name, err)
 	}
 	return filing, nil
+}
+
+// decisionTime is when the stage was decided or drafted: the decision's
+// own time, else when an earlier reconcile first saw it, else now; nil
+// while nothing is decided.
+func decisionTime(filing *securityv1alpha1.Filing, old *securityv1alpha1.ObligationStatus, now time.Time) *time.Time {
+	switch {
+	case filing == nil || (filing.Spec.Decision == nil && filing.Spec.Draft == nil):
+		return nil
+	case filing.Spec.Decision != nil && filing.Spec.Decision.At != nil:
+		return &filing.Spec.Decision.At.Time
+	case old != nil && old.DecidedAt != nil:
+		return &old.DecidedAt.Time
+	}
+	at := now.Truncate(time.Second)
+	return &at
 }
 
 func findObligation(list []securityv1alpha1.ObligationStatus, regime, stage string) *securityv1alpha1.ObligationStatus {

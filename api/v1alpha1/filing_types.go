@@ -70,6 +70,15 @@ type FilingDecision struct {
 	// +optional
 	Exemption Exemption `json:"exemption,omitempty"`
 
+	// At is when the decision was made, when it was made before it was
+	// recorded; the operator takes the time it first saw the decision
+	// otherwise. Deciding that a stage opened by classification (Major,
+	// Significant) is required classifies the incident, and starts the
+	// clocks that run from classification (DORA Art. 19(4)).
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('2000-01-01T00:00:00Z')",message="must be in 2000 or later: an earlier time is a zero or epoch value, not when this happened"
+	// +optional
+	At *metav1.Time `json:"at,omitempty"`
+
 	// DecidedBy is the account that made the decision, written by the API
 	// server.
 	// +optional

@@ -741,6 +741,10 @@ type ObligationStatus struct {
 	Filing string `json:"filing,omitempty"`
 	// State is how far the obligation has come.
 	State ObligationState `json:"state"`
+	// DecidedAt is when the stage was decided required or not, or drafted:
+	// the decision's own time, else when the operator first saw it.
+	// +optional
+	DecidedAt *metav1.Time `json:"decidedAt,omitempty"`
 	// Deadline is when the stage is due; unset when the rules give no fixed
 	// time, when it is not required, or while its clock has not started.
 	// +optional

@@ -8,8 +8,12 @@ import (
 
 // FactsOf gathers what an incident and the Filings of one regime record,
 // by stage name, for Evaluate. awareAt is when the regime's clock of
-// awareness started, and frozen the deadlines recorded when each stage was
-// first filed.
+// awareness started, frozen the deadlines recorded when each stage was
+// first filed, and decidedAt when each stage was decided or drafted.
+//
+// The incident is classified (significant, major) when the first stage
+// opened by such a decision is decided required or drafted: the clocks
+// that run from classification start then.
 //
 // A decision that a stage is not required stands once as many people as
 // the stage asks, the decider not among them, have agreed to it; until
@@ -19,7 +23,7 @@ import (
 // regime's first stage sent to the supervisory authority, so that an
 // incident stored before Filings existed keeps its meaning.
 func FactsOf(regime *securityv1alpha1.RegulatoryRegimeSpec, incident *securityv1alpha1.Incident, awareAt time.Time,
-	filings map[string]*securityv1alpha1.Filing, frozen map[string]time.Time) Facts {
+	filings map[string]*securityv1alpha1.Filing, frozen, decidedAt map[string]time.Time) Facts {
 	facts := Facts{AwareAt: awareAt, Stages: make(map[string]StageFacts, len(regime.Stages))}
 	legacy := incident.Spec.AuthorityNotification
 	for i := range regime.Stages {
@@ -35,6 +39,11 @@ func FactsOf(regime *securityv1alpha1.RegulatoryRegimeSpec, incident *securityv1
 			legacy = nil
 		}
 		facts.Stages[stage.Name] = f
+		classifies := stage.OpenedBy == securityv1alpha1.OpenedByMajor || stage.OpenedBy == securityv1alpha1.OpenedBySignificant
+		if at, ok := decidedAt[stage.Name]; ok && classifies && f.Decision == DecisionRequired &&
+			(facts.ClassifiedAt == nil || at.Before(*facts.ClassifiedAt)) {
+			facts.ClassifiedAt = &at
+		}
 	}
 	return facts
 }
