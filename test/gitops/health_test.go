@@ -266,7 +266,12 @@ stringData: {url: %q}
 	}
 	mustApply(t, "failing", secret("hook", failing.URL))
 
-	// The samples: every kind, as the operator reports them working.
+	// The samples: every kind, as the operator reports them working, and
+	// the UK GDPR regime, which opens Filings for the personal data
+	// breaches among them.
+	if out, err := kubectl("apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "regimes", "uk-gdpr.yaml")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
 	if out, err := kubectl("apply", "-n", "council", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples")); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -302,6 +307,17 @@ spec:
   sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   storageLocation: Evidence safe 3
   collectedAt: "2026-11-20T10:30:00Z"
+---
+apiVersion: security.incidentops.io/v1alpha1
+kind: Filing
+metadata: {name: of-no-incident}
+spec:
+  incident: no-such-incident
+  regime: uk-gdpr
+  stage: notification
+  citation: UK GDPR Art. 33(1)
+  recipient: SupervisoryAuthority
+  agreementsRequired: 1
 ---
 apiVersion: security.incidentops.io/v1alpha1
 kind: IncidentReport
@@ -345,6 +361,9 @@ spec:
 	expect(t, "council", "incidentreport/weekly-control-document", "Healthy", "Ready", "incidentreport-healthy")
 	expect(t, "council", "incidentreport/in-atlantis", "Degraded", "Stalled", "incidentreport-degraded")
 	expect(t, "council", "department/finance", "Healthy", "Ready", "department-healthy")
+	expect(t, "", "regulatoryregime/sector-regulator", "Healthy", "Ready", "regulatoryregime-healthy")
+	expect(t, "council", "filing/lost-laptop-fin-0142.uk-gdpr.notification", "Healthy", "Ready", "filing-healthy")
+	expect(t, "council", "filing/of-no-incident", "Degraded", "Stalled", "filing-degraded")
 	trail, err := kubectl("get", "-n", "council", "audittrails", "-o", "jsonpath={.items[0].metadata.name}")
 	if err != nil || trail == "" {
 		t.Fatalf("no audit trail in council: %v %s", err, trail)
