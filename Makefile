@@ -14,6 +14,10 @@ LDFLAGS = -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 HELM ?= $(LOCALBIN)/helm
+# promtool runs the alerting rules' tests (config/monitoring); built from
+# the Prometheus release whose rule format the rules are written in.
+PROMTOOL ?= $(LOCALBIN)/promtool
+PROMETHEUS_VERSION ?= v0.316.0
 CHART_DIR ?= charts/incident-operator
 ENVTEST_DIR ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # kubectl from the machine when it has one, else the one hack/ builds.
@@ -24,6 +28,7 @@ GOTEST_FLAGS ?= -count=1 -timeout=30m
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export KUBECTL
 export HELM
+export PROMTOOL
 
 .PHONY: all
 all: build
@@ -96,7 +101,7 @@ test-rbac-used: ## After the tests that run the operator: fail on a grant of its
 	$(GO) test $(GOTEST_FLAGS) -v -run TestEveryGrantOfTheOperatorIsUsed ./test/rbac/...
 
 .PHONY: test-unit
-test-unit: ## Unit tests of the pure packages, the plugin's commands, and the Argo CD health checks on stored objects.
+test-unit: $(PROMTOOL) ## Unit tests of the pure packages, the plugin's commands, the Argo CD health checks on stored objects and the alerting rules.
 	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/... ./cmd/...
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
@@ -272,6 +277,11 @@ $(ENVTEST_DIR)/kubectl:
 helm: $(HELM) ## Build helm into bin/.
 $(HELM):
 	GOBIN=$(LOCALBIN) $(GO) install -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool into bin/ (several minutes the first time).
+$(PROMTOOL):
+	GOBIN=$(LOCALBIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

@@ -21,8 +21,7 @@ import (
 const promtoolInstall = "GOBIN=$PWD/bin go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0"
 
 // promtool is $PROMTOOL, else bin/promtool, else promtool on PATH. Without
-// one the test is skipped, saying how to install it: building it takes
-// minutes, longer than a unit test may.
+// one the test fails, saying how to build it (make test does, first).
 func promtool(t *testing.T) string {
 	t.Helper()
 	for _, candidate := range []string{os.Getenv("PROMTOOL"), filepath.Join(testenv.RepoRoot(), "bin", "promtool")} {
@@ -35,7 +34,7 @@ func promtool(t *testing.T) string {
 	if path, err := exec.LookPath("promtool"); err == nil {
 		return path
 	}
-	t.Skipf("no promtool: install it with %s", promtoolInstall)
+	t.Fatalf("no promtool: build it with make promtool, or %s", promtoolInstall)
 	return ""
 }
 
