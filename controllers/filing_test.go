@@ -527,8 +527,8 @@ func TestNIS2FinalReportCountsFromTheNotification(t *testing.T) {
 	incident := newIncident(ns, "outage", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityCritical)
 	incident.Spec.AwareAt = &metav1.Time{Time: time.Now().Add(-20 * time.Hour).Truncate(time.Second)}
 	create(t, incident)
-	_, final := waitForObligation(t, ns, "outage", regime, "final-report", securityv1alpha1.ObligationToDecide)
-	if final.Deadline != nil || !strings.Contains(final.Missing, `its clock starts when "notification" is filed`) {
+	_, final := waitForObligation(t, ns, "outage", regime, "final-report", securityv1alpha1.ObligationWaiting)
+	if final.Deadline != nil || !strings.Contains(final.Missing, `follows the filing of "notification"`) {
 		t.Errorf("before the notification is filed, the final report is due %v: %q", final.Deadline, final.Missing)
 	}
 	if err := record(t, ciso, getFiling(t, ns, "outage", regime, "early-warning"), func(s *securityv1alpha1.FilingSpec) {

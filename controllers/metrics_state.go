@@ -122,7 +122,7 @@ type heldState struct {
 // obligationStates are the states an obligation can be in, each reported
 // for every stage so that a state nobody is in reads 0, not absent.
 var obligationStates = []securityv1alpha1.ObligationState{
-	securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationRequired, securityv1alpha1.ObligationNotRequired,
+	securityv1alpha1.ObligationToDecide, securityv1alpha1.ObligationWaiting, securityv1alpha1.ObligationRequired, securityv1alpha1.ObligationNotRequired,
 	securityv1alpha1.ObligationDrafted, securityv1alpha1.ObligationAgreed, securityv1alpha1.ObligationFiled,
 	securityv1alpha1.ObligationAcknowledged, securityv1alpha1.ObligationNotApplicable,
 }

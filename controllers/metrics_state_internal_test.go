@@ -100,7 +100,7 @@ func TestObligationSamples(t *testing.T) {
 	}
 	every := func(ns, regime, stage string, nonZero map[securityv1alpha1.ObligationState]int) []string {
 		var lines []string
-		for _, state := range []string{"Acknowledged", "Agreed", "Drafted", "Filed", "NotApplicable", "NotRequired", "Required", "ToDecide"} {
+		for _, state := range []string{"Acknowledged", "Agreed", "Drafted", "Filed", "NotApplicable", "NotRequired", "Required", "ToDecide", "Waiting"} {
 			lines = append(lines, fmt.Sprintf("incidentops_obligations[%s %s %s %s] %d", ns, regime, stage, state, nonZero[securityv1alpha1.ObligationState(state)]))
 		}
 		return lines

@@ -44,6 +44,16 @@ log "installing the CRDs"
 "$KUBECTL" wait --for condition=established --timeout=60s crd --all >/dev/null
 log "installing the roles for people who use incidents"
 "$KUBECTL" apply --server-side -f "$ROOT/config/rbac/user_roles.yaml" >/dev/null
+# The council's people, for trying the regulator's process as each of
+# them (kubectl --as NAME): the Data Protection Officer drafts and files,
+# the Assistant Chief Executive (Finance) agrees, a responder from the
+# service desk may do neither of the latter.
+for binding in dpo:incident-responder ace-finance:incident-filing-approver ace-finance:incident-viewer rita:incident-responder; do
+  user=${binding%%:*} role=${binding##*:}
+  "$KUBECTL" -n default create rolebinding "$user-$role" --clusterrole="$role" --user="$user" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+done
+log "installing the regulatory regimes (config/regimes)"
+"$KUBECTL" apply --server-side -k "$ROOT/config/regimes" >/dev/null
 
 log "installing the admission policies"
 "$KUBECTL" apply --server-side -k "$ROOT/config/admission" >/dev/null
@@ -124,11 +134,19 @@ cat >&2 <<MSG
   Watch a trail grow as a sample incident is acknowledged and resolved:
 
     kubectl get audittrails
-    kubectl patch incident lost-laptop-fin-0142 --type merge \\
+    kubectl patch incident password-on-sticky-note --type merge \\
       -p '{"spec":{"acknowledgement":{"by":"Service desk"}}}'
-    kubectl patch incident lost-laptop-fin-0142 --type merge \\
-      -p '{"spec":{"resolution":{"state":"Resolved","by":"Service desk","summary":"Laptop recovered"}}}'
-    kubectl get incident lost-laptop-fin-0142 -o jsonpath='{.status.audit}'
+    kubectl patch incident password-on-sticky-note --type merge \\
+      -p '{"spec":{"resolution":{"state":"Resolved","by":"Service desk","summary":"Password changed"}}}'
+    kubectl get incident password-on-sticky-note -o jsonpath='{.status.audit}'
+
+  The two personal data breaches await the decision whether to tell the
+  ICO (UK GDPR Art. 33), which two people make (README, "Regulators"):
+
+    kubectl incident obligations lost-laptop-fin-0142
+    kubectl incident decide lost-laptop-fin-0142 --stage notification --not-required \\
+      --rationale "Encrypted disk; recovery key held centrally" --as dpo
+    kubectl incident agree lost-laptop-fin-0142 --stage notification --as ace-finance
 
   Notifications the sink receives are printed below. Ctrl-C stops everything.
 

@@ -684,7 +684,7 @@ type IncidentStatus struct {
 }
 
 // ObligationState is how far an obligation has come.
-// +kubebuilder:validation:Enum=ToDecide;Required;NotRequired;Drafted;Agreed;Filed;Acknowledged;NotApplicable
+// +kubebuilder:validation:Enum=ToDecide;Waiting;Required;NotRequired;Drafted;Agreed;Filed;Acknowledged;NotApplicable
 type ObligationState string
 
 const (
@@ -692,6 +692,9 @@ const (
 	// required, or a decision that it is not awaits its agreements. An
 	// incident with an obligation to decide cannot be resolved.
 	ObligationToDecide ObligationState = "ToDecide"
+	// ObligationWaiting: a stage that follows the filing of an earlier one
+	// not filed yet; there is nothing to decide until then.
+	ObligationWaiting ObligationState = "Waiting"
 	// ObligationRequired: decided required, not drafted yet.
 	ObligationRequired ObligationState = "Required"
 	// ObligationNotRequired: decided not required, with its reasons, and

@@ -35,6 +35,10 @@ const (
 	StateFiled State = "Filed"
 	// StateAcknowledged is a filing the recipient has acknowledged.
 	StateAcknowledged State = "Acknowledged"
+	// StateWaiting is an undecided stage whose clock runs from the filing
+	// of an earlier stage not filed yet: there is nothing to decide until
+	// then (UK GDPR Art. 33(4) follows a notification).
+	StateWaiting State = "Waiting"
 )
 
 // Decision is what was decided about one stage.
@@ -116,7 +120,17 @@ type Obligation struct {
 func Evaluate(regime *securityv1alpha1.RegulatoryRegimeSpec, facts Facts, now time.Time) []Obligation {
 	obligations := make([]Obligation, 0, len(regime.Stages))
 	for i := range regime.Stages {
-		obligations = append(obligations, evaluate(&regime.Stages[i], decided(regime.Stages[:i+1], facts), facts, now))
+		o := evaluate(&regime.Stages[i], decided(regime.Stages[:i+1], facts), facts, now)
+		if anchor := regime.Stages[i].AnchorStage(); anchor != "" && o.State == StateToDecide && facts.Stages[anchor].FiledAt == nil {
+			// A stage that follows a filing waits for it, and falls with
+			// it when the earlier stage is not required.
+			o.State, o.Deadline, o.Breached = StateWaiting, nil, false
+			o.Missing = fmt.Sprintf("%q (%s) follows the filing of %q: nothing to decide until it is filed", o.Stage, o.Citation, anchor)
+			if j := slices.IndexFunc(obligations, func(e Obligation) bool { return e.Stage == anchor }); j >= 0 && obligations[j].State == StateNotRequired {
+				o.State, o.Missing = StateNotRequired, ""
+			}
+		}
+		obligations = append(obligations, o)
 	}
 	return obligations
 }

@@ -1,6 +1,7 @@
 package obligation
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -385,8 +386,33 @@ func TestCircularAnchorsEnd(t *testing.T) {
 		{Name: "b", DeadlineMonths: 1, Anchor: afterFiling("a"), OpenedBy: securityv1alpha1.OpenedBySignificant},
 	}}
 	for _, o := range Evaluate(circle, Facts{AwareAt: aware}, aware) {
-		if o.State != StateToDecide || o.Deadline != nil {
-			t.Errorf("%s: state %s, deadline %v; want undecided with no deadline", o.Stage, o.State, o.Deadline)
+		if o.State != StateWaiting || o.Deadline != nil {
+			t.Errorf("%s: state %s, deadline %v; want waiting with no deadline", o.Stage, o.State, o.Deadline)
 		}
+	}
+}
+
+// A stage that follows a filing (UK GDPR Art. 33(4) after the Art. 33(1)
+// notification) has nothing to decide until that filing, and is not
+// required when the stage it follows is not.
+func TestAStageFollowingAFilingWaitsForIt(t *testing.T) {
+	filed := StageFacts{Decision: DecisionRequired, FiledAt: at(60 * time.Hour)}
+	for name, tc := range map[string]struct {
+		notification StageFacts
+		want         State
+	}{
+		"notification undecided":    {notification: StageFacts{}, want: StateWaiting},
+		"notification drafted":      {notification: StageFacts{Decision: DecisionRequired, DraftedAt: at(time.Hour)}, want: StateWaiting},
+		"notification not required": {notification: StageFacts{Decision: DecisionNotRequired}, want: StateNotRequired},
+		"notification filed":        {notification: filed, want: StateToDecide},
+	} {
+		t.Run(name, func(t *testing.T) {
+			facts := Facts{AwareAt: aware, Stages: map[string]StageFacts{"notification": tc.notification}}
+			obligations := Evaluate(readRegime(t, "uk-gdpr.yaml"), facts, aware.Add(80*time.Hour))
+			further := obligations[slices.IndexFunc(obligations, func(o Obligation) bool { return o.Stage == "further-information" })]
+			if further.State != tc.want || further.Breached {
+				t.Errorf("%s: %s, breached %v; want %s", further.Stage, further.State, further.Breached, tc.want)
+			}
+		})
 	}
 }
