@@ -302,10 +302,8 @@ func (r *IncidentReportReconciler) document(ctx context.Context, report *securit
 		return nil, fmt.Errorf("listing the assets of namespace %s, for their suppliers: %w", report.Namespace, err)
 	}
 	var filings securityv1alpha1.FilingList
-	if report.Spec.Report == securityv1alpha1.ReportBreachRegister {
-		if err := r.List(ctx, &filings, client.InNamespace(report.Namespace)); err != nil {
-			return nil, fmt.Errorf("listing the Filings of namespace %s, for the breach register: %w", report.Namespace, err)
-		}
+	if err := r.List(ctx, &filings, client.InNamespace(report.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the Filings of namespace %s, for what was decided and filed: %w", report.Namespace, err)
 	}
 	now := r.Clock.Now()
 	doc, count, err := reportrun.Make(reportrun.Input{

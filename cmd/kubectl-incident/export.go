@@ -80,22 +80,27 @@ func (d *documentOptions) span(formats ...string) (s span, err error) {
 	return s, nil
 }
 
-// incidents connects, and lists the incidents in scope.
-func (d *documentOptions) incidents(ctx context.Context) (client.Client, string, []securityv1alpha1.Incident, error) {
+// incidents connects, and lists the incidents in scope and the Filings
+// that record their regulatory stages.
+func (d *documentOptions) incidents(ctx context.Context) (client.Client, string, []securityv1alpha1.Incident, report.Filings, error) {
 	c, ns, err := d.connect()
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	var incidents securityv1alpha1.IncidentList
 	if err := c.List(ctx, &incidents, client.InNamespace(ns)); err != nil {
-		return nil, "", nil, fmt.Errorf("listing incidents: %w", err)
+		return nil, "", nil, nil, fmt.Errorf("listing incidents: %w", err)
 	}
-	return c, ns, incidents.Items, nil
+	var filings securityv1alpha1.FilingList
+	if err := c.List(ctx, &filings, client.InNamespace(ns)); err != nil {
+		return nil, "", nil, nil, fmt.Errorf("listing the Filings, for what was decided and filed: %w", err)
+	}
+	return c, ns, incidents.Items, report.FilingsOf(filings.Items), nil
 }
 
 // rows is the control document of every incident in scope.
 func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time.Time) ([]report.Row, error) {
-	c, ns, incidents, err := d.incidents(ctx)
+	c, ns, incidents, filings, err := d.incidents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -103,21 +108,16 @@ func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time
 	if err := c.List(ctx, &assets, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("listing the assets, for their suppliers: %w", err)
 	}
-	return report.ControlDocument(incidents, report.AssetsOf(assets.Items), loc, now), nil
+	return report.ControlDocument(incidents, report.AssetsOf(assets.Items), filings, loc, now), nil
 }
 
-// register is the breach register of every incident in scope, from the
-// Filings that record their stages.
+// register is the breach register of every incident in scope.
 func (d *documentOptions) register(ctx context.Context, loc *time.Location, now time.Time) ([]report.Breach, error) {
-	c, ns, incidents, err := d.incidents(ctx)
+	_, _, incidents, filings, err := d.incidents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var filings securityv1alpha1.FilingList
-	if err := c.List(ctx, &filings, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("listing the Filings, for what was decided and filed: %w", err)
-	}
-	return report.BreachRegister(incidents, report.FilingsOf(filings.Items), loc, now), nil
+	return report.BreachRegister(incidents, filings, loc, now), nil
 }
 
 // within is true when t is in [from, to).

@@ -55,7 +55,8 @@ const (
 type AuthorityOutcome string
 
 const (
-	// AuthorityNone: no personal data is involved.
+	// AuthorityNone: no personal data is involved, or the stage has no
+	// deadline yet.
 	AuthorityNone AuthorityOutcome = ""
 	// AuthorityOnTime: reported by the deadline.
 	AuthorityOnTime AuthorityOutcome = "On time"
@@ -65,8 +66,10 @@ const (
 	AuthorityDue AuthorityOutcome = "Due"
 	// AuthorityOverdue: not reported, and the deadline has passed.
 	AuthorityOverdue AuthorityOutcome = "Overdue"
-	// AuthorityNotRequired: personal data was named, but the incident was
-	// resolved as a false positive or a duplicate, so there is no breach.
+	// AuthorityNotRequired: personal data was named, but telling the
+	// authority was decided not required, with its reasons and agreed, or
+	// the incident was resolved undecided as a false positive or a
+	// duplicate, so there is no breach.
 	AuthorityNotRequired AuthorityOutcome = "Not required"
 )
 
@@ -159,12 +162,15 @@ func since(from, to time.Time) (time.Duration, bool) {
 }
 
 // ControlDocument is one row per incident, sorted by report time and then
-// namespace and name, with times in loc. now decides whether a deadline
-// that nothing has met yet has passed.
-func ControlDocument(incidents []securityv1alpha1.Incident, assets Assets, loc *time.Location, now time.Time) []Row {
+// namespace and name, with times in loc. filings are the incidents'
+// Filings, where the notification to the authority is recorded as the
+// breach register reads it; now decides whether a deadline that nothing
+// has met yet has passed.
+func ControlDocument(incidents []securityv1alpha1.Incident, assets Assets, filings Filings, loc *time.Location, now time.Time) []Row {
 	rows := make([]Row, 0, len(incidents))
 	for i := range incidents {
-		rows = append(rows, rowOf(&incidents[i], assets, loc, now))
+		inc := &incidents[i]
+		rows = append(rows, rowOf(inc, assets, filings[types.NamespacedName{Namespace: inc.Namespace, Name: inc.Name}], loc, now))
 	}
 	slices.SortFunc(rows, func(a, b Row) int {
 		return cmp.Or(a.ReportedAt.Compare(b.ReportedAt), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -172,7 +178,7 @@ func ControlDocument(incidents []securityv1alpha1.Incident, assets Assets, loc *
 	return rows
 }
 
-func rowOf(inc *securityv1alpha1.Incident, assets Assets, loc *time.Location, now time.Time) Row {
+func rowOf(inc *securityv1alpha1.Incident, assets Assets, filings []securityv1alpha1.Filing, loc *time.Location, now time.Time) Row {
 	spec, st := &inc.Spec, &inc.Status
 	in := func(t time.Time) time.Time {
 		if t.IsZero() {
@@ -214,14 +220,12 @@ func rowOf(inc *securityv1alpha1.Incident, assets Assets, loc *time.Location, no
 		row.ResolvedBy, row.ResolvedByAccount = r.By, account(r.AttestedBy)
 		row.Resolution, row.ResolutionSummary = r.State, r.Summary
 	}
-	deadline := authorityDeadline(inc)
-	row.Authority = authorityOutcome(spec, deadline, now)
-	if row.Authority != AuthorityNone && row.Authority != AuthorityNotRequired {
-		row.AuthorityDeadline = in(deadline)
-	}
-	if n := spec.AuthorityNotification; n != nil {
-		row.AuthorityNotifiedAt = in(n.NotifiedAt.Time)
-		row.AuthorityReference, row.AuthorityDelay = n.Reference, n.DelayReason
+	if spec.Impact.PersonalData {
+		// Only personal data breaches are told to the authority, as the
+		// register records it.
+		n := stageRecord(inc, filings, NotificationCitation, loc, now)
+		row.Authority, row.AuthorityDeadline = n.Timeliness, n.Deadline
+		row.AuthorityNotifiedAt, row.AuthorityReference, row.AuthorityDelay = n.FiledAt, n.Reference, n.DelayReason
 	}
 	return row
 }
@@ -352,22 +356,6 @@ func authorityDeadline(inc *securityv1alpha1.Incident) time.Time {
 		return d.Time
 	}
 	return awareAt(inc).Add(lifecycle.DefaultAuthorityNotificationWithin)
-}
-
-// authorityOutcome follows the operator's rules: only personal data
-// breaches are reported, and resolving one does not stop the clock unless
-// it turned out a false positive or a duplicate.
-func authorityOutcome(spec *securityv1alpha1.IncidentSpec, deadline, now time.Time) AuthorityOutcome {
-	n := spec.AuthorityNotification
-	switch {
-	case n != nil:
-		return timeliness(n.NotifiedAt.Time, deadline, now)
-	case !spec.Impact.PersonalData:
-		return AuthorityNone
-	case spec.Resolution != nil && spec.Resolution.State != securityv1alpha1.ResolutionResolved:
-		return AuthorityNotRequired
-	}
-	return timeliness(time.Time{}, deadline, now)
 }
 
 // timeliness is how a filing made at filed (zero while it is not made)

@@ -36,6 +36,7 @@ func TestControlDocumentRows(t *testing.T) {
 	in := func(d time.Duration) time.Time { return t0.Add(d).In(loc) }
 	tests := map[string]struct {
 		incident securityv1alpha1.Incident
+		filings  []securityv1alpha1.Filing
 		want     Row
 	}{
 		"open, escalated, a supplier's help desk, the authority still to be told": {
@@ -121,6 +122,30 @@ func TestControlDocumentRows(t *testing.T) {
 				Phase: "Pending",
 			},
 		},
+		"told the authority late on its Filing, as the register reads it": {
+			incident: payslips, filings: payslipsFilings,
+			want: Row{
+				Namespace: "finance", Name: "payslips", ReportedAt: in(0), AwareAt: in(0),
+				Type: "Incident", Title: "Breach payslips", Category: "UnauthorisedDisclosure", Severity: "High", PersonalData: true,
+				ResolvedAt: in(200 * time.Hour), ResolvedBy: "Eve", Resolution: "Resolved", ResolutionSummary: "Mail merge fixed",
+				AuthorityDeadline: in(72 * time.Hour), AuthorityNotifiedAt: in(100 * time.Hour), AuthorityReference: "DPB-0042",
+				Authority: AuthorityLate, AuthorityDelay: "The print supplier confirmed the run on day four",
+				Phase: "Pending",
+			},
+		},
+		"decided on its Filing that the authority need not be told": {
+			incident: breachIncident("encrypted", securityv1alpha1.IncidentSpec{}, securityv1alpha1.IncidentStatus{}),
+			filings: []securityv1alpha1.Filing{filing("encrypted", notification, securityv1alpha1.FilingSpec{
+				Decision:   &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Encrypted", DecidedBy: attested("dpo")},
+				Agreements: agreedBy("ace"),
+			})},
+			want: Row{
+				Namespace: "finance", Name: "encrypted", ReportedAt: in(0), AwareAt: in(0),
+				Type: "Incident", Title: "Breach encrypted", Category: "UnauthorisedDisclosure", Severity: "High", PersonalData: true,
+				Authority: AuthorityNotRequired,
+				Phase:     "Pending",
+			},
+		},
 		"a weakness not seen by the operator, naming a missing asset": {
 			incident: passwordNote,
 			want: Row{
@@ -134,7 +159,7 @@ func TestControlDocumentRows(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			rows := ControlDocument([]securityv1alpha1.Incident{tc.incident}, fixtureAssets, loc, now)
+			rows := ControlDocument([]securityv1alpha1.Incident{tc.incident}, fixtureAssets, FilingsOf(tc.filings), loc, now)
 			if len(rows) != 1 {
 				t.Fatalf("%d rows, want 1", len(rows))
 			}
@@ -147,7 +172,7 @@ func TestControlDocumentOrder(t *testing.T) {
 	tie := func(namespace, name string) securityv1alpha1.Incident {
 		return incident(namespace, name, -2*time.Hour, securityv1alpha1.IncidentSpec{Title: name}, securityv1alpha1.IncidentStatus{})
 	}
-	rows := ControlDocument(append(slices.Clone(fixtures), tie("mis", "a-tie"), tie("finance", "z-tie")), fixtureAssets, time.UTC, now)
+	rows := ControlDocument(append(slices.Clone(fixtures), tie("mis", "a-tie"), tie("finance", "z-tie")), fixtureAssets, nil, time.UTC, now)
 	var got []string
 	for _, r := range rows {
 		got = append(got, r.Namespace+"/"+r.Name)
@@ -223,8 +248,9 @@ func TestAuthorityOutcome(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := authorityOutcome(&tc.spec, tc.deadline, now); got != tc.want {
-				t.Errorf("authorityOutcome = %q, want %q", got, tc.want)
+			inc := incident("finance", "breach", -time.Hour, tc.spec, securityv1alpha1.IncidentStatus{AuthorityNotificationDeadline: &metav1.Time{Time: tc.deadline}})
+			if got := ControlDocument([]securityv1alpha1.Incident{inc}, nil, nil, time.UTC, now)[0].Authority; got != tc.want {
+				t.Errorf("Authority = %q, want %q", got, tc.want)
 			}
 		})
 	}

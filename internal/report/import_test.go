@@ -366,7 +366,7 @@ func cmpOr[T comparable](a, b T) T {
 func TestExportImportRoundTrip(t *testing.T) {
 	loc := london(t)
 	var buf bytes.Buffer
-	if err := WriteXLSX(&buf, ControlDocument(fixtures, fixtureAssets, loc, now)); err != nil {
+	if err := WriteXLSX(&buf, ControlDocument(fixtures, fixtureAssets, nil, loc, now)); err != nil {
 		t.Fatal(err)
 	}
 	result, err := Import(&buf, loc, now)

@@ -158,7 +158,7 @@ func TestWriteXLSX(t *testing.T) {
 	}{
 		"no incidents: the header and its filter": {},
 		"the fixtures, a full row and a formula": {
-			rows: append(ControlDocument(fixtures, fixtureAssets, loc, now), fullRow(loc), injected),
+			rows: append(ControlDocument(fixtures, fixtureAssets, nil, loc, now), fullRow(loc), injected),
 			want: map[string]value{
 				"B2":  "wrong-letter",
 				"C2":  time.Date(2026, 9, 30, 10, 0, 0, 0, loc), // t0-120h, in BST

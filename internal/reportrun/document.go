@@ -40,22 +40,23 @@ func Make(in Input) (*notify.Document, int, error) {
 
 	var write func(io.Writer) error
 	count := 0
+	filings := report.FilingsOf(inNamespace(in.Filings, ns))
 	switch in.Report.Spec.Report {
 	case securityv1alpha1.ReportBreachRegister:
-		register := report.BreachRegister(incidents, report.FilingsOf(inNamespace(in.Filings, ns)), in.Location, in.Now)
+		register := report.BreachRegister(incidents, filings, in.Location, in.Now)
 		count = len(register)
 		write = writerFor(format, register, map[securityv1alpha1.ReportFormat]func(io.Writer, []report.Breach) error{
 			securityv1alpha1.ReportCSV: report.WriteBreachRegisterCSV, securityv1alpha1.ReportXLSX: report.WriteBreachRegisterXLSX, securityv1alpha1.ReportMarkdown: report.WriteBreachRegisterMarkdown,
 		})
 	case securityv1alpha1.ReportSummary:
-		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), in.Location, in.Now)
+		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), filings, in.Location, in.Now)
 		summary := report.Summarise(rows, from, to, in.Now.In(in.Location))
 		count = summary.Reported
 		write = writerFor(format, summary, map[securityv1alpha1.ReportFormat]func(io.Writer, report.Summary) error{
 			securityv1alpha1.ReportXLSX: report.WriteSummaryXLSX, securityv1alpha1.ReportMarkdown: report.WriteSummaryMarkdown,
 		})
 	default:
-		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), in.Location, in.Now)
+		rows := report.ControlDocument(incidents, report.AssetsOf(inNamespace(in.Assets, ns)), filings, in.Location, in.Now)
 		var period []report.Row
 		for _, r := range rows {
 			if !r.ReportedAt.Before(from) && r.ReportedAt.Before(to) {

@@ -125,6 +125,24 @@ spec: {incident: %s, regime: uk-gdpr, stage: %s, citation: %q, recipient: %s, re
 	if n := strings.Count(out, "\n"); n != 1 {
 		t.Errorf("the register of January 2020 has %d lines, want the header only:\n%s", n, out)
 	}
+	// The control document says of the authority what the register says.
+	out = succeeds(t, viewer, "export", "-n", ns, "--since", "30d", "-o", "csv", "--tz", "UTC")
+	control, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := slices.IndexFunc(control, func(r []string) bool { return r[1] == "payslips" })
+	if row < 1 {
+		t.Fatalf("no payslips in the control document:\n%s", out)
+	}
+	for column, want := range map[string]string{
+		"Authority notification": "Late", "Authority reference": "DPB-0042", "Authority notified at": filedAt.Format("2006-01-02 15:04"),
+		"Authority delay reason": "The print run was confirmed only on day four",
+	} {
+		if got := control[row][slices.Index(control[0], column)]; got != want {
+			t.Errorf("control document, payslips, %q: %q, want %q", column, got, want)
+		}
+	}
 	// Every namespace's, for whoever may read them all.
 	out = succeeds(t, "", "export", "--register", "-A", "-o", "csv")
 	records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
