@@ -21,6 +21,8 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/lifecycle"
+	"github.com/incidentops/incident-operator/internal/sink"
 	"github.com/incidentops/incident-operator/internal/testenv"
 )
 
@@ -309,7 +311,10 @@ func TestBreachDecidedNotRequiredNeverMissesItsDeadline(t *testing.T) {
 		securityv1alpha1.ConditionAuthorityNotificationRequired, metav1.ConditionFalse, securityv1alpha1.ReasonNotRequired)
 
 	// Four days on, nothing is missed.
+	// Other tests' incidents are reported at the machine's time: the clock
+	// goes back when this test ends.
 	operatorClock.advance(96 * time.Hour)
+	t.Cleanup(func() { operatorClock.advance(-96 * time.Hour) })
 	nudge(t, inc)
 	eventually(t, 20*time.Second, func() error {
 		inc = getIncident(t, ns, "laptop")
@@ -627,4 +632,73 @@ func TestAuthorityNotificationOfTheOldShapeIsAFiling(t *testing.T) {
 	}
 	waitForCondition(t, incident, func() []metav1.Condition { return getIncident(t, ns, "old").Status.Conditions },
 		securityv1alpha1.ConditionAuthorityNotified, metav1.ConditionTrue, securityv1alpha1.ReasonReported)
+}
+
+// The people a policy names in regulatory.notify are told, as every
+// notification is told, when a draft awaits their agreement and when a
+// stage not yet agreed falls due within warnBefore: each once, naming the
+// obligation.
+func TestRegulatoryNoticesReachThePolicysPeople(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	hook := newSink(t)
+	webhookSecret(t, ns, "hook", hook.URL)
+	policy := webhookPolicy(ns, "dpo", 0, "hook", securityv1alpha1.PolicyMatch{})
+	policy.Spec.Regimes = []string{regime}
+	policy.Spec.Regulatory = &securityv1alpha1.Regulatory{
+		Notify:     []securityv1alpha1.NotifyTarget{{Receiver: "hook"}},
+		WarnBefore: &securityv1alpha1.Duration{Duration: 12 * time.Hour},
+	}
+	create(t, policy)
+	dpo := holdingAll(t, ns, "dpo", "incident-responder")
+
+	// 61 hours after awareness, the notification is due within 12 hours.
+	incident := newIncident(ns, "letter", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	incident.Spec.Impact = securityv1alpha1.Impact{PersonalData: true}
+	incident.Spec.AwareAt = &metav1.Time{Time: operatorClock.Now().Add(-61 * time.Hour).Truncate(time.Second)}
+	create(t, incident)
+	notices := func(notice string) []sink.Delivery {
+		var found []sink.Delivery
+		for _, d := range hook.Deliveries() {
+			if d.Message.Notice == notice && d.Message.Incident.Name == "letter" {
+				found = append(found, d)
+			}
+		}
+		return found
+	}
+	eventually(t, 20*time.Second, func() error {
+		if due := notices(lifecycle.NoticeObligationDue); len(due) == 0 {
+			return fmt.Errorf("no ObligationDue notice yet")
+		}
+		return nil
+	})
+	due := notices(lifecycle.NoticeObligationDue)
+	if o := due[0].Message.Obligation; o == nil || o.Regime != regime || o.Stage != "notification" || o.Deadline == nil {
+		t.Fatalf("the ObligationDue notice says %+v; want the notification with its deadline", o)
+	}
+	if len(notices(lifecycle.NoticeAwaitingAgreement)) != 0 {
+		t.Fatal("an AwaitingAgreement notice before anything awaits agreement")
+	}
+
+	if err := record(t, dpo, getFiling(t, ns, "letter", regime, "notification"), func(s *securityv1alpha1.FilingSpec) {
+		s.Draft = &securityv1alpha1.FilingDraft{Content: breachContent}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if len(notices(lifecycle.NoticeAwaitingAgreement)) == 0 {
+			return fmt.Errorf("no AwaitingAgreement notice yet")
+		}
+		return nil
+	})
+	awaiting := notices(lifecycle.NoticeAwaitingAgreement)[0].Message.Obligation
+	if awaiting == nil || awaiting.Stage != "notification" || awaiting.State != securityv1alpha1.ObligationDrafted {
+		t.Errorf("the AwaitingAgreement notice says %+v; want the drafted notification", awaiting)
+	}
+	// Later reconciles owe nothing again.
+	nudge(t, getIncident(t, ns, "letter"))
+	time.Sleep(time.Second)
+	if n, m := len(notices(lifecycle.NoticeObligationDue)), len(notices(lifecycle.NoticeAwaitingAgreement)); n != 1 || m != 1 {
+		t.Errorf("ObligationDue told %d times, AwaitingAgreement %d times; want once each", n, m)
+	}
 }

@@ -151,6 +151,9 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 			continue
 		}
 		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
+		if rec.Obligation != "" {
+			msg.Obligation = notify.SummariseObligation(incident, rec.Obligation)
+		}
 		if original := delivery.Find(records, rec.FallbackFor); original != nil {
 			msg.FallbackFor = original.Receiver
 		}

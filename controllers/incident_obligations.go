@@ -232,7 +232,7 @@ func obligationStatus(regime, filing string, o obligation.Obligation) securityv1
 	s := securityv1alpha1.ObligationStatus{
 		Regime: regime, Stage: o.Stage, Citation: o.Citation, Recipient: o.Recipient, Filing: filing,
 		State: securityv1alpha1.ObligationState(o.State), Frozen: o.Frozen, WithoutUndueDelay: o.WithoutUndueDelay,
-		Missed: o.Breached, Missing: truncate(o.Missing, 1024),
+		Missed: o.Breached, Missing: truncate(o.Missing, 1024), AgreementsNeeded: int32(o.AgreementsNeeded),
 	}
 	if o.Deadline != nil {
 		s.Deadline = new(metav1.NewTime(o.Deadline.UTC()))

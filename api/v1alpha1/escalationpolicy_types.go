@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -487,6 +489,34 @@ type Regulatory struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || duration(self).getMilliseconds() % 1000 == 0",message="authorityNotificationWithin is counted in whole seconds, such as 90s or 1h30m, not in fractions of a second"
 	// +optional
 	AuthorityNotificationWithin *Duration `json:"authorityNotificationWithin,omitempty"`
+
+	// Notify lists who is told about the regulatory obligations of the
+	// incidents the policy routes: when a draft, or a decision that a stage
+	// is not required, awaits agreement (AwaitingAgreement), and when a
+	// stage not yet agreed is due within warnBefore (ObligationDue). They
+	// are delivered as every notification is, at least once.
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Notify []NotifyTarget `json:"notify,omitempty"`
+
+	// WarnBefore is how long before a stage's deadline the ObligationDue
+	// notice goes, when the stage's filing is not agreed by then: 12h when
+	// not set.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]{1,5}([.][0-9]{1,3})?(ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="warnBefore must be at least 1m and at most 720h"
+	// +optional
+	WarnBefore *Duration `json:"warnBefore,omitempty"`
+}
+
+// DefaultWarnBefore is how long before a stage's deadline people are told
+// when a policy does not say.
+const DefaultWarnBefore = 12 * time.Hour
+
+// WarnBeforeOrDefault is spec.regulatory.warnBefore, or 12h.
+func (r *Regulatory) WarnBeforeOrDefault() time.Duration {
+	if r == nil || r.WarnBefore == nil || r.WarnBefore.Err() != nil || r.WarnBefore.Duration <= 0 {
+		return DefaultWarnBefore
+	}
+	return r.WarnBefore.Duration
 }
 
 // Major says what makes an incident major, and who else is told then.
@@ -533,6 +563,7 @@ const DefaultMaxAttempts = 10
 // told about them.
 // +kubebuilder:validation:XValidation:rule="self.escalation.levels.all(l, l.notify.all(n, !has(n.receiver) || (has(self.receivers) && self.receivers.exists(r, r.name == n.receiver))))",message="every escalation.levels[].notify[].receiver must name one of spec.receivers",fieldPath=".escalation"
 // +kubebuilder:validation:XValidation:rule="!has(self.major) || !has(self.major.notify) || self.major.notify.all(n, !has(n.receiver) || (has(self.receivers) && self.receivers.exists(r, r.name == n.receiver)))",message="every major.notify[].receiver must name one of spec.receivers",fieldPath=".major"
+// +kubebuilder:validation:XValidation:rule="!has(self.regulatory) || !has(self.regulatory.notify) || self.regulatory.notify.all(n, !has(n.receiver) || (has(self.receivers) && self.receivers.exists(r, r.name == n.receiver)))",message="every regulatory.notify[].receiver must name one of spec.receivers",fieldPath=".regulatory"
 // +kubebuilder:validation:XValidation:rule="!has(self.delivery) || !has(self.delivery.fallbackReceiver) || (has(self.receivers) && self.receivers.exists(r, r.name == self.delivery.fallbackReceiver))",message="delivery.fallbackReceiver must name one of spec.receivers",fieldPath=".delivery.fallbackReceiver"
 type EscalationPolicySpec struct {
 	// Priority orders policies: higher is evaluated first, and policies of

@@ -573,9 +573,15 @@ type NotificationRecord struct {
 	// +optional
 	StandsInFor string `json:"standsInFor,omitempty"`
 	// Notice is set for a notice about a change rather than an escalation:
-	// Major, Escalated, Acknowledged, Resolved, SLAAtRisk.
+	// Major, Escalated, Acknowledged, Resolved, SLAAtRisk, and for a
+	// regulatory obligation AwaitingAgreement and ObligationDue.
 	// +optional
 	Notice string `json:"notice,omitempty"`
+	// Obligation names the regulatory obligation, as regime/stage, that an
+	// AwaitingAgreement or ObligationDue notice is about.
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Obligation string `json:"obligation,omitempty"`
 }
 
 // SLAStatus holds the service-level deadlines of an incident.
@@ -760,6 +766,10 @@ type ObligationStatus struct {
 	// "without undue delay".
 	// +optional
 	WithoutUndueDelay bool `json:"withoutUndueDelay,omitempty"`
+	// AgreementsNeeded is how many more agreements its draft, or a
+	// decision that it is not required, needs; 0 when none awaits.
+	// +optional
+	AgreementsNeeded int32 `json:"agreementsNeeded,omitempty"`
 	// Missed is true when the stage was filed after its deadline, or is not
 	// filed and its deadline has passed.
 	// +optional

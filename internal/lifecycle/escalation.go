@@ -90,24 +90,30 @@ func nextEscalation(chain securityv1alpha1.Escalation, ref *securityv1alpha1.Pol
 // reach records the deliveries of the level ref has reached.
 func (a *advancer) reach(policy *securityv1alpha1.EscalationPolicy, ref *securityv1alpha1.PolicyReference, notice string) {
 	for _, target := range policy.Spec.Escalation.Levels[ref.Level].Notify {
-		a.owe(policy, ref.Level, ref.Repeat, target, notice)
+		a.owe(policy, ref.Level, ref.Repeat, target, notice, "")
 	}
 	if notice == NoticeEscalated {
 		a.tellReporter(NoticeEscalated)
 	}
 }
 
-// owe records the deliveries for one notify target.
-func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat int32, target securityv1alpha1.NotifyTarget, notice string) {
+// owe records the deliveries for one notify target; about names the
+// regulatory obligation a notice concerns, or is empty.
+func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat int32, target securityv1alpha1.NotifyTarget, notice, about string) {
 	uid := string(a.inc.UID)
+	scope := notice
+	if about != "" {
+		scope = notice + ":" + about
+	}
 	if target.Receiver != "" {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:      delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, target.Receiver)),
-			Policy:   policy.Name,
-			Level:    level,
-			Receiver: target.Receiver,
-			Channel:  a.ChannelOf(policy, target.Receiver),
-			Notice:   notice,
+			Key:        delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, target.Receiver)),
+			Policy:     policy.Name,
+			Level:      level,
+			Receiver:   target.Receiver,
+			Channel:    a.ChannelOf(policy, target.Receiver),
+			Notice:     notice,
+			Obligation: about,
 		})
 		return
 	}
@@ -117,7 +123,7 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	}
 	for _, p := range people {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:         delivery.Key(uid, policy.Name, level, repeat, noticeScope(notice, "role:"+string(target.Role)+":"+p.email)),
+			Key:         delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, "role:"+string(target.Role)+":"+p.email)),
 			Policy:      policy.Name,
 			Level:       level,
 			Receiver:    string(target.Role),
@@ -126,6 +132,7 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 			Recipient:   p.email,
 			StandsInFor: p.standsInFor,
 			Notice:      notice,
+			Obligation:  about,
 		})
 	}
 }

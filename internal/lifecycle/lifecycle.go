@@ -29,6 +29,11 @@ const (
 	NoticeAcknowledged = delivery.NoticeAcknowledged
 	NoticeResolved     = delivery.NoticeResolved
 	NoticeSLAAtRisk    = "SLAAtRisk"
+	// NoticeAwaitingAgreement: a draft, or a decision that a stage is not
+	// required, awaits agreement.
+	NoticeAwaitingAgreement = "AwaitingAgreement"
+	// NoticeObligationDue: a stage not yet agreed is due soon, or overdue.
+	NoticeObligationDue = "ObligationDue"
 )
 
 // ChannelEmail is the channel of everyone reached by role.
@@ -115,6 +120,7 @@ func Advance(in Input) Outcome {
 	a.phase()
 	a.sla()
 	a.authority()
+	a.obligationNotices()
 	return a.out
 }
 

@@ -55,7 +55,7 @@ func (a *advancer) major() {
 			continue
 		}
 		for _, target := range p.Spec.Major.Notify {
-			a.owe(p, 0, 0, target, NoticeMajor)
+			a.owe(p, 0, 0, target, NoticeMajor, "")
 		}
 	}
 }

@@ -21,8 +21,43 @@ type Message struct {
 	// message goes to the policy's fallback receiver in its place.
 	FallbackFor string `json:"fallbackFor,omitempty"`
 	// Notice is set when the message tells of a change rather than the
-	// incident itself: Major, Escalated, Acknowledged, Resolved, SLAAtRisk.
+	// incident itself: Major, Escalated, Acknowledged, Resolved, SLAAtRisk,
+	// and AwaitingAgreement or ObligationDue about a regulatory obligation.
 	Notice string `json:"notice,omitempty"`
+	// Obligation is the regulatory obligation an AwaitingAgreement or
+	// ObligationDue notice is about.
+	Obligation *ObligationSummary `json:"obligation,omitempty"`
+}
+
+// ObligationSummary is what a notice says of a regulatory obligation.
+type ObligationSummary struct {
+	Regime    string                           `json:"regime"`
+	Stage     string                           `json:"stage"`
+	Citation  string                           `json:"citation,omitempty"`
+	Recipient securityv1alpha1.Recipient       `json:"recipient,omitempty"`
+	State     securityv1alpha1.ObligationState `json:"state"`
+	Deadline  *time.Time                       `json:"deadline,omitempty"`
+	Filing    string                           `json:"filing,omitempty"`
+	// Missing says what is still to be done.
+	Missing string `json:"missing,omitempty"`
+}
+
+// SummariseObligation is what a notice says of the incident's obligation
+// named regime/stage; nil when the incident has none of that name.
+func SummariseObligation(inc *securityv1alpha1.Incident, name string) *ObligationSummary {
+	for _, o := range inc.Status.Obligations {
+		if o.Regime+"/"+o.Stage != name {
+			continue
+		}
+		s := &ObligationSummary{Regime: o.Regime, Stage: o.Stage, Citation: o.Citation, Recipient: o.Recipient,
+			State: o.State, Filing: o.Filing, Missing: o.Missing}
+		if o.Deadline != nil {
+			t := o.Deadline.UTC()
+			s.Deadline = &t
+		}
+		return s
+	}
+	return nil
 }
 
 // IncidentSummary is the part of an incident that notifications carry.

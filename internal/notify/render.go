@@ -45,6 +45,10 @@ var DefaultTemplate = Template{
 
 {{else if eq .Notice "Major"}}This is a major incident.
 
+{{else if eq .Notice "AwaitingAgreement"}}{{with .Obligation}}The {{.Stage}} of {{.Regime}} ({{.Citation}}) awaits your agreement{{with .Filing}} (Filing {{.}}){{end}}: {{.Missing}}.{{end}}
+
+{{else if eq .Notice "ObligationDue"}}{{with .Obligation}}The {{.Stage}} of {{.Regime}} ({{.Citation}}) is due{{with .Deadline}} by {{.UTC.Format "Mon 2 Jan 15:04 MST"}}{{end}} and is not agreed: {{.Missing}}.{{end}}
+
 {{end -}}
 {{.Incident.Type}} {{.Incident.Namespace}}/{{.Incident.Name}}: {{.Incident.Category}}, severity {{.Incident.Severity}}.
 Reported by {{.Incident.Reporter.Name}}{{with .Incident.Reporter.Department}} ({{.}}){{end}}.

@@ -11,15 +11,19 @@ import (
 
 // notices are the values of Message.Notice, as the lifecycle records them;
 // "" is the first notification of an incident.
-var notices = []string{"", "Escalated", "Acknowledged", "Resolved", "SLAAtRisk", "Major"}
+var notices = []string{"", "Escalated", "Acknowledged", "Resolved", "SLAAtRisk", "Major", "AwaitingAgreement", "ObligationDue"}
 
 // sampleMessage is a message about an incident with every part filled in,
 // acknowledgement, resolution and SLA included, for checking templates.
 func sampleMessage(notice string) Message {
 	at := time.Date(2026, time.March, 2, 9, 30, 0, 0, time.UTC)
+	due := at.Add(72 * time.Hour)
 	return Message{
 		Key: "0123456789abcdef", Policy: "personal-data-breach", Level: 0, Receiver: "audit",
 		FallbackFor: "dpo-pager", Notice: notice,
+		Obligation: &ObligationSummary{Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)",
+			Recipient: securityv1alpha1.RecipientSupervisoryAuthority, State: securityv1alpha1.ObligationDrafted, Deadline: &due,
+			Filing: "lost-laptop.uk-gdpr.notification", Missing: "the notification needs 1 more agreement, then filing"},
 		Incident: IncidentSummary{
 			Namespace: "council", Name: "lost-laptop", UID: "uid-42",
 			Title:       "Finance laptop left on a train",
@@ -62,6 +66,6 @@ func newIncidentMessage() Message {
 	inc.Description, inc.Assets, inc.Impact = "", nil, securityv1alpha1.Impact{}
 	inc.Reporter = securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: inc.Reporter.Name}}
 	inc.Acknowledgement, inc.Resolution = nil, nil
-	msg.FallbackFor = ""
+	msg.FallbackFor, msg.Obligation = "", nil
 	return msg
 }

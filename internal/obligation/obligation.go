@@ -113,6 +113,9 @@ type Obligation struct {
 	// Missing says what is still to be done, naming the stage; empty when
 	// nothing is.
 	Missing string
+	// AgreementsNeeded is how many more agreements the draft, or a decision
+	// that the stage is not required, needs before it stands.
+	AgreementsNeeded int
 }
 
 // Evaluate works out each stage of the regime for an incident with these
@@ -160,6 +163,12 @@ func evaluate(stage *securityv1alpha1.RegimeStage, decision Decision, facts Fact
 		o.Breached = o.Deadline != nil && !now.Before(*o.Deadline)
 	}
 	o.Missing = missing(stage, f, o)
+	switch o.State {
+	case StateDrafted:
+		o.AgreementsNeeded = max(stage.AgreementsOrDefault()-f.Agreements, 0)
+	case StateToDecide:
+		o.AgreementsNeeded = f.AwaitingAgreements
+	}
 	return o
 }
 
