@@ -114,6 +114,9 @@ func stageDiffers(filing *securityv1alpha1.Filing, regime *securityv1alpha1.Regu
 // before the step it follows; empty when they hold together.
 func timesDisagree(filing *securityv1alpha1.Filing, incident *securityv1alpha1.Incident, now time.Time) string {
 	spec := &filing.Spec
+	if d := spec.Decision; d != nil && d.At != nil && d.At.After(now.Add(clockLeeway)) {
+		return fmt.Sprintf("spec.decision.at: %s is in the future: a decision is recorded once made", d.At.UTC().Format(time.RFC3339))
+	}
 	type stamp struct {
 		field string
 		at    time.Time

@@ -702,3 +702,29 @@ func TestRegulatoryNoticesReachThePolicysPeople(t *testing.T) {
 		t.Errorf("ObligationDue told %d times, AwaitingAgreement %d times; want once each", n, m)
 	}
 }
+
+// A protected cluster policy that names a regime binds it for every
+// namespace it selects, whatever the namespace's own policies say: an
+// incident routed first by a namespace policy that stops evaluation, and
+// names no regime, still carries the regime's obligations.
+func TestProtectedClusterPolicyBindsItsRegime(t *testing.T) {
+	scope, _, secret := councilReceiver(t)
+	ns := scopedNamespace(t, scope)
+	regime := shippedRegime(t, ns, "nis2.yaml")
+	policy := clusterWebhookPolicy("council-regulator-"+scope, -100, scope, secret, true)
+	policy.Spec.Regimes = []string{regime}
+	create(t, policy)
+	deleteAtEnd(t, policy)
+
+	hook := newSink(t)
+	webhookSecret(t, ns, "hook", hook.URL)
+	own := webhookPolicy(ns, "own-desk", 500, "hook", securityv1alpha1.PolicyMatch{})
+	own.Spec.Continue = false
+	create(t, own)
+
+	create(t, newIncident(ns, "outage", securityv1alpha1.CategorySystemMalfunction, securityv1alpha1.SeverityCritical))
+	inc, _ := waitForObligation(t, ns, "outage", regime, "early-warning", securityv1alpha1.ObligationToDecide)
+	if !slices.ContainsFunc(inc.Status.Policies, func(p securityv1alpha1.PolicyReference) bool { return p.Name == policy.Name }) {
+		t.Errorf("routed to %+v; want the protected cluster policy among them", inc.Status.Policies)
+	}
+}

@@ -204,6 +204,9 @@ func Receivers(policy *securityv1alpha1.EscalationPolicy, _ Environment) []Probl
 	if spec.Major != nil {
 		targets("spec.major.notify", spec.Major.Notify)
 	}
+	if spec.Regulatory != nil {
+		targets("spec.regulatory.notify", spec.Regulatory.Notify)
+	}
 	if d := spec.Delivery; d != nil && d.FallbackReceiver != "" && !names[d.FallbackReceiver] {
 		problems = append(problems, Problem{Field: "spec.delivery.fallbackReceiver", Reason: ReasonInvalidReceiver,
 			Message: fmt.Sprintf("%q is not one of spec.receivers", d.FallbackReceiver)})
@@ -504,6 +507,9 @@ func Channels(policy *securityv1alpha1.EscalationPolicy, env Environment) []Prob
 	}
 	if policy.Spec.Major != nil {
 		roleTargets("spec.major.notify", policy.Spec.Major.Notify)
+	}
+	if policy.Spec.Regulatory != nil {
+		roleTargets("spec.regulatory.notify", policy.Spec.Regulatory.Notify)
 	}
 	return problems
 }

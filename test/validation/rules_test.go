@@ -140,6 +140,11 @@ var ruleBreakers = []breaker{
 		setAt(n, path{"major", "notify"}, []any{map[string]any{"receiver": "no-such-receiver"}})
 		return []breach{{node: n, field: s.p.with("major", "notify", 0, "receiver").String(), what: "a receiver the policy lacks"}}
 	}},
+	{kind: "EscalationPolicy", message: "every regulatory.notify[].receiver must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
+		n := clone(s.node)
+		setAt(n, path{"regulatory", "notify"}, []any{map[string]any{"receiver": "no-such-receiver"}})
+		return []breach{{node: n, field: s.p.with("regulatory", "notify", 0, "receiver").String(), what: "a receiver the policy lacks"}}
+	}},
 	{kind: "EscalationPolicy", message: "delivery.fallbackReceiver must name one of spec.receivers", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)
 		setAt(n, path{"delivery", "fallbackReceiver"}, "no-such-receiver")

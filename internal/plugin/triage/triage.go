@@ -31,6 +31,9 @@ const (
 	// NextEscalation is when a policy tells its next level, unless someone
 	// acknowledges first.
 	NextEscalation Kind = "next-escalation"
+	// ObligationBy is when a stage of a regulatory regime is due, as the
+	// operator keeps it in status.obligations.
+	ObligationBy Kind = "obligation-by"
 )
 
 // Deadline is one time an incident must meet.
@@ -43,11 +46,16 @@ type Deadline struct {
 	Breached bool
 	// Policy names the policy whose escalation is next.
 	Policy string
+	// Obligation names the regulatory obligation due, as regime/stage.
+	Obligation string
 }
 
 // String says the deadline for a person: "acknowledge-by", or
 // "next-escalation (it-service-desk)".
 func (d Deadline) String() string {
+	if d.Obligation != "" {
+		return fmt.Sprintf("%s (%s)", d.Kind, d.Obligation)
+	}
 	if d.Policy != "" {
 		return fmt.Sprintf("%s (%s)", d.Kind, d.Policy)
 	}
@@ -115,7 +123,16 @@ func Deadlines(inc *securityv1alpha1.Incident, now time.Time) []Deadline {
 			add(ResolveBy, sla.ResolveBy, recorded(securityv1alpha1.ReasonResolveTargetMissed))
 		}
 	}
-	if AwaitingAuthority(inc) {
+	// The operator's obligations speak for the authority's clock when one
+	// of them is the filing with the supervisory authority.
+	covered := false
+	for _, o := range st.Obligations {
+		covered = covered || o.Recipient == securityv1alpha1.RecipientSupervisoryAuthority
+		if o.State.Open() && o.Deadline != nil {
+			out = append(out, Deadline{Kind: ObligationBy, At: o.Deadline.Time, Breached: o.Missed || !o.Deadline.After(now), Obligation: o.Regime + "/" + o.Stage})
+		}
+	}
+	if AwaitingAuthority(inc) && !covered {
 		at := metav1.NewTime(AuthorityDeadline(inc))
 		add(AuthorityBy, &at, meta.IsStatusConditionTrue(st.Conditions, securityv1alpha1.ConditionAuthorityDeadlineMissed))
 	}

@@ -39,6 +39,35 @@ func TestNextDeadline(t *testing.T) {
 		wantOK bool
 	}{
 		"nothing set: no deadline": {},
+		"a regime's open stage is the deadline, and speaks for the authority's clock": {
+			edit: func(i *securityv1alpha1.Incident) {
+				i.Spec.Impact.PersonalData = true
+				i.Status.AuthorityNotificationDeadline = at(70 * time.Hour)
+				i.Status.Conditions = []metav1.Condition{condition(securityv1alpha1.ConditionAuthorityNotificationRequired, securityv1alpha1.ReasonPersonalData)}
+				i.Status.Obligations = []securityv1alpha1.ObligationStatus{
+					{Regime: "uk-gdpr", Stage: "notification", Recipient: securityv1alpha1.RecipientSupervisoryAuthority, State: securityv1alpha1.ObligationToDecide, Deadline: at(70 * time.Hour)},
+					{Regime: "uk-gdpr", Stage: "data-subjects", Recipient: securityv1alpha1.RecipientDataSubjects, State: securityv1alpha1.ObligationToDecide, WithoutUndueDelay: true},
+				}
+			},
+			want: Deadline{Kind: ObligationBy, At: now.Add(70 * time.Hour), Obligation: "uk-gdpr/notification"}, wantOK: true,
+		},
+		"a stage filed or decided not required is no deadline": {
+			edit: func(i *securityv1alpha1.Incident) {
+				i.Status.Obligations = []securityv1alpha1.ObligationStatus{
+					{Regime: "nis2", Stage: "early-warning", State: securityv1alpha1.ObligationFiled, Deadline: at(-time.Hour)},
+					{Regime: "uk-gdpr", Stage: "notification", State: securityv1alpha1.ObligationNotRequired},
+				}
+			},
+		},
+		"a missed stage is breached": {
+			edit: func(i *securityv1alpha1.Incident) {
+				i.Status.SLA = &securityv1alpha1.SLAStatus{ResolveBy: at(time.Hour)}
+				i.Status.Obligations = []securityv1alpha1.ObligationStatus{
+					{Regime: "nis2", Stage: "notification", State: securityv1alpha1.ObligationDrafted, Deadline: at(2 * time.Hour), Missed: true},
+				}
+			},
+			want: Deadline{Kind: ObligationBy, At: now.Add(2 * time.Hour), Obligation: "nis2/notification", Breached: true}, wantOK: true,
+		},
 		"the acknowledge target comes before the resolve target": {
 			edit: func(i *securityv1alpha1.Incident) {
 				i.Status.SLA = &securityv1alpha1.SLAStatus{AcknowledgeBy: at(time.Hour), ResolveBy: at(8 * time.Hour)}
