@@ -147,7 +147,7 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 			continue
 		}
 		if at, ok := r.Sent.deliveredAt(rec.Key, now); ok {
-			delivery.Delivered(rec, at)
+			delivery.Delivered(&rec.DeliveryAttempt, at)
 			continue
 		}
 		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
@@ -313,14 +313,14 @@ func notifyAction(rec *securityv1alpha1.NotificationRecord) string {
 // memory in the event recorder for minutes.
 func (r *IncidentReconciler) recordAttempt(incident *securityv1alpha1.Incident, policy *securityv1alpha1.EscalationPolicy, rec *securityv1alpha1.NotificationRecord, err error, now time.Time) {
 	if err == nil {
-		delivery.Delivered(rec, now)
+		delivery.Delivered(&rec.DeliveryAttempt, now)
 		notificationsTotal.WithLabelValues(rec.Channel, "delivered").Inc()
 		return
 	}
 	failure := delivery.Failure{Error: notify.Truncate(err.Error(), maxErrorLength), Permanent: isPermanent(err)}
 	failure.RetryAfter, _ = notify.RetryAfter(err)
 	action := notifyAction(rec)
-	if delivery.Failed(rec, policy, failure, now, r.Backoff) {
+	if delivery.Failed(&rec.DeliveryAttempt, delivery.MaxAttempts(policy), failure, now, r.Backoff) {
 		notificationsTotal.WithLabelValues(rec.Channel, "abandoned").Inc()
 		fallback := ""
 		if to := delivery.FallbackReceiver(policy, rec); to != "" {

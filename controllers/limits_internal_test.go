@@ -40,7 +40,7 @@ func TestCapNotifications(t *testing.T) {
 			r := &IncidentReconciler{Events: eventRecorder{recorder: events}, Clock: clock.RealClock{}}
 			incident := &securityv1alpha1.Incident{}
 			for i := range tc.records {
-				incident.Status.Notifications = append(incident.Status.Notifications, securityv1alpha1.NotificationRecord{Key: fmt.Sprint(i)})
+				incident.Status.Notifications = append(incident.Status.Notifications, securityv1alpha1.NotificationRecord{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: fmt.Sprint(i)}})
 			}
 			r.capNotifications(incident)
 			if got := len(incident.Status.Notifications); got != tc.wantRecords {

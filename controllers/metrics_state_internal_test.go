@@ -30,7 +30,7 @@ func TestStateSamples(t *testing.T) {
 	reported.Status.AuthorityNotificationDeadline = &metav1.Time{Time: now}
 	reported.Spec.AuthorityNotification = &securityv1alpha1.AuthorityNotification{}
 	abandoned := incident("a", "abandoned", securityv1alpha1.PhaseEscalated, securityv1alpha1.ConditionSLAAtRisk)
-	abandoned.Status.Notifications = []securityv1alpha1.NotificationRecord{{State: securityv1alpha1.DeliveryAbandoned}, {State: securityv1alpha1.DeliveryDelivered}}
+	abandoned.Status.Notifications = []securityv1alpha1.NotificationRecord{{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{State: securityv1alpha1.DeliveryAbandoned}}, {DeliveryAttempt: securityv1alpha1.DeliveryAttempt{State: securityv1alpha1.DeliveryDelivered}}}
 	incidents := []securityv1alpha1.Incident{
 		incident("a", "new", ""), incident("a", "open", securityv1alpha1.PhaseOpen), incident("a", "open-2", securityv1alpha1.PhaseOpen),
 		resolved, breach, reported, abandoned,

@@ -61,7 +61,7 @@ func refuseDeliveredStatus(t *testing.T) {
 	eventually(t, 30*time.Second, func() error {
 		current := getIncident(t, ns, "probe")
 		patched := current.DeepCopy()
-		patched.Status.Notifications = []securityv1alpha1.NotificationRecord{{Key: "probe", Policy: "p", Receiver: "r", Channel: "webhook", State: securityv1alpha1.DeliveryDelivered}}
+		patched.Status.Notifications = []securityv1alpha1.NotificationRecord{{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "probe", Receiver: "r", Channel: "webhook", State: securityv1alpha1.DeliveryDelivered}, Policy: "p"}}
 		err := k8sClient.Status().Patch(t.Context(), patched, client.MergeFrom(current), client.DryRunAll)
 		if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy") {
 			return errorf("status with a delivery not refused yet (%v)", err)

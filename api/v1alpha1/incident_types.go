@@ -511,52 +511,13 @@ type PolicyReference struct {
 	NextEscalationAt *metav1.Time `json:"nextEscalationAt,omitempty"`
 }
 
-// DeliveryState is the state of one notification.
-// +kubebuilder:validation:Enum=Pending;Delivered;Failed;Abandoned
-type DeliveryState string
-
-const (
-	// DeliveryPending: the notification is due and not yet delivered.
-	DeliveryPending DeliveryState = "Pending"
-	// DeliveryDelivered: the receiver accepted the notification.
-	DeliveryDelivered DeliveryState = "Delivered"
-	// DeliveryFailed: the last attempt failed; it is retried with backoff.
-	DeliveryFailed DeliveryState = "Failed"
-	// DeliveryAbandoned: every attempt the policy allows failed. The
-	// policy's fallback receiver, if it names one, is told instead.
-	DeliveryAbandoned DeliveryState = "Abandoned"
-)
-
 // NotificationRecord is one delivery of a notification to a receiver.
 type NotificationRecord struct {
-	// Key identifies the delivery. It is sent as the Idempotency-Key and is
-	// the same on every retry, so receivers can drop duplicates.
-	Key string `json:"key"`
+	DeliveryAttempt `json:",inline"`
 	// Policy that asked for the delivery.
 	Policy string `json:"policy"`
 	// Level of the policy's escalation chain.
 	Level int32 `json:"level"`
-	// Receiver that the notification goes to.
-	Receiver string `json:"receiver"`
-	// Channel is the kind of receiver, such as webhook.
-	Channel string `json:"channel"`
-	// State of the delivery.
-	State DeliveryState `json:"state"`
-	// Attempts made so far.
-	// +optional
-	Attempts int32 `json:"attempts,omitempty"`
-	// LastAttemptAt is when the last attempt was made.
-	// +optional
-	LastAttemptAt *metav1.Time `json:"lastAttemptAt,omitempty"`
-	// NextAttemptAt is when a failed delivery is retried.
-	// +optional
-	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
-	// DeliveredAt is when the receiver accepted the notification.
-	// +optional
-	DeliveredAt *metav1.Time `json:"deliveredAt,omitempty"`
-	// LastError is why the last attempt failed.
-	// +optional
-	LastError string `json:"lastError,omitempty"`
 	// FallbackFor is the key of the abandoned delivery that this one
 	// replaces, when this is a delivery to the policy's fallback receiver.
 	// +optional

@@ -183,33 +183,10 @@ type IncidentReportSpec struct {
 }
 
 // ReportDelivery is one receiver's delivery of a run's document, or of the
-// notice that a run's review is overdue.
+// notice that a run's review is overdue. Its key is derived from the
+// report's UID, the run and the receiver.
 type ReportDelivery struct {
-	// Receiver is the name of the spec's receiver.
-	Receiver string `json:"receiver"`
-	// Channel is the kind of receiver: webhook or email.
-	Channel string `json:"channel"`
-	// Key identifies the delivery: derived from the report's UID, the run
-	// and the receiver, sent as the Idempotency-Key (webhook) and in the
-	// Message-ID (e-mail), and the same on every retry.
-	Key string `json:"key"`
-	// State of the delivery.
-	State DeliveryState `json:"state"`
-	// Attempts made so far.
-	// +optional
-	Attempts int32 `json:"attempts,omitempty"`
-	// LastAttemptAt is when the last attempt was made.
-	// +optional
-	LastAttemptAt *metav1.Time `json:"lastAttemptAt,omitempty"`
-	// NextAttemptAt is when a failed delivery is retried.
-	// +optional
-	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
-	// DeliveredAt is when the receiver accepted it.
-	// +optional
-	DeliveredAt *metav1.Time `json:"deliveredAt,omitempty"`
-	// LastError is why the last attempt failed.
-	// +optional
-	LastError string `json:"lastError,omitempty"`
+	DeliveryAttempt `json:",inline"`
 	// SHA256 is the hex SHA-256 of the document the receiver accepted.
 	// It is the run's, unless the operator restarted while the delivery was
 	// owed and made the document again from the incidents as they were by

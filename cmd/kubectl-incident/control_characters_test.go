@@ -67,8 +67,16 @@ func hostileCluster() []client.Object {
 		Phase:    securityv1alpha1.PhaseOpen,
 		Policies: []securityv1alpha1.PolicyReference{{Kind: securityv1alpha1.KindEscalationPolicy, Name: "desk", Generation: 1, NextEscalationAt: at(30 * time.Minute)}},
 		Notifications: []securityv1alpha1.NotificationRecord{{
-			Key: "a", Policy: "desk", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryFailed,
-			Attempts: 2, LastAttemptAt: at(-30 * time.Minute), LastError: hostile,
+			DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+				Key:           "a",
+				Receiver:      "desk",
+				Channel:       "webhook",
+				State:         securityv1alpha1.DeliveryFailed,
+				Attempts:      2,
+				LastAttemptAt: at(-30 * time.Minute),
+				LastError:     hostile,
+			},
+			Policy: "desk",
 		}},
 		Conditions: []metav1.Condition{{Type: securityv1alpha1.ConditionRouted, Status: metav1.ConditionTrue, Reason: "Matched", Message: hostile, LastTransitionTime: *at(-59 * time.Minute)}},
 		Audit:      &securityv1alpha1.AuditStatus{Head: chain.Head()},
@@ -159,7 +167,7 @@ var routedOnCreate = interceptor.Funcs{Create: func(ctx context.Context, c clien
 	if inc, ok := obj.(*securityv1alpha1.Incident); ok {
 		inc.Status.Conditions = []metav1.Condition{{Type: securityv1alpha1.ConditionRouted, Status: metav1.ConditionTrue, Reason: "Matched", Message: hostile, LastTransitionTime: metav1.NewTime(controlNow)}}
 		inc.Status.Policies = []securityv1alpha1.PolicyReference{{Name: hostile, Generation: 1}}
-		inc.Status.Notifications = []securityv1alpha1.NotificationRecord{{Key: "a", Policy: hostile, Receiver: hostile, Channel: "webhook", State: securityv1alpha1.DeliveryFailed, Attempts: 1, LastError: hostile}}
+		inc.Status.Notifications = []securityv1alpha1.NotificationRecord{{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: hostile, Channel: "webhook", State: securityv1alpha1.DeliveryFailed, Attempts: 1, LastError: hostile}, Policy: hostile}}
 	}
 	return c.Create(ctx, obj, opts...)
 }}

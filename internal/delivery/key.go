@@ -1,8 +1,11 @@
-// Package delivery is the ledger of an incident's notifications: which
-// deliveries are owed, under which key, which are due, when a failed one is
-// tried again, when it is given up, who is told in its place, and what the
+// Package delivery is the ledger of everything the operator sends. On the
+// attempt record every delivery embeds (DeliveryAttempt) it keeps which
+// deliveries are due, when a failed one is tried again and when it is
+// given up, for an incident's notifications and a report's deliveries
+// alike. For an incident's notifications it also keeps which are owed,
+// under which key, who is told in place of one given up, and what the
 // records add up to. It is pure: it sends nothing and reads no API; the
-// incident controller asks it what to do and writes what it says.
+// controllers ask it what to do and write what it says.
 package delivery
 
 import (

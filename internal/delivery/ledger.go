@@ -67,8 +67,14 @@ func Find(records []securityv1alpha1.NotificationRecord, key string) *securityv1
 }
 
 // Settled is true for a delivery that needs no more attempts.
-func Settled(rec *securityv1alpha1.NotificationRecord) bool {
-	return rec.State == securityv1alpha1.DeliveryDelivered || rec.State == securityv1alpha1.DeliveryAbandoned
+func Settled(a *securityv1alpha1.DeliveryAttempt) bool {
+	return a.State == securityv1alpha1.DeliveryDelivered || a.State == securityv1alpha1.DeliveryAbandoned
+}
+
+// AttemptDue is true for a delivery to try now: pending, or failed and
+// its retry time has come.
+func AttemptDue(a *securityv1alpha1.DeliveryAttempt, now time.Time) bool {
+	return !Settled(a) && (a.NextAttemptAt == nil || !a.NextAttemptAt.After(now))
 }
 
 // Due lists the indexes of the records to try now: pending ones, and
@@ -77,8 +83,7 @@ func Settled(rec *securityv1alpha1.NotificationRecord) bool {
 func Due(records []securityv1alpha1.NotificationRecord, now time.Time) []int {
 	var due []int
 	for i := range records {
-		rec := &records[i]
-		if Settled(rec) || (rec.NextAttemptAt != nil && rec.NextAttemptAt.After(now)) || Held(records, i) || NotNeeded(records, i) {
+		if !AttemptDue(&records[i].DeliveryAttempt, now) || Held(records, i) || NotNeeded(records, i) {
 			continue
 		}
 		due = append(due, i)
@@ -100,19 +105,30 @@ func NextRetry(records []securityv1alpha1.NotificationRecord, now time.Time) tim
 // after them: a list without them would call those due, and wake the
 // caller every second until the sends end.
 func NextRetryExcept(records []securityv1alpha1.NotificationRecord, now time.Time, inFlight func(key string) bool) time.Duration {
-	var next time.Duration
+	var waiting []*securityv1alpha1.DeliveryAttempt
 	for i := range records {
 		rec := &records[i]
-		if Settled(rec) || (inFlight != nil && inFlight(rec.Key)) {
+		if inFlight != nil && inFlight(rec.Key) {
 			continue
 		}
-		if rec.NextAttemptAt == nil {
-			if FollowUp(rec) && !Held(records, i) {
-				next = time.Second
-			}
+		if !Settled(&rec.DeliveryAttempt) && rec.NextAttemptAt == nil && FollowUp(rec) && !Held(records, i) {
+			// No retry is sooner than a second.
+			return time.Second
+		}
+		waiting = append(waiting, &rec.DeliveryAttempt)
+	}
+	return EarliestRetry(waiting, now)
+}
+
+// EarliestRetry is the time until the earliest retry of attempts that is
+// not due yet, at least a second, or zero when none is waiting.
+func EarliestRetry(attempts []*securityv1alpha1.DeliveryAttempt, now time.Time) time.Duration {
+	var next time.Duration
+	for _, a := range attempts {
+		if Settled(a) || a.NextAttemptAt == nil {
 			continue
 		}
-		wait := max(rec.NextAttemptAt.Sub(now), time.Second)
+		wait := max(a.NextAttemptAt.Sub(now), time.Second)
 		if next == 0 || wait < next {
 			next = wait
 		}
@@ -129,14 +145,14 @@ func MaxAttempts(policy *securityv1alpha1.EscalationPolicy) int32 {
 }
 
 // Delivered records that the receiver accepted the delivery at at.
-func Delivered(rec *securityv1alpha1.NotificationRecord, at time.Time) {
+func Delivered(a *securityv1alpha1.DeliveryAttempt, at time.Time) {
 	t := metav1.NewTime(at.Truncate(time.Second))
-	rec.Attempts++
-	rec.LastAttemptAt = &t
-	rec.State = securityv1alpha1.DeliveryDelivered
-	rec.DeliveredAt = &t
-	rec.NextAttemptAt = nil
-	rec.LastError = ""
+	a.Attempts++
+	a.LastAttemptAt = &t
+	a.State = securityv1alpha1.DeliveryDelivered
+	a.DeliveredAt = &t
+	a.NextAttemptAt = nil
+	a.LastError = ""
 }
 
 // Failure is a failed attempt as the ledger needs it.
@@ -150,25 +166,26 @@ type Failure struct {
 }
 
 // Failed records a failed attempt at now. The delivery is abandoned when
-// the failure is permanent or the policy's attempts are used up; otherwise
-// it is retried after the backoff's delay, or later if the receiver asked.
-// It reports whether the delivery was abandoned.
-func Failed(rec *securityv1alpha1.NotificationRecord, policy *securityv1alpha1.EscalationPolicy, f Failure, now time.Time, backoff Backoff) (abandoned bool) {
+// the failure is permanent or maxAttempts are used up (MaxAttempts for an
+// incident's policy); otherwise it is retried after the backoff's delay,
+// or later if the receiver asked. It reports whether the delivery was
+// abandoned.
+func Failed(a *securityv1alpha1.DeliveryAttempt, maxAttempts int32, f Failure, now time.Time, backoff Backoff) (abandoned bool) {
 	t := metav1.NewTime(now.Truncate(time.Second))
-	rec.Attempts++
-	rec.LastAttemptAt = &t
-	rec.LastError = f.Error
-	if f.Permanent || rec.Attempts >= MaxAttempts(policy) {
-		rec.State = securityv1alpha1.DeliveryAbandoned
-		rec.NextAttemptAt = nil
+	a.Attempts++
+	a.LastAttemptAt = &t
+	a.LastError = f.Error
+	if f.Permanent || a.Attempts >= maxAttempts {
+		a.State = securityv1alpha1.DeliveryAbandoned
+		a.NextAttemptAt = nil
 		return true
 	}
-	delay := max(backoff.Delay(rec.Attempts, nil), f.RetryAfter)
+	delay := max(backoff.Delay(a.Attempts, nil), f.RetryAfter)
 	// Status keeps whole seconds; rounding up keeps a retry from ever
 	// coming sooner than the backoff asks.
 	next := metav1.NewTime(ceilSecond(now.Add(delay)))
-	rec.State = securityv1alpha1.DeliveryFailed
-	rec.NextAttemptAt = &next
+	a.State = securityv1alpha1.DeliveryFailed
+	a.NextAttemptAt = &next
 	return false
 }
 
@@ -201,12 +218,14 @@ func Fallback(incident *securityv1alpha1.Incident, policy *securityv1alpha1.Esca
 		return nil
 	}
 	return &securityv1alpha1.NotificationRecord{
-		Key:         key,
+		DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+			Key:      key,
+			Receiver: fallback,
+			Channel:  ChannelOf(policy, fallback),
+			State:    securityv1alpha1.DeliveryPending,
+		},
 		Policy:      rec.Policy,
 		Level:       rec.Level,
-		Receiver:    fallback,
-		Channel:     ChannelOf(policy, fallback),
-		State:       securityv1alpha1.DeliveryPending,
 		FallbackFor: rec.Key,
 	}
 }
@@ -245,7 +264,7 @@ func before(records []securityv1alpha1.NotificationRecord, i int) (unsettled, al
 		if !SameRecipient(rec, &records[i]) {
 			continue
 		}
-		unsettled = unsettled || !Settled(rec)
+		unsettled = unsettled || !Settled(&rec.DeliveryAttempt)
 		if !FollowUp(rec) {
 			alerted = true
 			reached = reached || rec.State == securityv1alpha1.DeliveryDelivered
@@ -276,7 +295,7 @@ func Held(records []securityv1alpha1.NotificationRecord, i int) bool {
 // owed its own follow-ups.
 func NotNeeded(records []securityv1alpha1.NotificationRecord, i int) bool {
 	rec := &records[i]
-	if !FollowUp(rec) || Settled(rec) {
+	if !FollowUp(rec) || Settled(&rec.DeliveryAttempt) {
 		return false
 	}
 	unsettled, alerted, reached := before(records, i)

@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 func at(d time.Duration) *metav1.Time { t := metav1.NewTime(t0.Add(d)); return &t }
 
 func record(key string, state securityv1alpha1.DeliveryState, next *metav1.Time) securityv1alpha1.NotificationRecord {
-	return securityv1alpha1.NotificationRecord{Key: key, Policy: "desk", Receiver: "hook-" + key, State: state, NextAttemptAt: next}
+	return securityv1alpha1.NotificationRecord{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: key, Receiver: "hook-" + key, State: state, NextAttemptAt: next}, Policy: "desk"}
 }
 
 func policyWith(delivery *securityv1alpha1.Delivery) *securityv1alpha1.EscalationPolicy {
@@ -88,7 +88,7 @@ func TestFailed(t *testing.T) {
 			if tc.maxAttempts > 0 {
 				policy = policyWith(&securityv1alpha1.Delivery{MaxAttempts: tc.maxAttempts})
 			}
-			abandoned := Failed(&rec, policy, tc.failure, t0, backoff)
+			abandoned := Failed(&rec.DeliveryAttempt, MaxAttempts(policy), tc.failure, t0, backoff)
 			if abandoned != tc.wantAbandoned {
 				t.Fatalf("abandoned = %v, want %v", abandoned, tc.wantAbandoned)
 			}
@@ -112,7 +112,7 @@ func TestFailed(t *testing.T) {
 func TestDeliveredClearsTheFailure(t *testing.T) {
 	rec := record("a", securityv1alpha1.DeliveryFailed, at(time.Minute))
 	rec.Attempts, rec.LastError = 2, "503"
-	Delivered(&rec, t0.Add(1500*time.Millisecond))
+	Delivered(&rec.DeliveryAttempt, t0.Add(1500*time.Millisecond))
 	if rec.State != securityv1alpha1.DeliveryDelivered || rec.Attempts != 3 || rec.LastError != "" || rec.NextAttemptAt != nil || !rec.DeliveredAt.Equal(at(time.Second)) {
 		t.Errorf("record = %+v", rec)
 	}

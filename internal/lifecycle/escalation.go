@@ -107,11 +107,13 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	}
 	if target.Receiver != "" {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:        delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, target.Receiver)),
+			DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+				Key:      delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, target.Receiver)),
+				Receiver: target.Receiver,
+				Channel:  a.ChannelOf(policy, target.Receiver),
+			},
 			Policy:     policy.Name,
 			Level:      level,
-			Receiver:   target.Receiver,
-			Channel:    a.ChannelOf(policy, target.Receiver),
 			Notice:     notice,
 			Obligation: about,
 		})
@@ -123,11 +125,13 @@ func (a *advancer) owe(policy *securityv1alpha1.EscalationPolicy, level, repeat 
 	}
 	for _, p := range people {
 		a.add(securityv1alpha1.NotificationRecord{
-			Key:         delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, "role:"+string(target.Role)+":"+p.email)),
+			DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+				Key:      delivery.Key(uid, policy.Name, level, repeat, noticeScope(scope, "role:"+string(target.Role)+":"+p.email)),
+				Receiver: string(target.Role),
+				Channel:  ChannelEmail,
+			},
 			Policy:      policy.Name,
 			Level:       level,
-			Receiver:    string(target.Role),
-			Channel:     ChannelEmail,
 			Role:        target.Role,
 			Recipient:   p.email,
 			StandsInFor: p.standsInFor,

@@ -53,11 +53,11 @@ func dispatch(inc *securityv1alpha1.Incident, policy *securityv1alpha1.Escalatio
 		tried = append(tried, label(rec))
 		switch answers(rec) {
 		case accept:
-			delivery.Delivered(rec, now)
+			delivery.Delivered(&rec.DeliveryAttempt, now)
 		case fail:
-			delivery.Failed(rec, policy, delivery.Failure{Error: "503 Service Unavailable"}, now, delivery.Backoff{Initial: time.Second, Max: time.Second})
+			delivery.Failed(&rec.DeliveryAttempt, delivery.MaxAttempts(policy), delivery.Failure{Error: "503 Service Unavailable"}, now, delivery.Backoff{Initial: time.Second, Max: time.Second})
 		case refuse:
-			delivery.Failed(rec, policy, delivery.Failure{Error: "404 Not Found", Permanent: true}, now, delivery.Backoff{})
+			delivery.Failed(&rec.DeliveryAttempt, delivery.MaxAttempts(policy), delivery.Failure{Error: "404 Not Found", Permanent: true}, now, delivery.Backoff{})
 		}
 	}
 	return tried
@@ -376,7 +376,7 @@ func TestEveryAlertedRecipientHearsTheEndInOrder(t *testing.T) {
 				if settledBefore[who] == nil {
 					settledBefore[who] = map[string]bool{}
 				}
-				if delivery.Settled(&records[i]) {
+				if delivery.Settled(&records[i].DeliveryAttempt) {
 					settledBefore[who][records[i].Key] = true
 				}
 			}
@@ -398,7 +398,7 @@ func TestEveryAlertedRecipientHearsTheEndInOrder(t *testing.T) {
 		for i := range inc.Status.Notifications {
 			rec := &inc.Status.Notifications[i]
 			who := rec.Receiver + "/" + rec.Recipient
-			if !delivery.Settled(rec) {
+			if !delivery.Settled(&rec.DeliveryAttempt) {
 				t.Fatalf("incident %d: %s still %s at the end", n, label(rec), rec.State)
 			}
 			if !delivery.FollowUp(rec) {
@@ -449,7 +449,7 @@ func TestNoticeHeldByASendInFlightWaitsForIt(t *testing.T) {
 	acknowledge(inc)
 	advance(inc, routed, policy)
 	for _, rec := range []*securityv1alpha1.NotificationRecord{find(inc, "Reporter", ""), find(inc, "Reporter", NoticeAcknowledged)} {
-		delivery.Delivered(rec, routed)
+		delivery.Delivered(&rec.DeliveryAttempt, routed)
 	}
 	desk := find(inc, "desk", "").Key // its send has not ended
 	inFlight := func(key string) bool { return key == desk }

@@ -55,10 +55,12 @@ func (a *advancer) noticeToEveryone(notice string) {
 		}
 		done[w] = true
 		owed = append(owed, securityv1alpha1.NotificationRecord{
-			Key:       delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, rec.Receiver+":"+rec.Recipient)),
+			DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+				Key:      delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, rec.Receiver+":"+rec.Recipient)),
+				Receiver: rec.Receiver,
+				Channel:  rec.Channel,
+			},
 			Policy:    rec.Policy,
-			Receiver:  rec.Receiver,
-			Channel:   rec.Channel,
 			Role:      rec.Role,
 			Recipient: rec.Recipient,
 			Notice:    notice,
@@ -76,10 +78,12 @@ func (a *advancer) tellReporter(notice string) {
 	for _, rec := range a.inc.Status.Notifications {
 		if rec.Role == securityv1alpha1.RoleReporter && rec.Notice == "" {
 			a.add(securityv1alpha1.NotificationRecord{
-				Key:       delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, "reporter:"+rec.Recipient+":"+a.phaseWord())),
+				DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+					Key:      delivery.Key(string(a.inc.UID), rec.Policy, 0, 0, noticeScope(notice, "reporter:"+rec.Recipient+":"+a.phaseWord())),
+					Receiver: rec.Receiver,
+					Channel:  ChannelEmail,
+				},
 				Policy:    rec.Policy,
-				Receiver:  rec.Receiver,
-				Channel:   ChannelEmail,
 				Role:      securityv1alpha1.RoleReporter,
 				Recipient: rec.Recipient,
 				Notice:    notice,

@@ -92,10 +92,12 @@ func (a *advancer) reporterAtRisk(target string) {
 	}
 	policy := a.inc.Status.SLA.Policy
 	a.add(securityv1alpha1.NotificationRecord{
-		Key:       delivery.Key(string(a.inc.UID), policy, 0, 0, noticeScope(NoticeSLAAtRisk, target+":"+email)),
+		DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
+			Key:      delivery.Key(string(a.inc.UID), policy, 0, 0, noticeScope(NoticeSLAAtRisk, target+":"+email)),
+			Receiver: string(securityv1alpha1.RoleReporter),
+			Channel:  ChannelEmail,
+		},
 		Policy:    policy,
-		Receiver:  string(securityv1alpha1.RoleReporter),
-		Channel:   ChannelEmail,
 		Role:      securityv1alpha1.RoleReporter,
 		Recipient: email,
 		Notice:    NoticeSLAAtRisk,

@@ -371,9 +371,9 @@ func TestHoursBlankUntilKnown(t *testing.T) {
 
 func TestEscalatedTo(t *testing.T) {
 	record := func(level int32, receiver, notice string) securityv1alpha1.NotificationRecord {
-		return securityv1alpha1.NotificationRecord{Level: level, Receiver: receiver, Notice: notice}
+		return securityv1alpha1.NotificationRecord{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Receiver: receiver}, Level: level, Notice: notice}
 	}
-	reporter := securityv1alpha1.NotificationRecord{Level: 0, Receiver: "Reporter", Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org", Notice: "Escalated"}
+	reporter := securityv1alpha1.NotificationRecord{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Receiver: "Reporter"}, Level: 0, Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org", Notice: "Escalated"}
 	tests := map[string]struct {
 		level   int32
 		records []securityv1alpha1.NotificationRecord
@@ -391,7 +391,7 @@ func TestEscalatedTo(t *testing.T) {
 			want:    []string{"desk"},
 		},
 		"the reporter as a level's recipient is shown with the address": {
-			records: []securityv1alpha1.NotificationRecord{{Level: 0, Receiver: "Reporter", Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org"}},
+			records: []securityv1alpha1.NotificationRecord{{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Receiver: "Reporter"}, Level: 0, Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org"}},
 			want:    []string{"Reporter <ann@example.org>"},
 		},
 		"notices are not escalations": {

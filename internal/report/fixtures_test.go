@@ -62,10 +62,10 @@ var (
 		AwareAt:         at(-time.Hour),
 		EscalationLevel: 1,
 		Notifications: []securityv1alpha1.NotificationRecord{
-			{Key: "a", Policy: "desk", Level: 0, Receiver: "desk"},
-			{Key: "b", Policy: "desk", Level: 1, Receiver: "mi-manager", Notice: "Escalated"},
-			{Key: "c", Policy: "desk", Level: 0, Receiver: "Reporter", Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org", Notice: "Escalated"},
-			{Key: "d", Policy: "desk", Level: 1, Receiver: "Supplier", Role: securityv1alpha1.RoleSupplier, Recipient: "servicedesk@walsall.example", Notice: "Escalated"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: "desk"}, Policy: "desk", Level: 0},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "b", Receiver: "mi-manager"}, Policy: "desk", Level: 1, Notice: "Escalated"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "c", Receiver: "Reporter"}, Policy: "desk", Level: 0, Role: securityv1alpha1.RoleReporter, Recipient: "ann@example.org", Notice: "Escalated"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "d", Receiver: "Supplier"}, Policy: "desk", Level: 1, Role: securityv1alpha1.RoleSupplier, Recipient: "servicedesk@walsall.example", Notice: "Escalated"},
 		},
 		SLA:                           &securityv1alpha1.SLAStatus{Policy: "desk", AcknowledgeBy: at(4 * time.Hour), ResolveBy: at(72 * time.Hour)},
 		AuthorityNotificationDeadline: at(71 * time.Hour),
@@ -86,8 +86,8 @@ var (
 		AcknowledgedAt: at(-47*time.Hour - 30*time.Minute),
 		ResolvedAt:     at(-45 * time.Hour),
 		Notifications: []securityv1alpha1.NotificationRecord{
-			{Key: "a", Policy: "desk", Level: 0, Receiver: "desk"},
-			{Key: "b", Policy: "desk", Level: 0, Receiver: "desk", Notice: "Acknowledged"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: "desk"}, Policy: "desk", Level: 0},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "b", Receiver: "desk"}, Policy: "desk", Level: 0, Notice: "Acknowledged"},
 		},
 		SLA: &securityv1alpha1.SLAStatus{Policy: "desk", AcknowledgeBy: at(-44 * time.Hour), ResolveBy: at(-24 * time.Hour)},
 	})
@@ -107,9 +107,9 @@ var (
 		AcknowledgedAt:  at(-20 * time.Hour),
 		EscalationLevel: 2,
 		Notifications: []securityv1alpha1.NotificationRecord{
-			{Key: "a", Policy: "mis", Level: 0, Receiver: "desk"},
-			{Key: "b", Policy: "mis", Level: 2, Receiver: "senior-management", Notice: "Escalated"},
-			{Key: "c", Policy: "mis", Level: 2, Receiver: "management-team", Notice: "Major"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: "desk"}, Policy: "mis", Level: 0},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "b", Receiver: "senior-management"}, Policy: "mis", Level: 2, Notice: "Escalated"},
+			{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "c", Receiver: "management-team"}, Policy: "mis", Level: 2, Notice: "Major"},
 		},
 		SLA:        &securityv1alpha1.SLAStatus{Policy: "mis", AcknowledgeBy: at(-23 * time.Hour), ResolveBy: at(24 * time.Hour)},
 		Conditions: []metav1.Condition{condition(securityv1alpha1.ConditionMajor, metav1.ConditionTrue)},

@@ -28,8 +28,8 @@ const condTimeLayout = "2006-01-02 15:04 MST"
 func Ready(r *securityv1alpha1.IncidentReport, next time.Time, loc *time.Location) (Condition, delivery.Progress) {
 	runs := r.Status.Runs
 	for i := range runs {
-		for _, d := range all(runs[i : i+1]) {
-			if Settled(d) {
+		for _, d := range attempts(runs[i : i+1]) {
+			if delivery.Settled(d) {
 				continue
 			}
 			message := fmt.Sprintf("run %s: receiver %s is owed its delivery", runs[i].ID, d.Receiver)
@@ -48,7 +48,7 @@ func Ready(r *securityv1alpha1.IncidentReport, next time.Time, loc *time.Locatio
 	if n := len(runs); n > 0 {
 		run := &runs[n-1]
 		delivered := 0
-		for _, d := range all(runs[n-1:]) {
+		for _, d := range attempts(runs[n-1:]) {
 			if d.State == securityv1alpha1.DeliveryAbandoned {
 				return Condition{metav1.ConditionFalse, securityv1alpha1.ReasonDeliveryAbandoned,
 					fmt.Sprintf("run %s: gave up on receiver %s after %d attempts, last: %s", run.ID, d.Receiver, d.Attempts, d.LastError)}, delivery.GaveUp

@@ -193,7 +193,7 @@ func TestDeliveriesRetryAndGiveUp(t *testing.T) {
 		t.Error("a run with a retry owed is settled")
 	}
 	attempts := 1
-	for ; !Settled(records); attempts++ {
+	for ; !delivery.Settled(&records.DeliveryAttempt); attempts++ {
 		now = now.Add(time.Hour)
 		if due := Due(runs, now); len(due) != 1 || due[0].Delivery != records || due[0].Run != &runs[0] {
 			t.Fatalf("attempt %d: due %+v, want the failing delivery", attempts+1, due)

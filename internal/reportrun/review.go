@@ -72,9 +72,9 @@ func EscalateOverdueReviews(r *securityv1alpha1.IncidentReport, now time.Time) [
 					channel = delivery.Channel(&r.Spec.Receivers[j])
 				}
 			}
-			run.ReviewEscalations = append(run.ReviewEscalations, securityv1alpha1.ReportDelivery{
+			run.ReviewEscalations = append(run.ReviewEscalations, securityv1alpha1.ReportDelivery{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
 				Receiver: name, Channel: channel, Key: ReviewKey(string(r.UID), run.ID, name), State: securityv1alpha1.DeliveryPending,
-			})
+			}})
 		}
 		overdue = append(overdue, run)
 	}

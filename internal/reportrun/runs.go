@@ -75,12 +75,12 @@ func NewRun(report *securityv1alpha1.IncidentReport, at, from time.Time) securit
 		if slices.Contains(report.Spec.ReviewEscalation, r.Name) {
 			continue
 		}
-		run.Deliveries = append(run.Deliveries, securityv1alpha1.ReportDelivery{
+		run.Deliveries = append(run.Deliveries, securityv1alpha1.ReportDelivery{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{
 			Receiver: r.Name,
 			Channel:  delivery.Channel(r),
 			Key:      Key(string(report.UID), id, r.Name),
 			State:    securityv1alpha1.DeliveryPending,
-		})
+		}})
 	}
 	if w := report.Spec.ReviewWithin; w != nil && w.Err() == nil && w.Duration > 0 {
 		due := metav1.NewTime(at.Add(w.Duration))
@@ -128,12 +128,12 @@ func Due(runs []securityv1alpha1.ReportRun, now time.Time) []Owed {
 	for i := range runs {
 		run := &runs[i]
 		for j := range run.Deliveries {
-			if isDue(&run.Deliveries[j], now) {
+			if delivery.AttemptDue(&run.Deliveries[j].DeliveryAttempt, now) {
 				owed = append(owed, Owed{Run: run, Delivery: &run.Deliveries[j]})
 			}
 		}
 		for j := range run.ReviewEscalations {
-			if isDue(&run.ReviewEscalations[j], now) {
+			if delivery.AttemptDue(&run.ReviewEscalations[j].DeliveryAttempt, now) {
 				owed = append(owed, Owed{Run: run, Delivery: &run.ReviewEscalations[j], Review: true})
 			}
 		}
@@ -141,33 +141,16 @@ func Due(runs []securityv1alpha1.ReportRun, now time.Time) []Owed {
 	return owed
 }
 
-func isDue(d *securityv1alpha1.ReportDelivery, now time.Time) bool {
-	rec := record(d)
-	return len(delivery.Due([]securityv1alpha1.NotificationRecord{rec}, now)) == 1
-}
-
-// Settled is true for a delivery that needs no more attempts.
-func Settled(d *securityv1alpha1.ReportDelivery) bool {
-	rec := record(d)
-	return delivery.Settled(&rec)
-}
-
 // NextRetry is the time until the earliest retry of any run that is not due
 // yet, at least a second, or zero when none is waiting.
 func NextRetry(runs []securityv1alpha1.ReportRun, now time.Time) time.Duration {
-	var records []securityv1alpha1.NotificationRecord
-	for _, d := range all(runs) {
-		records = append(records, record(d))
-	}
-	return delivery.NextRetry(records, now)
+	return delivery.EarliestRetry(attempts(runs), now)
 }
 
 // Delivered records that the receiver accepted the delivery at at; sha256
 // is the digest of the document it carried, empty for a notice.
 func Delivered(d *securityv1alpha1.ReportDelivery, at time.Time, sha256 string) {
-	rec := record(d)
-	delivery.Delivered(&rec, at)
-	setRecord(d, rec)
+	delivery.Delivered(&d.DeliveryAttempt, at)
 	d.SHA256 = sha256
 }
 
@@ -175,44 +158,28 @@ func Delivered(d *securityv1alpha1.ReportDelivery, at time.Time, sha256 string) 
 // abandoned when the failure is permanent or the attempts (10, as for a
 // policy that sets none) are used up. It reports whether it was abandoned.
 func Failed(d *securityv1alpha1.ReportDelivery, f delivery.Failure, now time.Time, backoff delivery.Backoff) (abandoned bool) {
-	rec := record(d)
-	abandoned = delivery.Failed(&rec, nil, f, now, backoff)
-	setRecord(d, rec)
-	return abandoned
+	return delivery.Failed(&d.DeliveryAttempt, securityv1alpha1.DefaultMaxAttempts, f, now, backoff)
 }
 
-// all is every delivery of every run, documents and notices.
-func all(runs []securityv1alpha1.ReportRun) []*securityv1alpha1.ReportDelivery {
-	var out []*securityv1alpha1.ReportDelivery
+// attempts is the attempt record of every delivery of every run, documents
+// and notices.
+func attempts(runs []securityv1alpha1.ReportRun) []*securityv1alpha1.DeliveryAttempt {
+	var out []*securityv1alpha1.DeliveryAttempt
 	for i := range runs {
 		for j := range runs[i].Deliveries {
-			out = append(out, &runs[i].Deliveries[j])
+			out = append(out, &runs[i].Deliveries[j].DeliveryAttempt)
 		}
 		for j := range runs[i].ReviewEscalations {
-			out = append(out, &runs[i].ReviewEscalations[j])
+			out = append(out, &runs[i].ReviewEscalations[j].DeliveryAttempt)
 		}
 	}
 	return out
 }
 
-// record is a report delivery as the delivery ledger reads it.
-func record(d *securityv1alpha1.ReportDelivery) securityv1alpha1.NotificationRecord {
-	return securityv1alpha1.NotificationRecord{
-		Key: d.Key, Receiver: d.Receiver, Channel: d.Channel, State: d.State, Attempts: d.Attempts,
-		LastAttemptAt: d.LastAttemptAt, NextAttemptAt: d.NextAttemptAt, DeliveredAt: d.DeliveredAt, LastError: d.LastError,
-	}
-}
-
-// setRecord copies back what the delivery ledger wrote.
-func setRecord(d *securityv1alpha1.ReportDelivery, rec securityv1alpha1.NotificationRecord) {
-	d.State, d.Attempts, d.LastError = rec.State, rec.Attempts, rec.LastError
-	d.LastAttemptAt, d.NextAttemptAt, d.DeliveredAt = rec.LastAttemptAt, rec.NextAttemptAt, rec.DeliveredAt
-}
-
 // Unsettled is true while any of the run's deliveries is still owed.
 func Unsettled(run *securityv1alpha1.ReportRun) bool {
-	for _, d := range all([]securityv1alpha1.ReportRun{*run}) {
-		if !Settled(d) {
+	for _, a := range attempts([]securityv1alpha1.ReportRun{*run}) {
+		if !delivery.Settled(a) {
 			return true
 		}
 	}

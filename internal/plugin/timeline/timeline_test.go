@@ -32,10 +32,10 @@ func TestMergeOrder(t *testing.T) {
 		entry(3, time.Minute, securityv1alpha1.AuditAcknowledged, securityv1alpha1.AuditActor{Username: "rita"}, nil),
 	}
 	notifications := []securityv1alpha1.NotificationRecord{
-		{Key: "a", Policy: "desk", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryDelivered, DeliveredAt: mt(2 * time.Second), LastAttemptAt: mt(2 * time.Second)},
-		{Key: "b", Policy: "desk", Level: 1, Role: securityv1alpha1.RoleLineManager, Recipient: "tom@example.org", Channel: "email", State: securityv1alpha1.DeliveryFailed, Attempts: 2, LastAttemptAt: mt(30 * time.Second), LastError: "connection refused"},
+		{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryDelivered, DeliveredAt: mt(2 * time.Second), LastAttemptAt: mt(2 * time.Second)}, Policy: "desk"},
+		{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "b", Channel: "email", State: securityv1alpha1.DeliveryFailed, Attempts: 2, LastAttemptAt: mt(30 * time.Second), LastError: "connection refused"}, Policy: "desk", Level: 1, Role: securityv1alpha1.RoleLineManager, Recipient: "tom@example.org"},
 		// Not tried yet: no time, not shown.
-		{Key: "c", Policy: "desk", Receiver: "audit", Channel: "webhook", State: securityv1alpha1.DeliveryPending},
+		{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "c", Receiver: "audit", Channel: "webhook", State: securityv1alpha1.DeliveryPending}, Policy: "desk"},
 	}
 	conditions := []metav1.Condition{
 		{Type: "Acknowledged", Status: metav1.ConditionTrue, Reason: "Later", LastTransitionTime: *mt(2 * time.Minute)},
@@ -121,7 +121,7 @@ func TestWriteShowsControlCharactersAsText(t *testing.T) {
 		entry(0, 0, securityv1alpha1.AuditReported, securityv1alpha1.AuditActor{Username: hostile}, map[string]string{"title": hostile, "note": "\u202enospace", "quote": `say "hi"`, "lines": "a\nb"}),
 	}
 	notifications := []securityv1alpha1.NotificationRecord{
-		{Key: "a", Policy: "desk", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryFailed, Attempts: 1, LastAttemptAt: mt(time.Second), LastError: hostile},
+		{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: "a", Receiver: "desk", Channel: "webhook", State: securityv1alpha1.DeliveryFailed, Attempts: 1, LastAttemptAt: mt(time.Second), LastError: hostile}, Policy: "desk"},
 	}
 	conditions := []metav1.Condition{{Type: "Routed", Status: metav1.ConditionTrue, Reason: "Matched", Message: hostile + "\nmore", LastTransitionTime: *mt(time.Second)}}
 	events := Merge(entries, notifications, conditions)
