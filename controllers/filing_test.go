@@ -331,6 +331,9 @@ func TestBreachDecidedNotRequiredNeverMissesItsDeadline(t *testing.T) {
 			t.Errorf("%s/%s missed", o.Regime, o.Stage)
 		}
 	}
+	// The trail says who decided and agreed, and that the operator closed
+	// the further information, which follows a notification never made.
+	waitForTrail(t, ns, "laptop", "FilingDecided by dpo", "FilingAgreed by ace-finance", "ObligationClosed by operator")
 }
 
 // Every rule that keeps a Filing's steps as they were made refuses the

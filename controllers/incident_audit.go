@@ -55,7 +55,14 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 		return 0, err
 	}
 	steps, filingsRecorded := record.Filings(trail.Filings, slices.Collect(maps.Values(filings)))
-	entries = append(entries, steps...)
+	if trail.Head != nil {
+		// What people recorded on the Filings comes before what the
+		// operator concluded from it in the same reconcile; a trail's
+		// first entry is always the report.
+		entries = append(steps, entries...)
+	} else {
+		entries = append(entries, steps...)
+	}
 	head, _, err := r.Audit.Append(ctx, incident, entries)
 	if err != nil {
 		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)

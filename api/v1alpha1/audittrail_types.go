@@ -5,7 +5,7 @@ import (
 )
 
 // AuditAction is what an audit entry records.
-// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted;ObligationOpened;FilingDecided;FilingDrafted;FilingAgreed;Filed;FilingAcknowledged;CorrespondenceRecorded;ObligationMissed
+// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted;ObligationOpened;FilingDecided;FilingDrafted;FilingAgreed;Filed;FilingAcknowledged;CorrespondenceRecorded;ObligationMissed;ObligationClosed
 type AuditAction string
 
 const (
@@ -77,6 +77,10 @@ const (
 	AuditCorrespondenceRecorded AuditAction = "CorrespondenceRecorded"
 	// AuditObligationMissed: a stage's deadline passed before it was filed.
 	AuditObligationMissed AuditAction = "ObligationMissed"
+	// AuditObligationClosed: the operator closed a stage nobody had to
+	// decide: not applicable to a false positive or a duplicate, or not
+	// required because the stage it follows is not.
+	AuditObligationClosed AuditAction = "ObligationClosed"
 )
 
 // AuditActor is who made an audited change: an account the API server

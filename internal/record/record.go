@@ -292,6 +292,38 @@ func statusChanges(before *securityv1alpha1.IncidentStatus, incident *securityv1
 			entries = append(entries, e)
 		}
 	}
+	return append(entries, obligationChanges(before.Obligations, after.Obligations)...)
+}
+
+// obligationChanges are the entries for what the operator decided of the
+// incident's obligations on its own: a stage that missed its deadline, and
+// stages closed as not applicable (the incident was a false positive or a
+// duplicate) or not required because the stage they follow is not. What
+// people decided is recorded from their Filings (Filings).
+func obligationChanges(before, after []securityv1alpha1.ObligationStatus) []Entry {
+	var entries []Entry
+	for _, o := range after {
+		var old *securityv1alpha1.ObligationStatus
+		for i := range before {
+			if before[i].Regime == o.Regime && before[i].Stage == o.Stage {
+				old = &before[i]
+			}
+		}
+		details := map[string]string{"regime": o.Regime, "stage": o.Stage, "citation": o.Citation}
+		if o.Missed && (old == nil || !old.Missed) {
+			if o.Deadline != nil {
+				details["deadline"] = stamp(o.Deadline.Time)
+			}
+			entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditObligationMissed, Details: details})
+			continue
+		}
+		closed := o.State == securityv1alpha1.ObligationNotApplicable ||
+			(o.State == securityv1alpha1.ObligationNotRequired && old != nil && old.State == securityv1alpha1.ObligationWaiting)
+		if closed && (old == nil || old.State != o.State) {
+			details["state"] = string(o.State)
+			entries = append(entries, Entry{Actor: Operator, Action: securityv1alpha1.AuditObligationClosed, Details: details})
+		}
+	}
 	return entries
 }
 

@@ -35,7 +35,7 @@ func audited(generation int64) *securityv1alpha1.IncidentStatus {
 }
 
 func delivery(key string, state securityv1alpha1.DeliveryState, attempts int32) securityv1alpha1.NotificationRecord {
-	return securityv1alpha1.NotificationRecord{Key: key, Policy: "desk", Receiver: "hook", Channel: "webhook", State: state, Attempts: attempts}
+	return securityv1alpha1.NotificationRecord{DeliveryAttempt: securityv1alpha1.DeliveryAttempt{Key: key, Receiver: "hook", Channel: "webhook", State: state, Attempts: attempts}, Policy: "desk"}
 }
 
 func condition(t string) metav1.Condition {
