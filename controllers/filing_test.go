@@ -731,3 +731,38 @@ func TestProtectedClusterPolicyBindsItsRegime(t *testing.T) {
 		t.Errorf("routed to %+v; want the protected cluster policy among them", inc.Status.Policies)
 	}
 }
+
+// defaultRegime is the regime the test operator applies by default
+// (--default-regimes); it exists only while a test installs it.
+const defaultRegime = "suite-default-regime"
+
+// The operator's default regime applies to every personal data breach,
+// routed or not, and to nothing else: the law's clock runs whether or not
+// a policy matched.
+func TestDefaultRegimeAppliesToEveryBreach(t *testing.T) {
+	ns := newNamespace(t)
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "regimes", "uk-gdpr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regime securityv1alpha1.RegulatoryRegime
+	if err := yaml.UnmarshalStrict(data, &regime); err != nil {
+		t.Fatal(err)
+	}
+	regime.Name = defaultRegime
+	create(t, &regime)
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), &regime) })
+
+	breach := newIncident(ns, "unrouted-breach", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	breach.Spec.Impact = securityv1alpha1.Impact{PersonalData: true}
+	create(t, breach)
+	create(t, newIncident(ns, "no-personal-data", securityv1alpha1.CategoryMalware, securityv1alpha1.SeverityLow))
+	inc, notification := waitForObligation(t, ns, "unrouted-breach", defaultRegime, "notification", securityv1alpha1.ObligationToDecide)
+	if len(inc.Status.Policies) != 0 || notification.Deadline == nil {
+		t.Errorf("routed to %v, notification due %v: want unrouted, with the 72-hour deadline", inc.Status.Policies, notification.Deadline)
+	}
+	time.Sleep(time.Second)
+	if other := getIncident(t, ns, "no-personal-data"); len(other.Status.Obligations) != 0 {
+		t.Errorf("an incident without personal data has obligations %+v", other.Status.Obligations)
+	}
+}

@@ -128,6 +128,14 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	routedNow := false
 	if !isRouted(incident) {
 		routed, err := r.route(ctx, incident)
+		if err == nil && !routed {
+			// No policy routes it, yet the law's clocks run all the same:
+			// the default regimes apply to an unrouted breach too.
+			var due time.Time
+			if _, due, err = r.obligations(ctx, incident, nil); err == nil && !due.IsZero() {
+				return ctrl.Result{RequeueAfter: untilWake(due, r.Clock.Now())}, nil
+			}
+		}
 		if err != nil || !routed {
 			return ctrl.Result{}, err
 		}

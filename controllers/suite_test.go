@@ -232,6 +232,8 @@ func (m *testManager) start() error {
 		AuditKeys:         auditKeys,
 		AuditSink:         m.auditSink,
 		OperatorNamespace: operatorNamespace,
+		// Installed only while the test of default regimes runs.
+		DefaultRegimes: []string{defaultRegime},
 	}); err != nil {
 		cancel()
 		return err
