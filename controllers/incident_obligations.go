@@ -150,20 +150,11 @@ func (r *IncidentReconciler) filingsOf(ctx context.Context, incident *securityv1
 	filings := make(map[string]*securityv1alpha1.Filing, len(list.Items))
 	for i := range list.Items {
 		// A Filing of an earlier incident of the same name belongs to it.
-		if f := &list.Items[i]; ownedBy(f, incident) {
+		if f := &list.Items[i]; f.Of(incident) {
 			filings[f.Name] = f
 		}
 	}
 	return filings, nil
-}
-
-func ownedBy(o metav1.Object, incident *securityv1alpha1.Incident) bool {
-	for _, ref := range o.GetOwnerReferences() {
-		if ref.UID == incident.UID {
-			return true
-		}
-	}
-	return false
 }
 
 // openFiling creates the empty Filing of one stage, owned by the incident
@@ -191,7 +182,7 @@ func (r *IncidentReconciler) openFiling(ctx context.Context, incident *securityv
 		if err := r.Get(ctx, client.ObjectKeyFromObject(filing), existing); err != nil {
 			return nil, err
 		}
-		if !ownedBy(existing, incident) {
+		if !existing.Of(incident) {
 			return nil, reconcile.TerminalError(fmt.Errorf("filing %s belongs to an earlier incident named %s: delete it, or let it go with that incident", name, incident.Name))
 		}
 		return existing, nil

@@ -402,3 +402,15 @@ func FilingName(incident, regime, stage string) string {
 	suffix := "." + hex.EncodeToString(sum[:8]) + "." + regime + "." + stage
 	return strings.TrimRight(incident[:253-len(suffix)], ".-") + suffix
 }
+
+// Of reports whether the Filing belongs to the incident as it is now: the
+// operator opens each Filing owned by its incident, and a Filing left by a
+// deleted incident of the same name is that one's, never this one's.
+func (in *Filing) Of(incident *Incident) bool {
+	for _, ref := range in.OwnerReferences {
+		if ref.UID == incident.UID {
+			return true
+		}
+	}
+	return false
+}

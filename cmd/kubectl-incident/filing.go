@@ -102,7 +102,7 @@ func getFiling(ctx context.Context, c client.Client, inc *securityv1alpha1.Incid
 	if err != nil {
 		return nil, fmt.Errorf("reading filing %s: %w", name, err)
 	}
-	if !filing.Of(f, inc) {
+	if !f.Of(inc) {
 		return nil, fmt.Errorf("filing %s belongs to an earlier incident named %s, not to this one: the operator opens this one's once that Filing is deleted", name, inc.Name)
 	}
 	return f, nil

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -201,7 +200,7 @@ func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 	}
 	for i := range filings {
 		f := &filings[i]
-		if f.Namespace != inc.Namespace || f.Spec.Incident != inc.Name || f.Spec.Citation != citation || !ownedBy(f, inc) {
+		if f.Namespace != inc.Namespace || f.Spec.Incident != inc.Name || f.Spec.Citation != citation || !f.Of(inc) {
 			continue
 		}
 		if f.Name == cmp.Or(named, securityv1alpha1.FilingName(inc.Name, f.Spec.Regime, f.Spec.Stage)) {
@@ -209,12 +208,6 @@ func filingFor(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 		}
 	}
 	return nil
-}
-
-// ownedBy is true when f names inc as its owner, as every Filing the
-// operator opens does.
-func ownedBy(f *securityv1alpha1.Filing, inc *securityv1alpha1.Incident) bool {
-	return slices.ContainsFunc(f.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == inc.UID })
 }
 
 // regimesOf are the regimes that apply to the incident: those the operator
@@ -231,7 +224,7 @@ func regimesOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing
 		add(o.Regime)
 	}
 	for i := range filings {
-		if ownedBy(&filings[i], inc) {
+		if filings[i].Of(inc) {
 			add(filings[i].Spec.Regime)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
@@ -92,13 +91,6 @@ func Name(incident string, ob securityv1alpha1.ObligationStatus) string {
 	return securityv1alpha1.FilingName(incident, ob.Regime, ob.Stage)
 }
 
-// Of reports whether f is a Filing of inc, the incident as it is now: the
-// operator opens each Filing owned by its incident, and a Filing left by a
-// deleted incident of the same name is that one's, never this one's.
-func Of(f *securityv1alpha1.Filing, inc *securityv1alpha1.Incident) bool {
-	return slices.ContainsFunc(f.OwnerReferences, func(ref metav1.OwnerReference) bool { return ref.UID == inc.UID })
-}
-
 // Entry is one obligation of an incident with the Filing that records its
 // steps, nil while the operator has not opened it.
 type Entry struct {
@@ -115,7 +107,7 @@ func Entries(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing) 
 	for _, ob := range inc.Status.Obligations {
 		e := Entry{Obligation: ob}
 		name := Name(inc.Name, ob)
-		if i := slices.IndexFunc(filings, func(f securityv1alpha1.Filing) bool { return f.Name == name && Of(&f, inc) }); i >= 0 {
+		if i := slices.IndexFunc(filings, func(f securityv1alpha1.Filing) bool { return f.Name == name && f.Of(inc) }); i >= 0 {
 			e.Filing = filings[i].DeepCopy()
 			e.Filing.ManagedFields = nil
 		}
