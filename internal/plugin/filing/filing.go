@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
