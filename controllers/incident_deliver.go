@@ -150,7 +150,9 @@ func (r *IncidentReconciler) deliverRound(ctx context.Context, incident *securit
 			delivery.Delivered(&rec.DeliveryAttempt, at)
 			continue
 		}
-		msg := notify.Message{Key: rec.Key, Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver, Notice: rec.Notice}
+		msg := notify.Message{Key: rec.Key, Notice: rec.Notice, IncidentMessage: &notify.IncidentMessage{
+			Incident: summary, Policy: rec.Policy, Level: rec.Level, Receiver: rec.Receiver,
+		}}
 		if rec.Obligation != "" {
 			msg.Obligation = notify.SummariseObligation(incident, rec.Obligation)
 		}
@@ -351,14 +353,16 @@ func (e permanentError) Unwrap() error { return e.error }
 // Alertmanager's retry stage tells them apart: a receiver's 4xx answer
 // other than 408, 425 and 429, a refused destination or redirect, a
 // template that does not render, a receiver or policy that is gone, e-mail
-// without an SMTP server. Such a delivery is abandoned at once, and the
+// without an SMTP server, a report's file for a receiver that cannot carry
+// it. Such a delivery is abandoned at once, and the
 // fallback receiver told within seconds rather than after every attempt.
 // A Secret that is not available yet is retried: GitOps often applies a
 // policy moments before the Secret it names.
 func isPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p) || notify.IsPermanent(err) ||
-		errors.Is(err, receiver.ErrNoMailServer) || errors.Is(err, receiver.ErrDestinationNotAllowed)
+		errors.Is(err, receiver.ErrNoMailServer) || errors.Is(err, receiver.ErrDestinationNotAllowed) ||
+		errors.Is(err, receiver.ErrCannotCarryDocument)
 }
 
 // summariseDeliveries sets Notified and the kstatus conditions from the

@@ -265,12 +265,12 @@ func (r *IncidentReportReconciler) deliverDue(ctx context.Context, report *secur
 
 // message is what owed sends: the run's document, made now if it is not
 // kept from before, or the notice that the run's review is overdue.
-func (r *IncidentReportReconciler) message(ctx context.Context, report *securityv1alpha1.IncidentReport, owed reportrun.Owed, loc *time.Location) (notify.ReportMessage, error) {
+func (r *IncidentReportReconciler) message(ctx context.Context, report *securityv1alpha1.IncidentReport, owed reportrun.Owed, loc *time.Location) (notify.Message, error) {
 	run := owed.Run
-	msg := notify.ReportMessage{
-		Key: owed.Delivery.Key, Report: report.Name, Namespace: report.Namespace, ReportUID: string(report.UID),
+	msg := notify.Message{Key: owed.Delivery.Key, ReportMessage: &notify.ReportMessage{
+		Report: report.Name, Namespace: report.Namespace, ReportUID: string(report.UID),
 		Kind: string(report.Spec.Report), Run: run.ID, From: run.From.In(loc), To: run.To.In(loc),
-	}
+	}}
 	if owed.Review {
 		due := run.ReviewDueAt.In(loc)
 		msg.Notice, msg.ReviewDueAt, msg.Incidents = notify.NoticeReviewOverdue, &due, int(run.Incidents)
@@ -323,7 +323,7 @@ func (r *IncidentReportReconciler) document(ctx context.Context, report *securit
 }
 
 // send makes one attempt at delivering msg to the report's receiver name.
-func (r *IncidentReportReconciler) send(ctx context.Context, report *securityv1alpha1.IncidentReport, name string, msg notify.ReportMessage) error {
+func (r *IncidentReportReconciler) send(ctx context.Context, report *securityv1alpha1.IncidentReport, name string, msg notify.Message) error {
 	var spec *securityv1alpha1.Receiver
 	for i := range report.Spec.Receivers {
 		if report.Spec.Receivers[i].Name == name {
@@ -333,11 +333,11 @@ func (r *IncidentReportReconciler) send(ctx context.Context, report *securityv1a
 	if spec == nil {
 		return permanentError{fmt.Errorf("the report no longer has a receiver %q", name)}
 	}
-	to, err := receiver.ForReport(report.Namespace, spec, r.Transport)
+	to, err := receiver.New(report.Namespace, spec, nil, r.Transport)
 	if err != nil {
 		return permanentError{err}
 	}
-	return to.SendReport(ctx, msg)
+	return to.Send(ctx, msg)
 }
 
 // recordFailure writes a failed attempt into its delivery and tells people:

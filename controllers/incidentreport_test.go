@@ -45,14 +45,14 @@ type documentReceiver struct {
 type documentRequest struct {
 	header http.Header
 	raw    []byte
-	msg    notify.ReportMessage
+	msg    notify.Message
 }
 
 func newDocumentReceiver(t *testing.T, answer func(n int) int) *documentReceiver {
 	r := &documentReceiver{answer: answer}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		raw, _ := io.ReadAll(req.Body)
-		var msg notify.ReportMessage
+		var msg notify.Message
 		if err := json.Unmarshal(raw, &msg); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -14,7 +14,7 @@ import (
 const maxTemplateNodes = 1000
 
 var (
-	messageType = reflect.TypeFor[Message]()
+	messageType = reflect.TypeFor[templateData]()
 	stringType  = reflect.TypeFor[string]()
 	stringsType = reflect.TypeFor[[]string]()
 	intType     = reflect.TypeFor[int]()

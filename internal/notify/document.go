@@ -5,7 +5,6 @@ package notify
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,11 +18,9 @@ import (
 // NoticeReviewOverdue is the notice that a run was not signed off in time.
 const NoticeReviewOverdue = "ReviewOverdue"
 
-// ReportMessage is what a report's receiver is told about one run: its
-// document, or, with Notice set, something about the run.
+// ReportMessage is what a message about one run of a report carries: its
+// document, or, with the envelope's Notice set, something about the run.
 type ReportMessage struct {
-	// Key is the delivery's idempotency key.
-	Key       string `json:"idempotencyKey"`
 	Report    string `json:"report"`
 	Namespace string `json:"namespace"`
 	// ReportUID threads every mail about one report.
@@ -37,9 +34,8 @@ type ReportMessage struct {
 	To   time.Time `json:"to"`
 	// Incidents is how many incidents the document covers.
 	Incidents int `json:"incidents"`
-	// Notice, when set, says what the message tells instead of carrying
-	// the document: NoticeReviewOverdue.
-	Notice      string     `json:"notice,omitempty"`
+	// ReviewDueAt is when the run was to be signed off, for a
+	// NoticeReviewOverdue.
 	ReviewDueAt *time.Time `json:"reviewDueAt,omitempty"`
 	// Document is the file, for a run's delivery; nil for a notice.
 	*Document
@@ -61,35 +57,12 @@ func NewDocument(format, filename, contentType string, content []byte) *Document
 	return &Document{Format: format, Filename: filename, ContentType: contentType, Content: content, SHA256: hex.EncodeToString(sum[:])}
 }
 
-// SendReport posts the message as JSON with its idempotency key and, when
-// the target has a signing key, a signature, as SendWebhook does.
-func (h *HTTP) SendReport(ctx context.Context, target WebhookTarget, msg ReportMessage, now time.Time) error {
-	return h.sendJSON(ctx, target, msg.Key, msg, now)
-}
-
-// ReportMail is one e-mail about a report's run.
-type ReportMail struct {
-	To, Cc  []string
-	Message ReportMessage
-	Date    time.Time
-}
-
-// SendReport mails the message: its document as an attachment, or the
-// notice alone.
-func (m *Mailer) SendReport(ctx context.Context, rm ReportMail) error {
-	body, err := ComposeReportMail(m.Server.From, rm)
-	if err != nil {
-		return err
-	}
-	return m.submit(ctx, append(append([]string(nil), rm.To...), rm.Cc...), body)
-}
-
 // reportTimeLayout is how the mail writes times: in the report's zone,
 // named, since the reader may be elsewhere.
 const reportTimeLayout = "2006-01-02 15:04 MST"
 
 // ReportText is the subject and the plain text of a report's mail.
-func ReportText(msg ReportMessage) (subject, text string) {
+func ReportText(msg Message) (subject, text string) {
 	noun := "control document"
 	period := fmt.Sprintf("incidents reported from %s to %s", msg.From.Format(reportTimeLayout), msg.To.Format(reportTimeLayout))
 	switch msg.Kind {
@@ -121,7 +94,7 @@ func ReportText(msg ReportMessage) (subject, text string) {
 }
 
 // signOffHint is the command that signs the run off.
-func signOffHint(msg ReportMessage) string {
+func signOffHint(msg Message) string {
 	return fmt.Sprintf("    kubectl incident review sign-off %s -n %s --run %s --note \"...\"", msg.Report, msg.Namespace, msg.Run)
 }
 
@@ -129,12 +102,12 @@ func signOffHint(msg ReportMessage) string {
 // mail clients keep a report's runs in one thread.
 func reportThreadMsgID(reportUID string) string { return "report-" + reportUID + "@" + messageIDDomain }
 
-// ComposeReportMail renders the RFC 5322 message: the text, and the
-// document as a base64 attachment under its filename and content type.
-// go-message writes it, as it does ComposeMail's.
-func ComposeReportMail(from string, m ReportMail) ([]byte, error) {
-	subject, text := ReportText(m.Message)
-	h, err := mailHeader(from, m.To, m.Cc, subject, m.Date, m.Message.Key, reportThreadMsgID(m.Message.ReportUID))
+// composeReportMail renders the RFC 5322 message about a report's run: the
+// text, and the document as a base64 attachment under its filename and
+// content type. go-message writes it, as it does an incident's.
+func composeReportMail(from string, m Mail) ([]byte, error) {
+	text := m.Text
+	h, err := mailHeader(from, m.To, m.Cc, m.Subject, m.Date, m.Message.Key, reportThreadMsgID(m.Message.ReportUID))
 	if err != nil {
 		return nil, err
 	}

@@ -28,17 +28,24 @@ func binaryDocument() []byte {
 	return b.Bytes()
 }
 
-func reportMessage(t *testing.T, doc *notify.Document) notify.ReportMessage {
+func reportMessage(t *testing.T, doc *notify.Document) notify.Message {
 	t.Helper()
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		t.Fatal(err)
 	}
 	to := time.Date(2026, time.March, 30, 9, 0, 0, 0, london)
-	return notify.ReportMessage{
-		Key: "3b25afae0c1d", Report: "weekly-control", Namespace: "council", ReportUID: "0f6c-report", Kind: "ControlDocument",
+	return notify.Message{Key: "3b25afae0c1d", ReportMessage: &notify.ReportMessage{
+		Report: "weekly-control", Namespace: "council", ReportUID: "0f6c-report", Kind: "ControlDocument",
 		Run: "2026-03-30T08:00:00Z", From: to.AddDate(0, 0, -7), To: to, Incidents: 14, Document: doc,
-	}
+	}}
+}
+
+// reportMail is the mail of msg, with the report's fixed text, as the
+// e-mail receiver makes it.
+func reportMail(msg notify.Message, date time.Time, to ...string) notify.Mail {
+	subject, text := notify.ReportText(msg)
+	return notify.Mail{To: to, Subject: subject, Text: text, Message: msg, Date: date}
 }
 
 // The document arrives as an attachment that decodes to the same bytes,
@@ -48,9 +55,8 @@ func TestComposeReportMailAttachesTheDocument(t *testing.T) {
 	content := binaryDocument()
 	doc := notify.NewDocument("XLSX", "weekly-control-2026-03-30-0900.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", content)
 	msg := reportMessage(t, doc)
-	raw, err := notify.ComposeReportMail("Incident operator <incidents@council.example>", notify.ReportMail{
-		To: []string{"mi-manager@council.example"}, Message: msg, Date: time.Date(2026, time.March, 30, 8, 0, 5, 0, time.UTC),
-	})
+	raw, err := notify.ComposeMail("Incident operator <incidents@council.example>",
+		reportMail(msg, time.Date(2026, time.March, 30, 8, 0, 5, 0, time.UTC), "mi-manager@council.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +121,7 @@ func TestComposeReportMailNoticeHasNoAttachment(t *testing.T) {
 	msg.Notice = notify.NoticeReviewOverdue
 	due := msg.To.Add(48 * time.Hour)
 	msg.ReviewDueAt = &due
-	raw, err := notify.ComposeReportMail("incidents@council.example", notify.ReportMail{To: []string{"deputy@council.example"}, Message: msg, Date: due})
+	raw, err := notify.ComposeMail("incidents@council.example", reportMail(msg, due, "deputy@council.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +145,10 @@ func TestComposeReportMailNoticeHasNoAttachment(t *testing.T) {
 	}
 }
 
-// A webhook gets the document as JSON with the file in base64, under the
-// delivery's key, signed; a refusal is permanent as for any notification.
-func TestSendReportPostsTheDocument(t *testing.T) {
+// A webhook gets the document as JSON with the file in base64, beside the
+// envelope's key and nothing of an incident's, under the delivery's key,
+// signed; a refusal is permanent as for any notification.
+func TestWebhookPostsTheDocument(t *testing.T) {
 	content := binaryDocument()
 	doc := notify.NewDocument("XLSX", "weekly.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", content)
 	msg := reportMessage(t, doc)
@@ -156,7 +163,7 @@ func TestSendReportPostsTheDocument(t *testing.T) {
 	h := &notify.HTTP{Client: srv.Client()}
 	now := time.Unix(1774857605, 0)
 	target := notify.WebhookTarget{URL: srv.URL, SigningKey: []byte("records-key")}
-	if err := h.SendReport(t.Context(), target, msg, now); err != nil {
+	if err := h.SendWebhook(t.Context(), target, msg, now); err != nil {
 		t.Fatal(err)
 	}
 	var fields map[string]any
@@ -181,7 +188,7 @@ func TestSendReportPostsTheDocument(t *testing.T) {
 	}
 
 	status = http.StatusGone
-	if err := h.SendReport(t.Context(), target, msg, now); !notify.IsPermanent(err) {
+	if err := h.SendWebhook(t.Context(), target, msg, now); !notify.IsPermanent(err) {
 		t.Errorf("a 410 is %v, want a permanent failure", err)
 	}
 }

@@ -68,11 +68,13 @@ type Mailer struct {
 	Credentials func(ctx context.Context) (Credentials, error)
 }
 
-// Mail is one e-mail notification.
+// Mail is one e-mail: about an incident, or a report's run with its
+// document attached.
 type Mail struct {
 	To []string
 	Cc []string
-	// Subject and Text are the rendered title and body.
+	// Subject and Text are the rendered title and body: a policy's
+	// template for an incident, ReportText for a report's run.
 	Subject string
 	Text    string
 	Message Message
@@ -104,6 +106,9 @@ func threadMsgID(incidentUID string) string {
 // fifty recipients or a long subject never make a line longer than a mail
 // server must accept.
 func ComposeMail(from string, m Mail) ([]byte, error) {
+	if m.Message.ReportMessage != nil {
+		return composeReportMail(from, m)
+	}
 	h, err := mailHeader(from, m.To, m.Cc, m.Subject, m.Date, m.Message.Key, threadMsgID(m.Message.Incident.UID))
 	if err != nil {
 		return nil, err

@@ -51,8 +51,7 @@ func mailMessage() notify.Mail {
 		Subject: "[High] Laptop lost — <script>alert(1)</script>",
 		Text:    "Incident ops/lost-laptop: Loss, severity High.\nReported by Ann Smith (Finance).\n\nLeft on a train.",
 		Date:    time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC),
-		Message: notify.Message{
-			Key:      "0123456789abcdef0123456789abcdef",
+		Message: notify.Message{Key: "0123456789abcdef0123456789abcdef", IncidentMessage: &notify.IncidentMessage{
 			Policy:   "personal-data",
 			Receiver: "internal-audit",
 			Incident: notify.IncidentSummary{
@@ -60,7 +59,7 @@ func mailMessage() notify.Mail {
 				Title: "Laptop lost", Category: securityv1alpha1.CategoryLoss, Severity: securityv1alpha1.SeverityHigh,
 				Reporter: securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: "Ann Smith"}},
 			},
-		},
+		}},
 	}
 }
 

@@ -9,10 +9,25 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
-// Message is what a receiver is told.
+// Message is what a receiver is told, whoever sends it: the envelope (the
+// delivery's idempotency key, and the notice when the message tells of a
+// change) and what it is about, an incident or a report's run. Exactly one
+// of IncidentMessage and ReportMessage is set; their fields sit beside the
+// envelope's in JSON, so a webhook reads one flat object.
 type Message struct {
 	// Key is the delivery's idempotency key.
-	Key      string          `json:"idempotencyKey"`
+	Key string `json:"idempotencyKey"`
+	// Notice is set when the message tells of a change rather than the
+	// incident or the run itself: Major, Escalated, Acknowledged, Resolved,
+	// SLAAtRisk, AwaitingAgreement or ObligationDue about an incident;
+	// NoticeReviewOverdue about a report's run.
+	Notice string `json:"notice,omitempty"`
+	*IncidentMessage
+	*ReportMessage
+}
+
+// IncidentMessage is what a message about an incident carries.
+type IncidentMessage struct {
 	Incident IncidentSummary `json:"incident"`
 	Policy   string          `json:"policy"`
 	Level    int32           `json:"level"`
@@ -20,10 +35,6 @@ type Message struct {
 	// FallbackFor names the receiver that could not be reached, when this
 	// message goes to the policy's fallback receiver in its place.
 	FallbackFor string `json:"fallbackFor,omitempty"`
-	// Notice is set when the message tells of a change rather than the
-	// incident itself: Major, Escalated, Acknowledged, Resolved, SLAAtRisk,
-	// and AwaitingAgreement or ObligationDue about a regulatory obligation.
-	Notice string `json:"notice,omitempty"`
 	// Obligation is the regulatory obligation an AwaitingAgreement or
 	// ObligationDue notice is about.
 	Obligation *ObligationSummary `json:"obligation,omitempty"`

@@ -141,16 +141,28 @@ func parseTemplate(p part, src string) (*template.Template, error) {
 // iterations times its size to a step budget before it starts, functions
 // charging the text they make, and a bounded source with no template calls.
 func (r *Renderer) Render(msg Message) (title, body string, err error) {
-	if title, err = render(r.title, titlePart, msg); err != nil {
+	if msg.IncidentMessage == nil {
+		return "", "", errors.New("a template renders messages about incidents; this message is about a report's run")
+	}
+	data := templateData{Key: msg.Key, Notice: msg.Notice, IncidentMessage: msg.IncidentMessage}
+	if title, err = render(r.title, titlePart, data); err != nil {
 		return "", "", err
 	}
-	if body, err = render(r.body, bodyPart, msg); err != nil {
+	if body, err = render(r.body, bodyPart, data); err != nil {
 		return "", "", err
 	}
 	return title, body, nil
 }
 
-func render(t *template.Template, p part, msg Message) (string, error) {
+// templateData is what a policy's template sees: the envelope and the
+// incident. A report's messages have a fixed text and never reach one.
+type templateData struct {
+	Key    string
+	Notice string
+	*IncidentMessage
+}
+
+func render(t *template.Template, p part, data templateData) (string, error) {
 	// Each render gets its own budget, so the functions are bound to it on a
 	// copy that shares the parsed tree.
 	t, err := t.Clone()
@@ -159,7 +171,7 @@ func render(t *template.Template, p part, msg Message) (string, error) {
 	}
 	t.Funcs((&budget{}).funcs())
 	w := &limitedWriter{limit: p.maxOutput}
-	if err := t.Execute(w, msg); err != nil {
+	if err := t.Execute(w, data); err != nil {
 		if errors.Is(err, errOutputLimit) {
 			err = fmt.Errorf("the rendered %s is longer than %d bytes", p.name, p.maxOutput)
 		}

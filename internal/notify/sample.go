@@ -18,9 +18,9 @@ var notices = []string{"", "Escalated", "Acknowledged", "Resolved", "SLAAtRisk",
 func sampleMessage(notice string) Message {
 	at := time.Date(2026, time.March, 2, 9, 30, 0, 0, time.UTC)
 	due := at.Add(72 * time.Hour)
-	return Message{
-		Key: "0123456789abcdef", Policy: "personal-data-breach", Level: 0, Receiver: "audit",
-		FallbackFor: "dpo-pager", Notice: notice,
+	return Message{Key: "0123456789abcdef", Notice: notice, IncidentMessage: &IncidentMessage{
+		Policy: "personal-data-breach", Level: 0, Receiver: "audit",
+		FallbackFor: "dpo-pager",
 		Obligation: &ObligationSummary{Regime: "uk-gdpr", Stage: "notification", Citation: "UK GDPR Art. 33(1)",
 			Recipient: securityv1alpha1.RecipientSupervisoryAuthority, State: securityv1alpha1.ObligationDrafted, Deadline: &due,
 			Filing: "lost-laptop.uk-gdpr.notification", Missing: "the notification needs 1 more agreement, then filing"},
@@ -55,7 +55,7 @@ func sampleMessage(notice string) Message {
 				ResolveAtRiskAt:     &metav1.Time{Time: at.Add(60 * time.Hour)},
 			},
 		},
-	}
+	}}
 }
 
 // newIncidentMessage is the first notification of an incident reported with

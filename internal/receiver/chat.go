@@ -17,6 +17,9 @@ type chat struct {
 }
 
 func (c *chat) Send(ctx context.Context, msg notify.Message) error {
+	if msg.ReportMessage != nil {
+		return ErrCannotCarryDocument
+	}
 	url, err := c.secrets.key(ctx, c.spec.URLSecretRef)
 	if err != nil {
 		return err

@@ -17,6 +17,9 @@ type pagerDuty struct {
 }
 
 func (p *pagerDuty) Send(ctx context.Context, msg notify.Message) error {
+	if msg.ReportMessage != nil {
+		return ErrCannotCarryDocument
+	}
 	if u := p.spec.URL; u != "" && (p.t.DestinationAllowed == nil || !p.t.DestinationAllowed(u)) {
 		return ErrDestinationNotAllowed
 	}

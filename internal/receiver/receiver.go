@@ -15,7 +15,8 @@ import (
 	"github.com/incidentops/incident-operator/internal/notify"
 )
 
-// Receiver sends messages to one destination.
+// Receiver sends messages to one destination: about incidents, and, for a
+// webhook or e-mail receiver of an IncidentReport, about a report's runs.
 type Receiver interface {
 	Send(ctx context.Context, msg notify.Message) error
 }
@@ -41,8 +42,15 @@ var ErrNoMailServer = errors.New("e-mail needs an SMTP server, and the operator 
 // ErrDestinationNotAllowed is why a URL written in a policy is not sent to.
 var ErrDestinationNotAllowed = errors.New("the policy's pagerDuty.url is not a destination the operator's administrator allows (--allowed-destination); the policy's Ready condition says why")
 
-// New is the receiver for spec, a receiver of a policy in namespace, whose
-// text renderer renders (webhooks send structured JSON and ignore it).
+// ErrCannotCarryDocument is why a chat or paging receiver gets no message
+// about a report's run: the IncidentReport schema refuses such receivers,
+// and this says so again should one reach a send.
+var ErrCannotCarryDocument = errors.New("only webhook and email receivers can carry a report's file: slack, teams and pagerDuty cannot")
+
+// New is the receiver for spec, a receiver of a policy or an IncidentReport
+// in namespace, whose text renderer renders messages about incidents
+// (webhooks send structured JSON and ignore it; a report's messages have a
+// fixed text and need none).
 func New(namespace string, spec *securityv1alpha1.Receiver, renderer *notify.Renderer, t *Transport) (Receiver, error) {
 	secrets := namespaced{t.Secrets, namespace}
 	switch {

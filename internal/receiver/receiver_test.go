@@ -90,7 +90,7 @@ func TestEveryChannelSendsThroughOneInterface(t *testing.T) {
 		"desk/hooks/webhook": srv.URL + "/webhook", "desk/hooks/slack": srv.URL + "/slack",
 		"desk/hooks/teams": srv.URL + "/teams", "desk/hooks/pd": "routing-key",
 	}, func(u string) bool { return strings.HasPrefix(u, srv.URL) }
-	msg := notify.Message{Key: "key-1", Policy: "desk", Receiver: "r", Incident: notify.IncidentSummary{Name: "lost-laptop", Title: "Laptop lost"}}
+	msg := notify.Message{Key: "key-1", IncidentMessage: &notify.IncidentMessage{Policy: "desk", Receiver: "r", Incident: notify.IncidentSummary{Name: "lost-laptop", Title: "Laptop lost"}}}
 	tests := map[string]struct {
 		spec     securityv1alpha1.Receiver
 		wantPath string

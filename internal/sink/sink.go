@@ -51,10 +51,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.deliveries = append(s.deliveries, d)
 	n, fail := len(s.deliveries), s.Fail
 	if s.Out != nil {
-		inc := msg.Incident
-		fmt.Fprintf(s.Out, "%s  %-22s %s/%s  %s %s  policy=%s level=%d  %q  key=%s\n",
-			d.At.Format("15:04:05.000"), "→ "+msg.Receiver, inc.Namespace, inc.Name,
-			inc.Severity, inc.Category, msg.Policy, msg.Level, inc.Title, d.Key)
+		fmt.Fprintln(s.Out, d.At.Format("15:04:05.000")+"  "+line(msg, d.Key))
 	}
 	s.mu.Unlock()
 	if fail != nil {
@@ -78,4 +75,22 @@ func (s *Sink) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Delivery(nil), s.deliveries...)
+}
+
+// line is what the sink prints of a message: about an incident, or a
+// report's run.
+func line(msg notify.Message, key string) string {
+	switch {
+	case msg.IncidentMessage != nil:
+		inc := msg.Incident
+		return fmt.Sprintf("%-22s %s/%s  %s %s  policy=%s level=%d  %q  key=%s",
+			"→ "+msg.Receiver, inc.Namespace, inc.Name, inc.Severity, inc.Category, msg.Policy, msg.Level, inc.Title, key)
+	case msg.ReportMessage != nil:
+		what := "notice " + msg.Notice
+		if msg.Document != nil {
+			what = "document " + msg.Filename
+		}
+		return fmt.Sprintf("%-22s %s/%s  %s run %s  %s  key=%s", "→ report", msg.Namespace, msg.Report, msg.Kind, msg.Run, what, key)
+	}
+	return "a message about nothing known  key=" + key
 }

@@ -2,30 +2,31 @@ package receiver
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/notify"
 )
 
-// A report's webhook and e-mail receivers take its document through one
-// interface; chat and paging receivers, which cannot carry a file, are
-// refused when the receiver is built.
-func TestForReport(t *testing.T) {
+// A report's webhook and e-mail receivers take its document through the
+// one Send every message goes through; chat and paging receivers, which
+// cannot carry a file, refuse it.
+func TestAReportsRunSendsThroughTheSameInterface(t *testing.T) {
 	rec, srv, mailbox, transport := loopback(t)
 	transport.Secrets = mapSecrets{"desk/hooks/webhook": srv.URL + "/records"}
-	msg := notify.ReportMessage{Key: "k", Report: "weekly", Namespace: "desk", Run: "2026-03-09T09:00:00Z",
-		Document: notify.NewDocument("CSV", "weekly.csv", "text/csv", []byte("Namespace,Name\n"))}
+	msg := notify.Message{Key: "k", ReportMessage: &notify.ReportMessage{Report: "weekly", Namespace: "desk", Run: "2026-03-09T09:00:00Z",
+		Document: notify.NewDocument("CSV", "weekly.csv", "text/csv", []byte("Namespace,Name\n"))}}
 
 	for name, spec := range map[string]securityv1alpha1.Receiver{
 		"webhook": {Name: "records", Webhook: &securityv1alpha1.WebhookReceiver{URLSecretRef: ref("hooks", "webhook")}},
 		"email":   {Name: "manager", Email: &securityv1alpha1.EmailReceiver{To: []string{"manager@example.org"}}},
 	} {
-		r, err := ForReport("desk", &spec, transport)
+		r, err := New("desk", &spec, nil, transport)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := r.SendReport(t.Context(), msg); err != nil {
+		if err := r.Send(t.Context(), msg); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -34,7 +35,7 @@ func TestForReport(t *testing.T) {
 		t.Errorf("webhook requests %+v", rec.requests)
 	}
 	rec.mu.Unlock()
-	if mails := mailbox.Mails(); len(mails) != 1 || mails[0].To[0] != "manager@example.org" {
+	if mails := mailbox.Mails(); len(mails) != 1 || mails[0].To[0] != "manager@example.org" || !strings.Contains(string(mails[0].Raw), "weekly.csv") {
 		t.Errorf("mails %+v", mails)
 	}
 
@@ -43,14 +44,18 @@ func TestForReport(t *testing.T) {
 		"teams":     {Name: "chat", Teams: &securityv1alpha1.ChatReceiver{}},
 		"pagerduty": {Name: "pager", PagerDuty: &securityv1alpha1.PagerDutyReceiver{}},
 	} {
-		if _, err := ForReport("desk", &spec, transport); !errors.Is(err, ErrCannotCarryDocument) {
+		r, err := New("desk", &spec, nil, transport)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := r.Send(t.Context(), msg); !errors.Is(err, ErrCannotCarryDocument) {
 			t.Errorf("%s: %v, want ErrCannotCarryDocument", name, err)
 		}
 	}
 	noMail := *transport
 	noMail.Mailer = nil
-	r, _ := ForReport("desk", &securityv1alpha1.Receiver{Name: "m", Email: &securityv1alpha1.EmailReceiver{To: []string{"a@example.org"}}}, &noMail)
-	if err := r.SendReport(t.Context(), msg); !errors.Is(err, ErrNoMailServer) {
+	r, _ := New("desk", &securityv1alpha1.Receiver{Name: "m", Email: &securityv1alpha1.EmailReceiver{To: []string{"a@example.org"}}}, nil, &noMail)
+	if err := r.Send(t.Context(), msg); !errors.Is(err, ErrNoMailServer) {
 		t.Errorf("e-mail without an SMTP server: %v", err)
 	}
 }
