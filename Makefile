@@ -19,6 +19,7 @@ HELM ?= $(LOCALBIN)/helm
 PROMTOOL ?= $(LOCALBIN)/promtool
 PROMETHEUS_VERSION ?= v0.316.0
 CHART_DIR ?= charts/incident-operator
+REGIMES_CHART_DIR ?= charts/incident-operator-regimes
 ENVTEST_DIR ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
 # kubectl from the machine when it has one, else the one hack/ builds.
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo $(ENVTEST_DIR)/kubectl)
@@ -49,8 +50,10 @@ manifests: controller-gen ## Generate the CRDs and the RBAC ClusterRole from mar
 # The chart installs what config/ holds, copied here, never edited by hand:
 # its templates add the release's names, labels and the CRDs' keep policy.
 .PHONY: chart
-chart: ## Copy the CRDs, RBAC, admission policies and monitoring from config/ into the Helm chart.
-	rm -rf $(CHART_DIR)/files
+chart: ## Copy the CRDs, RBAC, admission policies, monitoring and regimes from config/ into the Helm charts.
+	rm -rf $(CHART_DIR)/files $(REGIMES_CHART_DIR)/files
+	mkdir -p $(REGIMES_CHART_DIR)/files/regimes
+	cp $$(ls config/regimes/*.yaml | grep -v '/kustomization.yaml$$') $(REGIMES_CHART_DIR)/files/regimes/
 	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac $(CHART_DIR)/files/admission $(CHART_DIR)/files/monitoring
 	cp config/crd/bases/*.yaml $(CHART_DIR)/files/crd/
 	cp $$(ls config/rbac/*.yaml | grep -v '/kustomization.yaml$$') $(CHART_DIR)/files/rbac/
@@ -63,7 +66,7 @@ generate: controller-gen ## Generate the DeepCopy methods.
 
 # Everything controller-gen writes; verify-generated fingerprints it before
 # and after regenerating, so it judges the generated files, not the git state.
-GENERATED_FINGERPRINT = find api config/crd config/rbac $(CHART_DIR)/files -type f | sort | xargs sha256sum | sha256sum
+GENERATED_FINGERPRINT = find api config/crd config/rbac $(CHART_DIR)/files $(REGIMES_CHART_DIR)/files -type f | sort | xargs sha256sum | sha256sum
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Fail when generated files are stale.
@@ -71,7 +74,7 @@ verify-generated: controller-gen ## Fail when generated files are stale.
 	$(MAKE) -s manifests generate; \
 	if [ "$$before" != "$$($(GENERATED_FINGERPRINT))" ]; then \
 		echo "Generated files were stale; 'make manifests generate' changed:"; \
-		git status --porcelain -- api config $(CHART_DIR); exit 1; \
+		git status --porcelain -- api config $(CHART_DIR) $(REGIMES_CHART_DIR); exit 1; \
 	fi
 
 .PHONY: fmt
@@ -138,6 +141,7 @@ test-e2e: envtest $(KUBECTL) ## End-to-end and failure tests that drive kubectl 
 .PHONY: test-chart
 test-chart: envtest helm $(KUBECTL) ## helm lint, and the chart against config/ and a real API server enforcing Pod Security restricted.
 	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(REGIMES_CHART_DIR)
 	$(GO) test $(GOTEST_FLAGS) ./test/chart/...
 
 .PHONY: test-image
@@ -206,11 +210,12 @@ dev: envtest build ## Start a local control plane, the samples, a notification s
 CRD_PLURALS = $(shell ls config/crd/bases | sed -e 's/^security.incidentops.io_\(.*\).yaml$$/\1.security.incidentops.io/')
 
 .PHONY: install
-install: manifests ## Install the CRDs and the admission policies into the current cluster.
+install: manifests ## Install the CRDs, the admission policies and the regulatory regimes into the current cluster.
 	$(KUBECTL) apply --server-side -k config/crd
 	$(KUBECTL) wait --for condition=established --timeout=60s \
 		$(addprefix crd/,$(CRD_PLURALS))
 	$(KUBECTL) apply --server-side -k config/admission
+	$(KUBECTL) apply --server-side -k config/regimes
 
 # Deleting a CRD deletes every object of its kind in every namespace, with
 # no admission policy asked: the organisation's incidents, evidence and audit
@@ -255,6 +260,8 @@ deploy-manifests:
 deploy: manifests deploy-manifests ## Deploy the operator with config/default (image IMG, such as registry.local:5000/incident-operator:v1 or name@sha256:...).
 	$(KUBECTL) apply --server-side -k $(LOCALBIN)/deploy/config/default
 	$(KUBECTL) apply --server-side -k config/admission
+	$(KUBECTL) wait --for condition=established --timeout=60s crd/regulatoryregimes.security.incidentops.io
+	$(KUBECTL) apply --server-side -k config/regimes
 
 .PHONY: undeploy
 undeploy: ## Remove the operator (Deployment, SMTP ConfigMap, RBAC, ServiceAccount); keeps the CRDs, every Incident, the admission policies and the namespace with the audit signing key.

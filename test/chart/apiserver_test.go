@@ -100,6 +100,13 @@ metadata:
 		if err := testenv.WaitForAdmissionPolicies(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
+		// The regimes are a chart of their own, installed after the CRDs:
+		// Helm could not map a RegulatoryRegime in the release that creates
+		// its CRD.
+		mustHelm(t, "install", release+"-regimes", regimesChartDir, "--namespace", namespace)
+		if got := mustKubectl(t, "", "get", "regulatoryregime", "uk-gdpr", "-o", "jsonpath={.spec.stages[0].deadline}"); got != "72h" {
+			t.Errorf("the uk-gdpr regime installed by its chart: first deadline %q", got)
+		}
 		mustKubectl(t, "", "create", "namespace", "records")
 		mustKubectl(t, `apiVersion: security.incidentops.io/v1alpha1
 kind: Incident
@@ -135,7 +142,13 @@ spec: {title: Laptop left on a train, category: Loss, severity: High, reporter: 
 		}
 	})
 
-	t.Run("uninstall keeps the CRDs, the admission policies and the incidents", func(t *testing.T) {
+	t.Run("uninstall keeps the CRDs, the admission policies, the regimes and the incidents", func(t *testing.T) {
+		if out := mustHelm(t, "uninstall", release+"-regimes", "--namespace", namespace); !strings.Contains(out, "kept due to the resource policy") {
+			t.Errorf("helm uninstall does not say it kept the regimes:\n%s", out)
+		}
+		for _, regime := range readConfig(t, "regimes/*.yaml") {
+			mustKubectl(t, "", "get", "regulatoryregime", regime.GetName())
+		}
 		out := mustHelm(t, "uninstall", release, "--namespace", namespace)
 		if !strings.Contains(out, "kept due to the resource policy") {
 			t.Errorf("helm uninstall does not say it kept the CRDs:\n%s", out)
@@ -165,6 +178,7 @@ spec: {title: Laptop left on a train, category: Loss, severity: High, reporter: 
 			t.Errorf("installing the chart again did not bring the CRD back to the chart's: short names %s", got)
 		}
 		mustKubectl(t, "", "-n", "records", "get", "incident", "lost-laptop")
+		mustHelm(t, "install", release+"-regimes", regimesChartDir, "--namespace", namespace)
 	})
 }
 

@@ -315,3 +315,88 @@ func brief(v any) string {
 	}
 	return s
 }
+
+// The regimes chart installs every regime of config/regimes, kept by
+// helm uninstall, and its values schema offers exactly their names.
+func TestRegimesChartInstallsTheRegimesOfConfig(t *testing.T) {
+	want := readConfig(t, "regimes/*.yaml")
+	checkRegimes(t, byKindAndName(renderChart(t, regimesChartDir)), want)
+
+	var names []any
+	for _, regime := range want {
+		names = append(names, regime.GetName())
+	}
+	schema := map[string]any{}
+	data, err := os.ReadFile(filepath.Join(regimesChartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	enum, _, _ := unstructured.NestedSlice(schema, "properties", "only", "items", "enum")
+	if !slices.Equal(sortedStrings(enum), sortedStrings(names)) {
+		t.Errorf("values.schema.json offers only %v, config/regimes holds %v", enum, names)
+	}
+	only := byKindAndName(renderChart(t, regimesChartDir, "only={uk-gdpr}"))
+	if countKind(only, "RegulatoryRegime") != 1 || only[key("RegulatoryRegime", "uk-gdpr")] == nil {
+		t.Errorf("only={uk-gdpr} installs %d regimes", countKind(only, "RegulatoryRegime"))
+	}
+	if out, err := renderDirErr(regimesChartDir, "only={gdpr}"); err == nil || !strings.Contains(out, "uk-gdpr") {
+		t.Errorf("only={gdpr} was not refused with the names there are: %v\n%s", err, out)
+	}
+
+	// A stale copy is caught.
+	stale := filepath.Join(t.TempDir(), "regimes")
+	if err := os.CopyFS(stale, os.DirFS(regimesChartDir)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(stale, "files", "regimes", "uk-gdpr.yaml")
+	data, err = os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(data), "deadline: 72h", "deadline: 96h", 1)
+	if changed == string(data) {
+		t.Fatal("uk-gdpr.yaml has no 72h deadline to change")
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	checkRegimes(&r, byKindAndName(renderChart(t, stale)), want)
+	if !slices.ContainsFunc(r, func(s string) bool { return strings.Contains(s, "RegulatoryRegime uk-gdpr differs") }) {
+		t.Errorf("the check of a stale regimes chart reported %q", r)
+	}
+}
+
+func checkRegimes(t reporter, rendered map[string]*unstructured.Unstructured, want []*unstructured.Unstructured) {
+	if len(want) == 0 {
+		t.Errorf("config/regimes holds no regime")
+	}
+	for _, regime := range want {
+		got, ok := rendered[key("RegulatoryRegime", regime.GetName())]
+		if !ok {
+			t.Errorf("the regimes chart does not install RegulatoryRegime %s: run make chart", regime.GetName())
+			continue
+		}
+		if diff := difference(regime.Object["spec"], got.Object["spec"], "spec"); diff != "" {
+			t.Errorf("RegulatoryRegime %s differs from config/regimes (run make chart): %s", regime.GetName(), diff)
+		}
+		if keep := got.GetAnnotations()["helm.sh/resource-policy"]; keep != "keep" {
+			t.Errorf("RegulatoryRegime %s: helm.sh/resource-policy = %q, want keep, as incidents' obligations name it", regime.GetName(), keep)
+		}
+	}
+	if n := countKind(rendered, "RegulatoryRegime"); n != len(want) {
+		t.Errorf("the regimes chart installs %d regimes, config/regimes holds %d", n, len(want))
+	}
+}
+
+func sortedStrings(list []any) []string {
+	var out []string
+	for _, v := range list {
+		out = append(out, fmt.Sprint(v))
+	}
+	slices.Sort(out)
+	return out
+}

@@ -32,9 +32,12 @@ const (
 )
 
 var (
-	chartDir   = filepath.Join(testenv.RepoRoot(), "charts", "incident-operator")
-	kubeconfig string
-	cfg        *rest.Config
+	chartDir = filepath.Join(testenv.RepoRoot(), "charts", "incident-operator")
+	// regimesChartDir is the chart of the regulatory regimes, installed
+	// after the operator's, whose CRDs it needs.
+	regimesChartDir = filepath.Join(testenv.RepoRoot(), "charts", "incident-operator-regimes")
+	kubeconfig      string
+	cfg             *rest.Config
 	// helmHome keeps helm's cache, config and data out of the user's home.
 	helmHome string
 )

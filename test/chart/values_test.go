@@ -60,7 +60,7 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 		"smtp.credentialsSecret=smtp-login", "smtp.caConfigMap=smtp-ca",
 		"watchNamespaces={council,finance}", "allowedDestinations={https://pagerduty.internal/}",
 		"auditKey.sinkURL=https://siem.internal/collect", "image.tag=v9.9.9", "replicaCount=3",
-		"allowLinkLocalDestinations=true", "warningEventsOnly=true", "extraArgs={--zap-devel}"))
+		"allowLinkLocalDestinations=true", "warningEventsOnly=true", "extraArgs={--zap-devel}", "regimes.default={uk-gdpr,nis2}"))
 	deployment := objects[key("Deployment", release+"-controller-manager")]
 	if deployment == nil {
 		t.Fatal("no Deployment")
@@ -81,6 +81,7 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 		"--allowed-destination=https://pagerduty.internal/",
 		"--audit-sink-url=https://siem.internal/collect",
 		"--operator-namespace=" + namespace,
+		"--default-regimes=uk-gdpr,nis2",
 		"--zap-devel",
 	} {
 		if !slices.Contains(args, want) {
