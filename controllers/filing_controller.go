@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -75,6 +78,7 @@ func (r *FilingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	case err != nil:
 		return ctrl.Result{}, err
 	}
+	status.Deadline = obligationDeadline(filing, incident)
 	if problem := stageDiffers(filing, regime); problem != "" {
 		markStalled(&status.Conditions, filing.Generation, now, ReasonStageChanged, problem)
 		return ctrl.Result{}, nil
@@ -85,6 +89,34 @@ func (r *FilingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	}
 	markReady(&status.Conditions, filing.Generation, now, fmt.Sprintf("%s/%s (%s) of incident %s", spec.Regime, spec.Stage, spec.Citation, incident.Name))
 	return ctrl.Result{}, nil
+}
+
+// obligationDeadline is the deadline of the incident's obligation that
+// the Filing records; nil when it has none yet.
+func obligationDeadline(filing *securityv1alpha1.Filing, incident *securityv1alpha1.Incident) *metav1.Time {
+	for _, o := range incident.Status.Obligations {
+		if o.Filing == filing.Name && o.Deadline != nil {
+			return o.Deadline.DeepCopy()
+		}
+	}
+	return nil
+}
+
+// obligationDeadlinesChanged passes an incident whose obligations'
+// deadlines changed: its Filings copy them.
+func obligationDeadlinesChanged(e event.UpdateEvent) bool {
+	deadlines := func(o client.Object) map[string]string {
+		m := map[string]string{}
+		if inc, ok := o.(*securityv1alpha1.Incident); ok {
+			for _, ob := range inc.Status.Obligations {
+				if ob.Deadline != nil {
+					m[ob.Filing] = ob.Deadline.UTC().String()
+				}
+			}
+		}
+		return m
+	}
+	return !maps.Equal(deadlines(e.ObjectOld), deadlines(e.ObjectNew))
 }
 
 // stageDiffers says how the Filing differs from its regime's stage, naming
@@ -154,7 +186,8 @@ func (r *FilingReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&securityv1alpha1.Filing{}).
 		Watches(&securityv1alpha1.Incident{}, handler.EnqueueRequestsFromMapFunc(r.filingsOf(indexFilingIncident)),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{},
+				predicate.Funcs{UpdateFunc: obligationDeadlinesChanged}))).
 		Watches(&securityv1alpha1.RegulatoryRegime{}, handler.EnqueueRequestsFromMapFunc(r.filingsOf(indexFilingRegime)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("filing").

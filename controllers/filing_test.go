@@ -336,6 +336,54 @@ func TestBreachDecidedNotRequiredNeverMissesItsDeadline(t *testing.T) {
 	waitForTrail(t, ns, "laptop", "FilingDecided by dpo", "FilingAgreed by ace-finance", "ObligationClosed by operator")
 }
 
+// A filing after its stage's deadline must give the reasons for the delay
+// (UK GDPR Art. 33(1)): the operator copies the obligation's deadline onto
+// the Filing, and the API server refuses a late filing without reasons,
+// whoever records it.
+func TestLateFilingMustGiveItsReasons(t *testing.T) {
+	ns := newNamespace(t)
+	regime := shippedRegime(t, ns, "uk-gdpr.yaml")
+	regimePolicy(t, ns, regime)
+	dpo := holdingAll(t, ns, "dpo", "incident-responder")
+	ace := holdingAll(t, ns, "ace-finance", "incident-filing-approver")
+
+	incident := newIncident(ns, "late-letter", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh)
+	incident.Spec.Impact = securityv1alpha1.Impact{PersonalData: true}
+	aware := time.Now().Add(-80 * time.Hour).Truncate(time.Second)
+	incident.Spec.AwareAt = &metav1.Time{Time: aware}
+	create(t, incident)
+	_, obligation := waitForObligation(t, ns, "late-letter", regime, "notification", securityv1alpha1.ObligationToDecide)
+	filing := getFiling(t, ns, "late-letter", regime, "notification")
+	eventually(t, 20*time.Second, func() error {
+		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(filing), filing); err != nil {
+			return err
+		}
+		if d := filing.Status.Deadline; d == nil || !d.Equal(obligation.Deadline) {
+			return fmt.Errorf("status.deadline %v, want the obligation's %v", d, obligation.Deadline)
+		}
+		return nil
+	})
+
+	if err := record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) { s.Draft = &securityv1alpha1.FilingDraft{Content: breachContent} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(t, ace, filing, agreement("Agreed")); err != nil {
+		t.Fatal(err)
+	}
+	at := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	refusedWith(t, "a late filing without reasons", record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) {
+		s.Filed = &securityv1alpha1.FilingSubmission{At: at, Reference: "ICO-7"}
+	}), "spec.filed.delayReason is required", "status.deadline")
+	if err := record(t, dpo, filing, func(s *securityv1alpha1.FilingSpec) {
+		s.Filed = &securityv1alpha1.FilingSubmission{At: at, Reference: "ICO-7", DelayReason: "The recipient told us only on day four."}
+	}); err != nil {
+		t.Fatalf("a late filing with its reasons: %v", err)
+	}
+	if _, o := waitForObligation(t, ns, "late-letter", regime, "notification", securityv1alpha1.ObligationFiled); !o.Missed {
+		t.Errorf("the notification filed %s after awareness is not marked missed: %+v", at.Sub(aware), o)
+	}
+}
+
 // Every rule that keeps a Filing's steps as they were made refuses the
 // change that breaks it, with its message. The validation sweep counts on
 // this test for the rules it cannot reach from a Filing it stores
@@ -384,6 +432,10 @@ func TestFilingRulesRefuseEachBrokenStep(t *testing.T) {
 		"an exemption for a required stage": {change: func(s *securityv1alpha1.FilingSpec) {
 			s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingRequired, Exemption: securityv1alpha1.ExemptionUnintelligible}
 		}, rule: "an exemption is a reason for not telling: it needs outcome NotRequired"},
+		"an exemption for a stage that goes to the regulator": {change: func(s *securityv1alpha1.FilingSpec) {
+			s.Decision = &securityv1alpha1.FilingDecision{Outcome: securityv1alpha1.FilingNotRequired, Rationale: "Encrypted.",
+				Exemption: securityv1alpha1.ExemptionUnintelligible}
+		}, rule: "an exemption (UK GDPR Art. 34(3)) is a reason not to tell the data subjects: only a stage whose recipient is DataSubjects takes one"},
 		"draft a stage not required": {before: []step{{dpo, decide(securityv1alpha1.FilingNotRequired)}}, change: draft,
 			rule: "a stage decided not required has nothing to draft or file"},
 		"change the draft": {before: []step{{dpo, draft}},

@@ -234,6 +234,7 @@ type Correspondence struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.filed) || has(self.draft)",message="a filing needs its draft first",fieldPath=".filed"
 // +kubebuilder:validation:XValidation:rule="!has(self.acknowledgement) || has(self.filed)",message="an acknowledgement needs the filing first",fieldPath=".acknowledgement"
 // +kubebuilder:validation:XValidation:rule="!has(self.correspondence) || has(self.filed)",message="correspondence follows the filing: record the filing first",fieldPath=".correspondence"
+// +kubebuilder:validation:XValidation:rule="!has(self.decision) || !has(self.decision.exemption) || self.recipient == 'DataSubjects'",message="an exemption (UK GDPR Art. 34(3)) is a reason not to tell the data subjects: only a stage whose recipient is DataSubjects takes one; give the reasons in rationale",fieldPath=".decision.exemption"
 type FilingSpec struct {
 	// Incident is the name of the incident, in the Filing's namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -331,6 +332,14 @@ type FilingStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// Deadline is the stage's deadline as the incident's obligation has it,
+	// copied by the operator; unset while the stage has none (no fixed
+	// deadline, or a clock not started). A filing recorded after it must
+	// give spec.filed.delayReason (UK GDPR Art. 33(1)): the API server
+	// refuses it otherwise.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
 	// Conditions: Ready, Stalled. Ready is False, naming the field, when
 	// the Filing's incident, regime or stage cannot be found or it differs
 	// from the stage, or a step's time is in the future or out of order.
@@ -343,6 +352,7 @@ type FilingStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=filing,categories=incidentops
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.filed) || has(self.spec.filed.delayReason) || !has(self.status) || !has(self.status.deadline) || self.spec.filed.at <= self.status.deadline || has(oldSelf.spec.filed)",message="spec.filed.delayReason is required: the filing is after the stage's deadline, status.deadline, and must give the reasons for the delay (UK GDPR Art. 33(1))",fieldPath=".spec.filed"
 // +kubebuilder:printcolumn:name="Incident",type=string,JSONPath=`.spec.incident`
 // +kubebuilder:printcolumn:name="Regime",type=string,JSONPath=`.spec.regime`
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.spec.stage`
