@@ -93,7 +93,7 @@ vet: ## Run go vet, and fail on files gofmt would change.
 export OPERATOR_GRANTS_USED_DIR ?= $(LOCALBIN)/grants-used
 
 .PHONY: test
-test: envtest verify-generated vet grants-used-reset test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short test-rbac-used ## Everything a contributor needs before a change lands.
+test: envtest verify-generated vet test-rules grants-used-reset test-unit fuzz test-integration test-e2e test-chart test-image test-deploy test-gitops bench-short test-rbac-used ## Everything a contributor needs before a change lands.
 
 .PHONY: grants-used-reset
 grants-used-reset:
@@ -102,6 +102,10 @@ grants-used-reset:
 .PHONY: test-rbac-used
 test-rbac-used: ## After the tests that run the operator: fail on a grant of its shipped RBAC that none of them used.
 	$(GO) test $(GOTEST_FLAGS) -v -run TestEveryGrantOfTheOperatorIsUsed ./test/rbac/...
+
+.PHONY: test-rules
+test-rules: ## The repository's own rules: pure packages import no Kubernetes client, cmd/ never imports controllers/, and make test runs every package that has tests.
+	$(GO) test $(GOTEST_FLAGS) ./test/imports/... ./test/packages/...
 
 .PHONY: test-unit
 test-unit: $(PROMTOOL) ## Unit tests of the pure packages, the plugin's commands, the Argo CD health checks on stored objects and the alerting rules.
