@@ -62,13 +62,13 @@ func (r *AssetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	var problems []string
 	var recheck ctrl.Result
 	returned := asset.Spec.ReturnedToService
-	if returned != nil && returned.At.After(now.Add(clockSkew)) {
+	if returned != nil && returned.At.After(now.Add(securityv1alpha1.ReportClockSkew)) {
 		// A return dated in the future (9999 for 2026) would put the asset
 		// back in service for good, and stamp the year 9999 on its state.
 		reason = securityv1alpha1.ReasonTimeInFuture
 		problems = append(problems, fmt.Sprintf("spec.returnedToService.at: %s is in the future: the asset stays out of service until a person records when it came back",
 			returned.At.UTC().Format(time.RFC3339)))
-		recheck.RequeueAfter = returned.At.Sub(now) - clockSkew + time.Second
+		recheck.RequeueAfter = returned.At.Sub(now) - securityv1alpha1.ReportClockSkew + time.Second
 		returned = nil
 	}
 	if field := supplierProblem(asset.Spec.Supplier); field != "" {
@@ -137,7 +137,7 @@ func updateAssetState(asset *securityv1alpha1.Asset, incidents []securityv1alpha
 		if r := inc.Spec.Resolution; r != nil && r.State != securityv1alpha1.ResolutionResolved {
 			continue // a false positive or a duplicate took nothing out of service
 		}
-		at := awareAt(inc).Time
+		at := inc.AwareAt()
 		if latest == nil || at.After(latestAt) {
 			latest, latestAt = inc, at
 		}

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +27,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/receiver"
 	"github.com/incidentops/incident-operator/internal/routing"
+	"github.com/incidentops/incident-operator/internal/routing/gather"
 )
 
 // IncidentReconciler routes each incident to its policies and delivers the
@@ -121,7 +121,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		status.Phase = securityv1alpha1.PhasePending
 	}
 	if status.AwareAt == nil {
-		status.AwareAt = ptr.To(awareAt(incident))
+		status.AwareAt = &metav1.Time{Time: incident.ReportedAwareAt()}
 	}
 	checkInput(incident, r.Clock.Now())
 
@@ -183,7 +183,7 @@ func (r *IncidentReconciler) tellDeliveries(incident *securityv1alpha1.Incident,
 	case routedNow:
 		names := make([]string, 0, len(incident.Status.Policies))
 		for _, p := range incident.Status.Policies {
-			names = append(names, referenceKind(p)+" "+p.Name)
+			names = append(names, p.KindOrDefault()+" "+p.Name)
 		}
 		note := "Routed to " + strings.Join(names, ", ")
 		if told != "" {
@@ -231,34 +231,23 @@ func (r *IncidentReconciler) advance(ctx context.Context, incident *securityv1al
 // reporter names; nil when none is declared (or more than one, which the
 // operator cannot choose between and says so).
 func (r *IncidentReconciler) departmentOf(ctx context.Context, incident *securityv1alpha1.Incident) *securityv1alpha1.Department {
-	name := incident.Spec.Reporter.Department
-	if name == "" {
-		return nil
+	dept, named, err := gather.Department(ctx, r.Client, incident, client.MatchingFields{indexDepartmentName: incident.Spec.Reporter.Department})
+	switch {
+	case err != nil:
+		ctrl.LoggerFrom(ctx).Error(err, "Listing departments", "department", incident.Spec.Reporter.Department)
+	case named > 1:
+		r.Events.warning(incident, "DepartmentAmbiguous", "Notify", "%d Departments in namespace %s are named %q; none is used for deputies",
+			named, incident.Namespace, incident.Spec.Reporter.Department)
 	}
-	var list securityv1alpha1.DepartmentList
-	if err := r.List(ctx, &list, client.InNamespace(incident.Namespace), client.MatchingFields{indexDepartmentName: name}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing departments", "department", name)
-		return nil
-	}
-	switch len(list.Items) {
-	case 0:
-		return nil
-	case 1:
-		return &list.Items[0]
-	}
-	r.Events.warning(incident, "DepartmentAmbiguous", "Notify", "%d Departments in namespace %s are named %q; none is used for deputies", len(list.Items), incident.Namespace, name)
-	return nil
+	return dept
 }
 
 // assetsOf reads the Assets the incident names, by name, from the cache;
 // one that does not exist is left out.
 func (r *IncidentReconciler) assetsOf(ctx context.Context, incident *securityv1alpha1.Incident) map[string]*securityv1alpha1.Asset {
-	assets := make(map[string]*securityv1alpha1.Asset, len(incident.Spec.Assets))
-	for _, name := range incident.Spec.Assets {
-		asset := &securityv1alpha1.Asset{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: incident.Namespace, Name: name}, asset); err == nil {
-			assets[name] = asset
-		}
+	assets, unread := gather.Assets(ctx, r.Client, incident)
+	for _, err := range unread {
+		ctrl.LoggerFrom(ctx).Error(err, "Reading assets")
 	}
 	return assets
 }
@@ -309,23 +298,6 @@ func isTooLarge(err error) bool {
 	return apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large")
 }
 
-// clockSkew is how far a reported time may lie after the moment it was
-// reported, for a reporter's clock that runs fast.
-const clockSkew = 5 * time.Minute
-
-// awareAt is when the regulatory clocks start: spec.awareAt, unless it lies
-// after the incident was reported, which the admission policy refuses but
-// an incident stored before it was installed may hold. A clock started in
-// the future (2062 typed for 2026) would tell nobody for decades.
-func awareAt(incident *securityv1alpha1.Incident) metav1.Time {
-	reported := metav1.NewTime(lifecycle.ReportedAt(incident))
-	if aware := incident.Spec.AwareAt; aware != nil && !aware.After(reported.Add(clockSkew)) &&
-		(incident.Spec.ReportedAt == nil || !aware.After(reported.Time)) {
-		return *aware
-	}
-	return reported
-}
-
 // checkInput reports, as the InputValid condition, what in the spec cannot
 // be right: the API server refuses each of these now, but an incident
 // stored before it did may hold them. The operator works on (a clock that
@@ -336,7 +308,7 @@ func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
 	var problems []problem
 	spec := &incident.Spec
 	reported := incident.CreationTimestamp
-	if at := spec.ReportedAt; at != nil && at.After(reported.Add(clockSkew)) {
+	if at := spec.ReportedAt; at != nil && at.After(reported.Add(securityv1alpha1.ReportClockSkew)) {
 		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.reportedAt", fmt.Sprintf(
 			"%s is after the incident was created (%s); the service desk's clock starts at the creation instead",
 			at.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339))})
@@ -346,7 +318,7 @@ func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
 			"%s is after reportedAt %s: the organisation knew of the event by the time it was reported; the regulatory clock starts at reportedAt",
 			aware.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))})
 	}
-	if aware := spec.AwareAt; aware != nil && aware.After(reported.Add(clockSkew)) {
+	if aware := spec.AwareAt; aware != nil && aware.After(reported.Add(securityv1alpha1.ReportClockSkew)) {
 		problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.awareAt", fmt.Sprintf(
 			"%s is after the incident was reported (%s); the regulatory clock starts at the report instead",
 			aware.UTC().Format(time.RFC3339), reported.UTC().Format(time.RFC3339))})
@@ -361,17 +333,17 @@ func checkInput(incident *securityv1alpha1.Incident, now time.Time) {
 		if !spec.Impact.PersonalData {
 			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification", "is only for incidents involving personal data: set impact.personalData"})
 		}
-		if n.NotifiedAt.After(now.Add(clockSkew)) {
+		if n.NotifiedAt.After(now.Add(securityv1alpha1.ReportClockSkew)) {
 			problems = append(problems, problem{securityv1alpha1.ReasonTimeInFuture, "spec.authorityNotification.notifiedAt", fmt.Sprintf(
 				"%s is in the future; record the report once it has been made", n.NotifiedAt.UTC().Format(time.RFC3339))})
 		}
-		aware := awareAt(incident)
-		if n.NotifiedAt.Before(&aware) {
+		aware := incident.ReportedAwareAt()
+		if n.NotifiedAt.Time.Before(aware) {
 			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification.notifiedAt", fmt.Sprintf(
 				"%s is before awareAt %s: the authority cannot be told of a breach before the organisation knew of it",
 				n.NotifiedAt.UTC().Format(time.RFC3339), aware.UTC().Format(time.RFC3339))})
 		}
-		if n.DelayReason == "" && n.NotifiedAt.After(aware.Add(lifecycle.DefaultAuthorityNotificationWithin)) {
+		if n.DelayReason == "" && n.NotifiedAt.After(aware.Add(securityv1alpha1.AuthorityNotificationWithin)) {
 			problems = append(problems, problem{securityv1alpha1.ReasonInconsistent, "spec.authorityNotification.delayReason", "is required: the authority was told more than 72 hours after awareAt"})
 		}
 	}

@@ -245,18 +245,10 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace string
 func routedKind(incident *securityv1alpha1.Incident, policy string) string {
 	for _, ref := range incident.Status.Policies {
 		if ref.Name == policy {
-			return referenceKind(ref)
+			return ref.KindOrDefault()
 		}
 	}
 	return securityv1alpha1.KindEscalationPolicy
-}
-
-// referenceKind is the kind a reference names.
-func referenceKind(ref securityv1alpha1.PolicyReference) string {
-	if ref.Kind == "" {
-		return securityv1alpha1.KindEscalationPolicy
-	}
-	return ref.Kind
 }
 
 // secretNamespace is where a policy's receivers' Secrets are: its own

@@ -113,7 +113,7 @@ func (r *IncidentReconciler) regimesOf(ctx context.Context, incident *securityv1
 	for _, ref := range incident.Status.Policies {
 		if p := policies[ref.Name]; p != nil {
 			for _, name := range p.Spec.Regimes {
-				names = append(names, named{name: name, by: referenceKind(ref) + " " + ref.Name})
+				names = append(names, named{name: name, by: ref.KindOrDefault() + " " + ref.Name})
 			}
 		}
 	}

@@ -2,17 +2,16 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/routing"
+	"github.com/incidentops/incident-operator/internal/routing/gather"
 )
 
 // route matches the incident against the policies of its namespace. On a
@@ -81,19 +80,14 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	}
 	// The policies are only read, so the cache's objects are used as they
 	// are: copying a thousand policies would dominate the cost of routing.
-	var list securityv1alpha1.EscalationPolicyList
-	if err := r.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing escalation policies: %w", err)
-	}
-	var clusterList securityv1alpha1.ClusterEscalationPolicyList
-	if err := r.List(ctx, &clusterList, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing cluster escalation policies: %w", err)
-	}
-	labels, err := r.namespaceLabels(ctx, namespace)
+	gathered, err := gather.ForNamespace(ctx, r.Client, namespace, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		return nil, err
 	}
-	candidates := routing.ForNamespace(labels, pointersTo(clusterList.Items), pointersTo(list.Items))
+	if len(gathered.Unread) > 0 {
+		return nil, errors.Join(gathered.Unread...)
+	}
+	candidates := gathered.Candidates
 
 	set = &policySet{
 		ordered: make([]routing.Policy, 0, len(candidates.Cluster)+len(candidates.Namespaced)),
@@ -155,28 +149,4 @@ func kindOf(p client.Object) string {
 		return securityv1alpha1.KindClusterEscalationPolicy
 	}
 	return securityv1alpha1.KindEscalationPolicy
-}
-
-// namespaceLabels reads the labels cluster policies select namespaces by.
-// The incident's namespace exists, so a namespace the cache does not hold
-// yet is one just created: routing waits for it rather than judge the
-// cluster policies on no labels and miss a protected one for good.
-func (r *IncidentReconciler) namespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("namespace %s is not in the operator's cache yet; routing waits for its labels", namespace)
-		}
-		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
-	}
-	return ns.Labels, nil
-}
-
-func pointersTo[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
 }

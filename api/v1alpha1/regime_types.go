@@ -293,22 +293,5 @@ func init() {
 // impact: every flag of spec.appliesTo that is set must equal the
 // incident's.
 func (in *RegulatoryRegimeSpec) Applies(impact Impact) bool {
-	m := in.AppliesTo
-	if m == nil {
-		return true
-	}
-	for _, c := range []struct {
-		want *bool
-		got  bool
-	}{
-		{m.PersonalData, impact.PersonalData}, {m.SpecialCategoryData, impact.SpecialCategoryData},
-		{m.SocialCare, impact.SocialCare}, {m.ITRelated, impact.ITRelated},
-		{m.ServiceAffecting, impact.ServiceAffecting}, {m.BusinessCritical, impact.BusinessCritical},
-		{m.SecurityBreach, impact.SecurityBreach},
-	} {
-		if c.want != nil && *c.want != c.got {
-			return false
-		}
-	}
-	return true
+	return in.AppliesTo.Matches(impact)
 }

@@ -17,7 +17,6 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 	"github.com/incidentops/incident-operator/internal/plugin/patch"
-	"github.com/incidentops/incident-operator/internal/plugin/triage"
 	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/report"
 )
@@ -175,7 +174,7 @@ func newNotifyAuthorityCommand(o *options) *cobra.Command {
 		},
 		done: func(inc *securityv1alpha1.Incident) string {
 			n := inc.Spec.AuthorityNotification
-			deadline := triage.AuthorityDeadline(inc)
+			deadline := inc.AuthorityDeadline()
 			timing := "before the deadline " + deadline.Format(time.RFC3339)
 			if n.NotifiedAt.After(deadline) {
 				timing = "after the deadline " + deadline.Format(time.RFC3339) + ": " + n.DelayReason

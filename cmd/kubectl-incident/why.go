@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -11,15 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/plugin/explain"
 	"github.com/incidentops/incident-operator/internal/plugin/triage"
 	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/routing"
+	"github.com/incidentops/incident-operator/internal/routing/gather"
 )
 
 func newWhyCommand(o *options) *cobra.Command {
@@ -37,95 +34,30 @@ each level and how the delivery went, and what happens next and when.`,
 			if err != nil {
 				return err
 			}
-			policies, clusterErr, listErr := listPolicies(cmd.Context(), c, inc.Namespace)
-			return writeWhy(o.streams.Out, inc, policies, clusterErr, listErr, o.now())
+			in, err := gather.ForIncident(cmd.Context(), c, inc)
+			return writeWhy(o.streams.Out, inc, in, err, o.now())
 		},
 	}
 	return cmd
 }
 
-// listPolicies reads the policies that may route the namespace's
-// incidents, as the operator picks them: the namespace's own and the
-// cluster policies that select it. Someone allowed to read only the
-// namespace cannot read cluster policies, or the namespace's labels that
-// pick them: they get the namespace's policies and, in clusterErr, why
-// the cluster's are missing.
-func listPolicies(ctx context.Context, c client.Client, ns string) (policies policyView, clusterErr, err error) {
-	var list securityv1alpha1.EscalationPolicyList
-	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return policyView{}, nil, err
+// policyOf is the policy a reference names as it is now, or nil when it
+// is gone or could not be read.
+func policyOf(in *gather.Incident, ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
+	if in == nil {
+		return nil
 	}
-	var clusterList securityv1alpha1.ClusterEscalationPolicyList
-	namespace := &metav1.PartialObjectMetadata{}
-	namespace.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"})
-	if err := c.List(ctx, &clusterList); err != nil {
-		clusterErr = fmt.Errorf("cannot read ClusterEscalationPolicies: %w", err)
-	}
-	policies.routed = map[string]*securityv1alpha1.EscalationPolicy{}
-	cluster := make([]*securityv1alpha1.ClusterEscalationPolicy, len(clusterList.Items))
-	for i := range clusterList.Items {
-		cluster[i] = &clusterList.Items[i]
-		policies.routed[securityv1alpha1.KindClusterEscalationPolicy+"/"+cluster[i].Name] = cluster[i].AsEscalationPolicy()
-	}
-	own := make([]*securityv1alpha1.EscalationPolicy, len(list.Items))
-	for i := range list.Items {
-		own[i] = &list.Items[i]
-		policies.routed[securityv1alpha1.KindEscalationPolicy+"/"+own[i].Name] = own[i]
-	}
-	var unjudged []*securityv1alpha1.ClusterEscalationPolicy
-	if len(cluster) > 0 {
-		if err := c.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
-			clusterErr = fmt.Errorf("cannot read namespace %s, whose labels pick the ClusterEscalationPolicies: %w", ns, err)
-			cluster, unjudged = nil, cluster
-		}
-	}
-	policies.candidates = routing.ForNamespace(namespace.Labels, cluster, own)
-	// Without the namespace's labels, a namespace policy sharing a cluster
-	// policy's name may be left out by the operator: say so rather than
-	// judge it as if it routed.
-	for _, cp := range unjudged {
-		kept := policies.candidates.Namespaced[:0]
-		for _, p := range policies.candidates.Namespaced {
-			if p.Name != cp.Name {
-				kept = append(kept, p)
-				continue
-			}
-			policies.candidates.Excluded = append(policies.candidates.Excluded, routing.Excluded{
-				Kind: securityv1alpha1.KindEscalationPolicy, Name: p.Name, Namespaced: p,
-				Reason: fmt.Sprintf("may be left out: ClusterEscalationPolicy %s has the same name and may apply to this namespace", cp.Name),
-			})
-		}
-		policies.candidates.Namespaced = kept
-	}
-	return policies, clusterErr, nil
+	return in.Policy(ref)
 }
 
-// policyView is what why knows of the policies: those that may route the
-// namespace's incidents now, and every policy it could read by kind and
-// name, for the ones that routed the incident, which may no longer apply.
-type policyView struct {
-	candidates routing.Candidates
-	routed     map[string]*securityv1alpha1.EscalationPolicy
-}
-
-// of is the policy a reference names, or nil when it is gone or cannot be
-// read.
-func (v policyView) of(ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
-	kind := ref.Kind
-	if kind == "" {
-		kind = securityv1alpha1.KindEscalationPolicy
-	}
-	return v.routed[kind+"/"+ref.Name]
-}
-
-func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, clusterErr, listErr error, now time.Time) error {
+func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, in *gather.Incident, listErr error, now time.Time) error {
 	spec, st := &inc.Spec, &inc.Status
 	phase := st.Phase
 	if phase == "" {
 		phase = securityv1alpha1.PhasePending
 	}
 	printable.Fprintf(w, "Incident %s/%s: \"%s\"\n  %s %s %s, phase %s, escalation level %d\n", inc.Namespace, inc.Name, spec.Title,
-		spec.Severity, spec.Category, typeOf(spec), phase, st.EscalationLevel)
+		spec.Severity, spec.Category, inc.IncidentType(), phase, st.EscalationLevel)
 
 	fmt.Fprintln(w, "\nPolicies that routed it:")
 	if len(st.Policies) == 0 {
@@ -142,15 +74,11 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, 
 			if p.LevelReachedAt != nil {
 				reached = p.LevelReachedAt.Format(time.RFC3339)
 			}
-			kind := p.Kind
-			if kind == "" {
-				kind = securityv1alpha1.KindEscalationPolicy
-			}
-			printable.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", kind, p.Name, p.Generation, joined, p.Level, reached)
+			printable.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\n", p.KindOrDefault(), p.Name, p.Generation, joined, p.Level, reached)
 		}
 		_ = tw.Flush()
 		for _, p := range st.Policies {
-			if now := policies.of(p); now != nil && now.Generation != p.Generation {
+			if now := policyOf(in, p); now != nil && now.Generation != p.Generation {
 				printable.Fprintf(w, "  %s is now at generation %d; the incident keeps generation %d, which routed it\n", p.Name, now.Generation, p.Generation)
 			}
 		}
@@ -160,10 +88,10 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, 
 	if listErr != nil {
 		printable.Fprintf(w, "  cannot read the policies: %s\n", describe(listErr))
 	} else {
-		if clusterErr != nil {
-			printable.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(clusterErr))
+		for _, err := range in.Unread {
+			printable.Fprintf(w, "  %s; the policies above name those that routed it\n", describe(err))
 		}
-		writeClauses(w, inc, policies.candidates)
+		writeClauses(w, inc, in)
 	}
 
 	fmt.Fprintln(w, "\nWho was told:")
@@ -181,20 +109,14 @@ func writeWhy(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, 
 	}
 
 	fmt.Fprintln(w, "\nWhat happens next:")
-	writeNext(w, inc, policies, now)
+	writeNext(w, inc, in, now)
 	return nil
-}
-
-func typeOf(spec *securityv1alpha1.IncidentSpec) securityv1alpha1.IncidentType {
-	if spec.Type == "" {
-		return securityv1alpha1.TypeIncident
-	}
-	return spec.Type
 }
 
 // writeClauses judges every policy with the operator's routing, clause by
 // clause.
-func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routing.Candidates) {
+func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, in *gather.Incident) {
+	candidates := in.Candidates
 	for _, e := range candidates.Excluded {
 		printable.Fprintf(w, "  %s %s: left out: %s\n", e.Kind, e.Name, e.Reason)
 	}
@@ -225,7 +147,7 @@ func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routin
 		fmt.Fprintln(w, "  no policy that may route: nothing can route the incident")
 		return
 	}
-	for _, p := range explain.Explain(inc, prepared) {
+	for _, p := range routing.Explain(inc, in.Assets, prepared) {
 		flow := ""
 		if p.Continue {
 			flow = ", continue"
@@ -237,7 +159,11 @@ func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routin
 		if p.Kind == securityv1alpha1.KindClusterEscalationPolicy {
 			name = "ClusterEscalationPolicy " + name
 		}
-		printable.Fprintf(w, "  %s (priority %d%s): %s\n", name, p.Priority, flow, p.Verdict())
+		verdict := p.Verdict()
+		if p.MatchedAsset != "" {
+			verdict += " (on asset " + p.MatchedAsset + ")"
+		}
+		printable.Fprintf(w, "  %s (priority %d%s): %s\n", name, p.Priority, flow, verdict)
 		if p.Invalid == nil && len(p.Clauses) == 0 {
 			fmt.Fprintln(w, "    no match clauses: matches every incident")
 		}
@@ -247,7 +173,7 @@ func writeClauses(w io.Writer, inc *securityv1alpha1.Incident, candidates routin
 	}
 }
 
-func heldWord(c explain.Clause) string {
+func heldWord(c routing.Clause) string {
 	switch {
 	case c.Err != nil:
 		return "error"
@@ -257,12 +183,14 @@ func heldWord(c explain.Clause) string {
 	return "not held"
 }
 
-func clauseText(c explain.Clause) string {
+func clauseText(c routing.Clause) string {
 	switch {
 	case c.Field == "expression":
 		return fmt.Sprintf("expression %s: %s", c.Want, c.Got)
 	case c.Field == "selector":
 		return fmt.Sprintf("selector %s: the incident has %s", c.Want, c.Got)
+	case c.Field == "assets":
+		return fmt.Sprintf("assets: wants %s; the incident names %s", c.Want, c.Got)
 	case strings.HasPrefix(c.Field, "impact."):
 		return fmt.Sprintf("%s: wants %s, the incident has %s", c.Field, c.Want, c.Got)
 	case c.Held:
@@ -273,7 +201,7 @@ func clauseText(c explain.Clause) string {
 
 // writeNext says what the operator will do and when: each policy's next
 // escalation, the SLA deadlines and the authority deadline.
-func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView, now time.Time) {
+func writeNext(w io.Writer, inc *securityv1alpha1.Incident, in *gather.Incident, now time.Time) {
 	st := &inc.Status
 	at := func(t time.Time) string { return fmt.Sprintf("%s (%s)", t.Format(time.RFC3339), triage.Until(t, now)) }
 	switch {
@@ -287,7 +215,7 @@ func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView,
 				printable.Fprintf(w, "  %s: no further escalation (the chain is exhausted)\n", p.Name)
 				continue
 			}
-			printable.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policies.of(p), p.Level))
+			printable.Fprintf(w, "  %s: the next level at %s unless acknowledged first%s\n", p.Name, at(p.NextEscalationAt.Time), nextTargets(policyOf(in, p), p.Level))
 		}
 	}
 	if s := st.SLA; s != nil {
@@ -318,7 +246,7 @@ func writeNext(w io.Writer, inc *securityv1alpha1.Incident, policies policyView,
 	case n != nil:
 		printable.Fprintf(w, "  authority: told at %s, reference %s\n", n.NotifiedAt.Format(time.RFC3339), n.Reference)
 	case triage.AwaitingAuthority(inc):
-		deadline := triage.AuthorityDeadline(inc)
+		deadline := inc.AuthorityDeadline()
 		state := at(deadline)
 		if !deadline.After(now) {
 			state = "BREACHED: " + state

@@ -39,7 +39,7 @@ func (a *advancer) authority() {
 		return
 	}
 	if st.AuthorityNotificationDeadline == nil {
-		within := DefaultAuthorityNotificationWithin
+		within := securityv1alpha1.AuthorityNotificationWithin
 		for _, ref := range st.Policies {
 			if p := a.Policies[ref.Name]; p != nil && p.Spec.Regulatory != nil && p.Spec.Regulatory.AuthorityNotificationWithin != nil {
 				within = min(within, p.Spec.Regulatory.AuthorityNotificationWithin.Duration)

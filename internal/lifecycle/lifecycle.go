@@ -19,9 +19,6 @@ import (
 	"github.com/incidentops/incident-operator/internal/delivery"
 )
 
-// DefaultAuthorityNotificationWithin is GDPR Art. 33's 72 hours.
-const DefaultAuthorityNotificationWithin = 72 * time.Hour
-
 // Notices, as recorded in NotificationRecord.Notice.
 const (
 	NoticeMajor        = "Major"

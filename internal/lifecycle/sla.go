@@ -114,28 +114,12 @@ func firstOf(ts ...*metav1.Time) *metav1.Time {
 	return first
 }
 
-// ReportClockSkew is how far spec.reportedAt may lie after the incident
-// was created, for a reporter's clock that runs fast.
-const ReportClockSkew = 5 * time.Minute
-
-// ReportedAt is when the report was made, where the service desk's clock
-// starts: spec.reportedAt, unless it lies after the incident was created
-// (which the admission policy refuses, but an incident stored before it
-// may hold), and otherwise the creation.
-func ReportedAt(inc *securityv1alpha1.Incident) time.Time {
-	created := inc.CreationTimestamp.Time
-	if at := inc.Spec.ReportedAt; at != nil && !at.After(created.Add(ReportClockSkew)) {
-		return at.Time
-	}
-	return created
-}
-
 // slaStart is when the service desk's clock starts: when the report was
 // made, for one that says (a report queued out of hours, or imported),
 // and otherwise when the incident was routed and the desk first told.
 func slaStart(inc *securityv1alpha1.Incident) time.Time {
 	if inc.Spec.ReportedAt != nil {
-		return ReportedAt(inc)
+		return inc.ReportedAt()
 	}
 	return inc.Status.RoutedAt.Time
 }
@@ -154,11 +138,7 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 			}
 			s, err := Deadlines(slaStart(a.inc), p.Name, p.Spec.SLA.Calendar, target)
 			if err != nil {
-				kind := ref.Kind
-				if kind == "" {
-					kind = securityv1alpha1.KindEscalationPolicy
-				}
-				a.event(true, "SLANotComputed", "%s %s: spec.sla.calendar: %v", kind, p.Name, err)
+				a.event(true, "SLANotComputed", "%s %s: spec.sla.calendar: %v", ref.KindOrDefault(), p.Name, err)
 				return nil
 			}
 			return s

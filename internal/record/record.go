@@ -48,7 +48,7 @@ func Reported(incident *securityv1alpha1.Incident) Entry {
 		"title":    spec.Title,
 		"category": string(spec.Category),
 		"severity": string(spec.Severity),
-		"type":     incidentType(spec.Type),
+		"type":     string(incident.IncidentType()),
 		"reporter": spec.Reporter.Name,
 		"impact":   Impact(spec.Impact),
 	}
@@ -472,13 +472,6 @@ func generations(from, to int64) string {
 		return strconv.FormatInt(from, 10)
 	}
 	return strconv.FormatInt(from, 10) + "-" + strconv.FormatInt(to, 10)
-}
-
-func incidentType(t securityv1alpha1.IncidentType) string {
-	if t == "" {
-		return "Incident"
-	}
-	return string(t)
 }
 
 func setIf(details map[string]string, key, value string) {

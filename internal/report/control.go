@@ -189,8 +189,8 @@ func rowOf(inc *securityv1alpha1.Incident, assets Assets, filings []securityv1al
 	row := Row{
 		Namespace:        inc.Namespace,
 		Name:             inc.Name,
-		ReportedAt:       in(reportedAt(inc)),
-		AwareAt:          in(awareAt(inc)),
+		ReportedAt:       in(inc.ReportedAt()),
+		AwareAt:          in(inc.AwareAt()),
 		Type:             cmp.Or(spec.Type, securityv1alpha1.TypeIncident),
 		Title:            spec.Title,
 		Description:      spec.Description,
@@ -228,22 +228,6 @@ func rowOf(inc *securityv1alpha1.Incident, assets Assets, filings []securityv1al
 		row.AuthorityNotifiedAt, row.AuthorityReference, row.AuthorityDelay = n.FiledAt, n.Reference, n.DelayReason
 	}
 	return row
-}
-
-// reportedAt is when the incident was reported, as the operator times it.
-func reportedAt(inc *securityv1alpha1.Incident) time.Time { return lifecycle.ReportedAt(inc) }
-
-// awareAt is status.awareAt, which the operator fills from spec.awareAt or
-// the creation time; before the operator has seen the incident, the same
-// from the spec.
-func awareAt(inc *securityv1alpha1.Incident) time.Time {
-	switch {
-	case inc.Status.AwareAt != nil:
-		return inc.Status.AwareAt.Time
-	case inc.Spec.AwareAt != nil:
-		return inc.Spec.AwareAt.Time
-	}
-	return reportedAt(inc)
 }
 
 func timeOf(t *metav1.Time) time.Time {
@@ -347,15 +331,6 @@ func slaOutcome(st *securityv1alpha1.IncidentStatus, now time.Time) SLAOutcome {
 		return SLAMissed
 	}
 	return outcome
-}
-
-// authorityDeadline is the operator's deadline, or before the operator has
-// set it, the legal 72 hours from awareness.
-func authorityDeadline(inc *securityv1alpha1.Incident) time.Time {
-	if d := inc.Status.AuthorityNotificationDeadline; d != nil {
-		return d.Time
-	}
-	return awareAt(inc).Add(lifecycle.DefaultAuthorityNotificationWithin)
 }
 
 // timeliness is how a filing made at filed (zero while it is not made)

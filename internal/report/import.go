@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/lifecycle"
 )
 
 // ImportResult is every row of a spreadsheet: imported, or wrong.
@@ -458,7 +457,7 @@ func (p rowParser) authority(r *Row, aware time.Time, c *checks) *securityv1alph
 		c.fail("Authority notified at", "%s is in the future", at.Format(timeLayout))
 	case !aware.IsZero() && at.Before(aware):
 		c.fail("Authority notified at", "%s is before the organisation knew, at %s", at.Format(timeLayout), aware.Format(timeLayout))
-	case !aware.IsZero() && at.After(aware.Add(lifecycle.DefaultAuthorityNotificationWithin)) && r.AuthorityDelay == "":
+	case !aware.IsZero() && at.After(aware.Add(securityv1alpha1.AuthorityNotificationWithin)) && r.AuthorityDelay == "":
 		c.fail("Authority delay reason", "missing: the authority was told more than 72 hours after the organisation knew, so the reason is required (GDPR Art. 33(1))")
 	}
 	c.limit("Authority reference", r.AuthorityReference, maxReference)

@@ -339,8 +339,8 @@ func carried(inc securityv1alpha1.Incident) securityv1alpha1.Incident {
 			Reporter:   securityv1alpha1.Reporter{Contact: securityv1alpha1.Contact{Name: spec.Reporter.Name, Email: spec.Reporter.Email}, Department: spec.Reporter.Department},
 			Assets:     spec.Assets,
 			Impact:     securityv1alpha1.Impact{PersonalData: spec.Impact.PersonalData, BusinessCritical: spec.Impact.BusinessCritical, SecurityBreach: spec.Impact.SecurityBreach},
-			ReportedAt: mt(reportedAt(&inc)),
-			AwareAt:    mt(awareAt(&inc)),
+			ReportedAt: mt(inc.ReportedAt()),
+			AwareAt:    mt(inc.AwareAt()),
 		},
 	}
 	if a := spec.Acknowledgement; a != nil {

@@ -155,7 +155,7 @@ func breachOf(inc *securityv1alpha1.Incident, filings []securityv1alpha1.Filing,
 		Title:               spec.Title,
 		Description:         spec.Description,
 		Category:            spec.Category,
-		AwareAt:             inZone(awareAt(inc), loc),
+		AwareAt:             inZone(inc.AwareAt(), loc),
 		Regimes:             regimesOf(inc, filings),
 		SpecialCategoryData: spec.Impact.SpecialCategoryData,
 		DataSubjects:        spec.Impact.DataSubjects,
@@ -332,7 +332,7 @@ func stageDeadline(inc *securityv1alpha1.Incident, citation string) time.Time {
 		return timeOf(o.Deadline)
 	}
 	if citation == NotificationCitation {
-		return authorityDeadline(inc)
+		return inc.AuthorityDeadline()
 	}
 	return time.Time{}
 }

@@ -21,7 +21,7 @@ func incidentActivation(incident *securityv1alpha1.Incident, assets map[string]*
 	}
 	if _, ok := spec["type"]; !ok {
 		// What the API server would have stored; see incidentType.
-		spec["type"] = string(incidentType(&incident.Spec))
+		spec["type"] = string(incident.IncidentType())
 	}
 	metadata := map[string]any{}
 	for key, value := range map[string]string{"name": incident.Name, "namespace": incident.Namespace} {

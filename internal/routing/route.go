@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/google/cel-go/cel"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -119,55 +118,57 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset, ordered []Policy) Decision {
 	var (
 		d       Decision
-		vars    cel.Activation
 		stopped bool
 	)
-	for _, p := range ordered {
+	s := &subject{incident: incident, assets: assets}
+	for i := range ordered {
+		p := &ordered[i]
 		if stopped && !p.Protected {
 			continue
 		}
 		if p.Invalid != nil {
-			d.cannotEvaluate(p, p.Invalid)
+			d.cannotEvaluate(*p, p.Invalid)
 			continue
 		}
-		if !matchesFields(incident, p) {
+		held, err := s.judge(p)
+		if err != nil {
+			d.cannotEvaluate(*p, err)
 			continue
 		}
-		matched := ""
-		if m := p.Match.Assets; m != nil {
-			if matched = MatchingAsset(m, incident.Spec.Assets, assets); matched == "" {
-				continue
-			}
+		if !held {
+			continue
 		}
-		if p.Expression != nil {
-			if vars == nil {
-				var err error
-				if vars, err = incidentActivation(incident, assets); err != nil {
-					d.cannotEvaluate(p, fmt.Errorf("spec.match.expression: %w", err))
-					continue
-				}
-			}
-			ok, err := p.Expression.matches(vars)
-			if err != nil {
-				d.cannotEvaluate(p, fmt.Errorf("spec.match.expression: %w", err))
-				continue
-			}
-			if !ok {
-				continue
-			}
-		}
-		d.Matched = append(d.Matched, p)
-		if matched != "" {
+		d.Matched = append(d.Matched, *p)
+		if p.Match.Assets != nil {
 			if d.MatchedAssets == nil {
 				d.MatchedAssets = map[string]string{}
 			}
-			d.MatchedAssets[p.Name] = matched
+			d.MatchedAssets[p.Name] = s.matchedAsset
 		}
 		if !p.Continue {
 			stopped = true
 		}
 	}
 	return d
+}
+
+// judge is whether every clause p sets holds, stopping at the first that
+// does not; an error names the clause that cannot be evaluated.
+func (s *subject) judge(p *Policy) (bool, error) {
+	for i := range clauses {
+		c := &clauses[i]
+		if !c.set(p) {
+			continue
+		}
+		held, err := c.holds(s, p)
+		if err != nil {
+			return false, fmt.Errorf("spec.match.%s: %w", c.field, err)
+		}
+		if !held {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // cannotEvaluate records a policy that could not be evaluated: skipped, or,
@@ -180,85 +181,4 @@ func (d *Decision) cannotEvaluate(p Policy, reason error) {
 		return
 	}
 	d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: reason})
-}
-
-func matchesFields(incident *securityv1alpha1.Incident, p Policy) bool {
-	m := p.Match
-	spec := &incident.Spec
-	if len(m.Categories) > 0 && !slices.Contains(m.Categories, spec.Category) {
-		return false
-	}
-	if len(m.Severities) > 0 && !slices.Contains(m.Severities, spec.Severity) {
-		return false
-	}
-	if len(m.Types) > 0 && !slices.Contains(m.Types, incidentType(spec)) {
-		return false
-	}
-	if m.Impact != nil && !matchesImpact(m.Impact, &spec.Impact) {
-		return false
-	}
-	return p.Selector.Matches(labels.Set(incident.Labels))
-}
-
-// incidentType applies the API default for objects that were never defaulted
-// by the API server, such as those built in tests.
-func incidentType(spec *securityv1alpha1.IncidentSpec) securityv1alpha1.IncidentType {
-	if spec.Type == "" {
-		return securityv1alpha1.TypeIncident
-	}
-	return spec.Type
-}
-
-func matchesImpact(want *securityv1alpha1.ImpactMatch, got *securityv1alpha1.Impact) bool {
-	flags := []struct {
-		want *bool
-		got  bool
-	}{
-		{want.PersonalData, got.PersonalData},
-		{want.SpecialCategoryData, got.SpecialCategoryData},
-		{want.SocialCare, got.SocialCare},
-		{want.ITRelated, got.ITRelated},
-		{want.ServiceAffecting, got.ServiceAffecting},
-		{want.BusinessCritical, got.BusinessCritical},
-		{want.SecurityBreach, got.SecurityBreach},
-	}
-	for _, f := range flags {
-		if f.want != nil && *f.want != f.got {
-			return false
-		}
-	}
-	return true
-}
-
-// MatchingAsset is the first of names, in the incident's order, whose Asset
-// meets every condition of m; "" when none does.
-func MatchingAsset(m *securityv1alpha1.AssetMatch, names []string, assets map[string]*securityv1alpha1.Asset) string {
-	for _, name := range names {
-		if a := assets[name]; a != nil && assetMatches(m, &a.Spec) {
-			return name
-		}
-	}
-	return ""
-}
-
-func assetMatches(m *securityv1alpha1.AssetMatch, a *securityv1alpha1.AssetSpec) bool {
-	if len(m.Types) > 0 && !slices.Contains(m.Types, a.Type) {
-		return false
-	}
-	if len(m.Suppliers) > 0 && (a.Supplier == nil || !slices.Contains(m.Suppliers, a.Supplier.Name)) {
-		return false
-	}
-	if m.ContactVia != "" && (a.Supplier == nil || a.Supplier.ContactVia != m.ContactVia) {
-		return false
-	}
-	if m.ClassificationAtLeast != "" && a.DataClassification.Rank() < m.ClassificationAtLeast.Rank() {
-		return false
-	}
-	if m.HoldsPersonalData != nil && *m.HoldsPersonalData != a.HoldsPersonalData {
-		return false
-	}
-	if m.BusinessCritical != nil && *m.BusinessCritical != a.BusinessCritical {
-		return false
-	}
-	return true
 }

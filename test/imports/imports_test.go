@@ -24,8 +24,9 @@ const module = "github.com/incidentops/incident-operator"
 // talksToTheAPIServer are the packages under internal/ whose job is to read
 // or write through the API server, each with why.
 var talksToTheAPIServer = map[string]string{
-	module + "/internal/receiver": "SecretReader reads the Secrets a receiver names by GET through a client.Reader; the rest of the package uses the Secrets interface",
-	module + "/internal/testenv":  "starts etcd and kube-apiserver for the integration and end-to-end tests, and hands them clients of it",
+	module + "/internal/receiver":       "SecretReader reads the Secrets a receiver names by GET through a client.Reader; the rest of the package uses the Secrets interface",
+	module + "/internal/testenv":        "starts etcd and kube-apiserver for the integration and end-to-end tests, and hands them clients of it",
+	module + "/internal/routing/gather": "reads what routing decides from (policies, a namespace's labels, assets, departments) through a client.Reader: the operator's cache, the user's API server, or files",
 }
 
 // isKubernetesClient says whether a package is, or is part of, a client of

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/lifecycle"
 )
 
 // Kind is which deadline an incident has next.
@@ -85,21 +84,6 @@ func AwaitingAuthority(inc *securityv1alpha1.Incident) bool {
 		(spec.Resolution == nil || spec.Resolution.State == securityv1alpha1.ResolutionResolved)
 }
 
-// AuthorityDeadline is the operator's deadline, or before the operator
-// has set one, the legal 72 hours from awareness.
-func AuthorityDeadline(inc *securityv1alpha1.Incident) time.Time {
-	st := &inc.Status
-	switch {
-	case st.AuthorityNotificationDeadline != nil:
-		return st.AuthorityNotificationDeadline.Time
-	case st.AwareAt != nil:
-		return st.AwareAt.Add(lifecycle.DefaultAuthorityNotificationWithin)
-	case inc.Spec.AwareAt != nil:
-		return inc.Spec.AwareAt.Add(lifecycle.DefaultAuthorityNotificationWithin)
-	}
-	return inc.CreationTimestamp.Add(lifecycle.DefaultAuthorityNotificationWithin)
-}
-
 // Deadlines are every deadline the incident still has to meet, or has
 // missed, in time order.
 func Deadlines(inc *securityv1alpha1.Incident, now time.Time) []Deadline {
@@ -133,7 +117,7 @@ func Deadlines(inc *securityv1alpha1.Incident, now time.Time) []Deadline {
 		}
 	}
 	if AwaitingAuthority(inc) && !covered {
-		at := metav1.NewTime(AuthorityDeadline(inc))
+		at := metav1.NewTime(inc.AuthorityDeadline())
 		add(AuthorityBy, &at, meta.IsStatusConditionTrue(st.Conditions, securityv1alpha1.ConditionAuthorityDeadlineMissed))
 	}
 	if !acknowledged && !resolved {

@@ -1,4 +1,4 @@
-package explain
+package routing_test
 
 import (
 	"fmt"
@@ -99,7 +99,7 @@ func TestExplanationAgreesWithRouting(t *testing.T) {
 	policies, incidents := corpus()
 	prepared := prepare(t, policies...)
 	for i, inc := range incidents {
-		explained := Explain(inc, prepared)
+		explained := routing.Explain(inc, nil, prepared)
 		decision := routing.Route(inc, prepared)
 		var routed, want []string
 		for _, e := range explained {
@@ -119,7 +119,7 @@ func TestExplanationAgreesWithRouting(t *testing.T) {
 			if got := len(alone.Matched) == 1; e.Matches != got {
 				t.Errorf("incident %d, policy %s: explanation says matches=%v, routing alone %v (clauses %+v)", i, e.Name, e.Matches, got, e.Clauses)
 			}
-			if (e.Invalid != nil || slices.ContainsFunc(e.Clauses, func(c Clause) bool { return c.Err != nil })) != (len(alone.Skipped) > 0) {
+			if (e.Invalid != nil || slices.ContainsFunc(e.Clauses, func(c routing.Clause) bool { return c.Err != nil })) != (len(alone.Skipped) > 0) {
 				t.Errorf("incident %d, policy %s: explanation and routing disagree on whether it could be evaluated: %+v, skipped %v", i, e.Name, e, alone.Skipped)
 			}
 		}
@@ -206,8 +206,8 @@ func TestClauses(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			explained := Explain(incidents[tc.incident], prepared)
-			i := slices.IndexFunc(explained, func(e Policy) bool { return e.Name == tc.policy })
+			explained := routing.Explain(incidents[tc.incident], nil, prepared)
+			i := slices.IndexFunc(explained, func(e routing.Explanation) bool { return e.Name == tc.policy })
 			e := explained[i]
 			if !strings.HasPrefix(e.Verdict(), tc.verdict) {
 				t.Errorf("verdict %q, want %q", e.Verdict(), tc.verdict)
@@ -235,7 +235,7 @@ func TestClauses(t *testing.T) {
 func TestOrderIsRoutingsOrder(t *testing.T) {
 	policies, _ := corpus()
 	var got []string
-	for _, e := range Explain(newIncident(nil), prepare(t, policies...)) {
+	for _, e := range routing.Explain(newIncident(nil), nil, prepare(t, policies...)) {
 		got = append(got, e.Name)
 	}
 	want := []string{"personal", "all-at-once", "many-subjects", "finance", "not-it", "weakness", "loss", "severe", "failing-expression", "bad-selector", "everything"}
@@ -257,8 +257,8 @@ func TestProtectedClusterPolicyIsNotStopped(t *testing.T) {
 	}
 	policies := append(prepare(t, policy("department-stop", 100, false, securityv1alpha1.PolicyMatch{}), policy("desk", 10, false, securityv1alpha1.PolicyMatch{})),
 		routing.PrepareCluster(audit, cache))
-	got := map[string]Policy{}
-	for _, e := range Explain(newIncident(nil), policies) {
+	got := map[string]routing.Explanation{}
+	for _, e := range routing.Explain(newIncident(nil), nil, policies) {
 		got[e.Name] = e
 	}
 	if a := got["internal-audit"]; !a.Routed || !a.Protected || a.Kind != securityv1alpha1.KindClusterEscalationPolicy || a.StoppedBy != "" {
