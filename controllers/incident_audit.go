@@ -205,7 +205,7 @@ func (r *IncidentReconciler) routeLate(ctx context.Context, incident *securityv1
 		if isPinned(incident, m.Name) {
 			continue
 		}
-		ref := policyReference(m, decision)
+		ref := routing.Reference(m, decision)
 		ref.JoinedAt = &now
 		incident.Status.Policies = append(incident.Status.Policies, ref)
 		r.Events.normal(incident, EventRouted, "Route", "%s %s now matches this incident and joins its routing", m.Kind, m.Name)

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/routing"
 	"github.com/incidentops/incident-operator/internal/routing/gather"
 )
@@ -58,7 +59,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {
-		status.Policies = append(status.Policies, policyReference(m, decision))
+		status.Policies = append(status.Policies, routing.Reference(m, decision))
 		names = append(names, m.Name)
 	}
 	status.Phase = securityv1alpha1.PhaseOpen
@@ -104,7 +105,7 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 		judged := r.Verdicts.of(p.UID, p.AsEscalationPolicy())
 		switch {
 		case judged.reason == "":
-		case p.Spec.Protected && !judged.structural:
+		case policycheck.RoutesDespite(p.Spec.Protected, judged.structural):
 			// A protected policy is never left out for this operator's
 			// settings (an e-mail receiver without SMTP, a destination not
 			// allowed): what it cannot deliver is abandoned to its
@@ -131,16 +132,6 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	routing.Sort(set.ordered)
 	r.PolicySets.put(namespace, version, set)
 	return set, nil
-}
-
-// policyReference pins a matched policy. A namespace's own policy leaves
-// the kind unset, as references made before cluster policies did.
-func policyReference(m routing.Policy, decision routing.Decision) securityv1alpha1.PolicyReference {
-	ref := securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation, MatchedAsset: decision.MatchedAssets[m.Name]}
-	if m.Kind == securityv1alpha1.KindClusterEscalationPolicy {
-		ref.Kind = m.Kind
-	}
-	return ref
 }
 
 // kindOf names a policy's kind for messages.

@@ -86,12 +86,7 @@ func (v *verdicts) of(uid types.UID, p *securityv1alpha1.EscalationPolicy) verdi
 		return cached
 	}
 	judged := verdict{uid: uid, generation: p.Generation}
-	if problems := policycheck.Structural(p); len(problems) > 0 {
-		_, judged.reason = policycheck.Summary(problems)
-		judged.structural = true
-	} else if blocking := policycheck.Blocking(policycheck.Run(p, v.checks)); len(blocking) > 0 {
-		_, judged.reason = policycheck.Summary(blocking)
-	}
+	judged.reason, judged.structural = policycheck.Verdict(p, v.checks)
 	v.mu.Lock()
 	v.byName[key] = judged
 	v.mu.Unlock()

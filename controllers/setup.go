@@ -108,16 +108,6 @@ func (o *MailOptions) mailer(reader client.Reader) *notify.Mailer {
 	return m
 }
 
-// checkTemplate parses a receiver's template as delivery will, and renders
-// it for every kind of notice on sample incidents, within the limits.
-func checkTemplate(title, body string) error {
-	r, err := notify.NewRenderer(notify.Template{Title: title, Body: body})
-	if err != nil {
-		return err
-	}
-	return r.Check()
-}
-
 // Setup registers the field indexes and every controller with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
@@ -184,7 +174,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			MailConfigured:   opts.Mail != nil,
 			CheckDestination: opts.CheckDestination,
 			Expression:       routing.ValidateExpression,
-			Template:         checkTemplate,
+			Template:         notify.CheckTemplate,
 		},
 	}
 	policies.Namespaces = newWatchedNamespaces(opts.WatchNamespaces)

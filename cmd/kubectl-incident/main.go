@@ -113,6 +113,7 @@ account beside the record.`,
 		newFileCommand(o),
 		newAcknowledgeFilingCommand(o),
 		newCorrespondCommand(o),
+		newTestCommand(o),
 	)
 	return root
 }

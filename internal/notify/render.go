@@ -241,3 +241,13 @@ func impactNames(i securityv1alpha1.Impact) []string {
 	}
 	return out
 }
+
+// CheckTemplate parses a receiver's title and body and renders them on
+// every sample message, as a policy's Ready check does.
+func CheckTemplate(title, body string) error {
+	r, err := NewRenderer(Template{Title: title, Body: body})
+	if err != nil {
+		return err
+	}
+	return r.Check()
+}

@@ -843,3 +843,26 @@ func LeftOutOfRouting(p *securityv1alpha1.EscalationPolicy, protected bool) stri
 	}
 	return ""
 }
+
+// Verdict says why a policy may not route incidents, or "" when it may,
+// by the checks the operator runs with its settings: a policy whose spec
+// is broken (structural) is left out whatever the settings, since routing
+// an incident to it would pin the incident to a chain that cannot run. A
+// policy that only waits for a Secret still routes, so its deliveries go
+// out once the Secret appears.
+func Verdict(p *securityv1alpha1.EscalationPolicy, env Environment) (reason string, structural bool) {
+	if problems := Structural(p); len(problems) > 0 {
+		_, reason = Summary(problems)
+		return reason, true
+	}
+	if blocking := Blocking(Run(p, env)); len(blocking) > 0 {
+		_, reason = Summary(blocking)
+	}
+	return reason, false
+}
+
+// RoutesDespite is true when a policy judged unusable by Verdict routes
+// all the same: a protected cluster policy is never left out for the
+// operator's settings (an e-mail receiver without SMTP, a destination not
+// allowed); what it cannot deliver goes to its fallback receiver.
+func RoutesDespite(protected, structural bool) bool { return protected && !structural }

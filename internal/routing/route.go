@@ -182,3 +182,15 @@ func (d *Decision) cannotEvaluate(p Policy, reason error) {
 	}
 	d.Skipped = append(d.Skipped, Skipped{Policy: p.Name, Reason: reason})
 }
+
+// Reference pins a matched policy in the incident's status: its name,
+// the generation that routed it and the asset it matched on. A
+// namespace's own policy leaves the kind unset, as references made before
+// cluster policies did.
+func Reference(m Policy, decision Decision) securityv1alpha1.PolicyReference {
+	ref := securityv1alpha1.PolicyReference{Name: m.Name, Generation: m.Generation, MatchedAsset: decision.MatchedAssets[m.Name]}
+	if m.Kind == securityv1alpha1.KindClusterEscalationPolicy {
+		ref.Kind = m.Kind
+	}
+	return ref
+}

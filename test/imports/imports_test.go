@@ -26,6 +26,7 @@ const module = "github.com/incidentops/incident-operator"
 var talksToTheAPIServer = map[string]string{
 	module + "/internal/receiver":       "SecretReader reads the Secrets a receiver names by GET through a client.Reader; the rest of the package uses the Secrets interface",
 	module + "/internal/testenv":        "starts etcd and kube-apiserver for the integration and end-to-end tests, and hands them clients of it",
+	module + "/internal/policytest":     "reads the policy files' objects through gather, over an in-memory client, so that routing reads them as it reads the operator's cache",
 	module + "/internal/routing/gather": "reads what routing decides from (policies, a namespace's labels, assets, departments) through a client.Reader: the operator's cache, the user's API server, or files",
 }
 

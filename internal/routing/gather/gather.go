@@ -15,12 +15,49 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
+
+// Reader is what gather reads through.
+type Reader = client.Reader
+
+// Offline is a Reader over objects, as namespace ns with labels holds
+// them, for what is read from files: namespaced objects in no namespace
+// are placed in ns, those of another namespace left out.
+func Offline(ns string, labels map[string]string, objects []runtime.Object) (Reader, error) {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := securityv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	all := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}}
+	for _, o := range objects {
+		obj, ok := o.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("%T is not an object", o)
+		}
+		if _, cluster := obj.(*securityv1alpha1.ClusterEscalationPolicy); !cluster {
+			switch obj.GetNamespace() {
+			case "":
+				obj.SetNamespace(ns)
+			case ns:
+			default:
+				continue
+			}
+		}
+		obj.SetResourceVersion("")
+		all = append(all, obj)
+	}
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(all...).Build(), nil
+}
 
 // Namespace is what routing reads of one namespace.
 type Namespace struct {

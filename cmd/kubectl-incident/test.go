@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidentops/incident-operator/internal/policytest"
+	"github.com/incidentops/incident-operator/internal/printable"
+)
+
+// errCasesFailed is what the command returns when a case failed: its
+// output has said which and why.
+var errCasesFailed = errors.New("policy tests failed")
+
+func newTestCommand(o *options) *cobra.Command {
+	var (
+		junit  string
+		update bool
+	)
+	cmd := &cobra.Command{
+		Use:   "test -f POLICIES... [-f CASES...]",
+		Short: "Test policies before they are applied: who is told, when, and by which policy",
+		Long: `test runs cases (kind PolicyTest) against policy files, offline, with the
+operator's own routing and lifecycle on a clock that jumps from one wake to
+the next: a week of escalation takes milliseconds and every run gives the
+same answer. It needs no cluster.
+
+-f takes files or directories of EscalationPolicies, ClusterEscalationPolicies,
+Assets and Departments, and the case files; each object is defaulted and
+validated as the API server would, and each policy checked as the operator
+does, so a policy the cluster would refuse or leave out fails here, naming
+the field.
+
+A case is an incident with its namespace's labels, a script of what people
+do and when, and what must happen: the policies in routing order, who is
+told at which level and at what time, the SLA and authority deadlines, and
+conditions. Each case prints PASS or FAIL with the difference; the command
+exits 1 when any fails. --junit writes a JUnit report for CI. A case file's
+timelines (who is told when) are kept beside it as NAME.timeline when
+--update writes them; once kept, a change to them fails the case until
+--update accepts it, so that a reviewer reads the change in a pull request.`,
+		Example: `  kubectl incident test -f config/samples -f config/samples/tests
+  kubectl incident test -f policies/ -f tests/ --junit report.xml
+  kubectl incident test -f policies/ -f tests/ --update`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			paths, _ := cmd.Flags().GetStringSlice("filename")
+			if len(paths) == 0 {
+				return errors.New("-f: give the policy files and the case files, or directories of them")
+			}
+			objects, files, err := policytest.Load(paths)
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return fmt.Errorf("-f: no PolicyTest among %s: nothing to run", strings.Join(paths, ", "))
+			}
+			results := policytest.RunAll(cmd.Context(), objects, files)
+			if err := policytest.CheckGolden(results, update); err != nil {
+				return err
+			}
+			failed := writeResults(o.streams.Out, results)
+			if junit != "" {
+				if err := writeJUnit(junit, results); err != nil {
+					return err
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%w: %d of %d cases", errCasesFailed, failed, len(results))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceP("filename", "f", nil, "policy files, case files, or directories of them (repeatable)")
+	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().BoolVar(&update, "update", false, "write each case file's timelines beside it (NAME.timeline)")
+	return cmd
+}
+
+// writeResults prints PASS or FAIL a case, with the differences, and
+// returns how many failed.
+func writeResults(w io.Writer, results []policytest.Result) int {
+	failed := 0
+	for _, r := range results {
+		if r.Passed() {
+			printable.Fprintf(w, "PASS  %s\n", r.Case.Name)
+			continue
+		}
+		failed++
+		printable.Fprintf(w, "FAIL  %s (%s)\n", r.Case.Name, r.File)
+		if r.Err != nil {
+			printable.Fprintf(w, "      cannot run: %s\n", r.Err)
+		}
+		for _, d := range r.Differences {
+			for _, line := range strings.Split(d, "\n") {
+				printable.Fprintf(w, "      %s\n", line)
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", len(results)-failed, failed)
+	return failed
+}
+
+func writeJUnit(path string, results []policytest.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := policytest.JUnit(f, results); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
