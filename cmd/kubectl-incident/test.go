@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,13 +66,21 @@ timelines (who is told when) are kept beside it as NAME.timeline when
 				return err
 			}
 			failed := writeResults(o.streams.Out, results)
+			invariants, from := policytest.Invariants(files)
+			var verdicts []policytest.Verdict
+			if len(invariants) > 0 {
+				var space *policytest.Space
+				var took time.Duration
+				verdicts, space, took = policytest.Check(objects, invariants, from)
+				failed += writeVerdicts(o.streams.Out, verdicts, space, took)
+			}
 			if junit != "" {
-				if err := writeJUnit(junit, results); err != nil {
+				if err := writeJUnit(junit, results, verdicts); err != nil {
 					return err
 				}
 			}
 			if failed > 0 {
-				return fmt.Errorf("%w: %d of %d cases", errCasesFailed, failed, len(results))
+				return fmt.Errorf("%w: %d of %d cases and invariants", errCasesFailed, failed, len(results)+len(verdicts))
 			}
 			return nil
 		},
@@ -106,12 +115,36 @@ func writeResults(w io.Writer, results []policytest.Result) int {
 	return failed
 }
 
-func writeJUnit(path string, results []policytest.Result) error {
+// writeVerdicts prints whether each invariant holds, with its
+// counterexample when not, and the size of the space; it returns how many
+// are broken.
+func writeVerdicts(w io.Writer, verdicts []policytest.Verdict, space *policytest.Space, took time.Duration) int {
+	broken := 0
+	for _, v := range verdicts {
+		switch {
+		case v.Err != nil:
+			broken++
+			printable.Fprintf(w, "FAIL  invariant: %s (%s)\n      cannot check: %s\n", v.Invariant.Name, v.File, v.Err)
+		case v.Counterexample != "":
+			broken++
+			printable.Fprintf(w, "FAIL  invariant: %s (%s)\n", v.Invariant.Name, v.File)
+			for _, line := range strings.Split(v.Counterexample, "\n") {
+				printable.Fprintf(w, "      %s\n", line)
+			}
+		default:
+			printable.Fprintf(w, "PASS  invariant: %s (%d incidents)\n", v.Invariant.Name, v.Incidents)
+		}
+	}
+	fmt.Fprintf(w, "%d invariants over %d incidents the policies tell apart, checked in %s\n", len(verdicts), space.Size(), took.Round(time.Millisecond))
+	return broken
+}
+
+func writeJUnit(path string, results []policytest.Result, verdicts []policytest.Verdict) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := policytest.JUnit(f, results); err != nil {
+	if err := policytest.JUnit(f, results, verdicts); err != nil {
 		_ = f.Close()
 		return err
 	}

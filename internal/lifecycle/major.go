@@ -14,31 +14,11 @@ import (
 // major means (by default: Critical or service-affecting), and tells each
 // policy's major receivers once.
 func (a *advancer) major() {
-	var def *securityv1alpha1.Major
+	var routed []*securityv1alpha1.EscalationPolicy
 	for _, ref := range a.inc.Status.Policies {
-		if p := a.Policies[ref.Name]; p != nil && p.Spec.Major != nil {
-			def = p.Spec.Major
-			break
-		}
+		routed = append(routed, a.Policies[ref.Name])
 	}
-	severities := []securityv1alpha1.Severity{securityv1alpha1.SeverityCritical}
-	serviceAffecting := true
-	if def != nil {
-		if len(def.Severities) > 0 {
-			severities = def.Severities
-		}
-		if def.ServiceAffecting != nil {
-			serviceAffecting = *def.ServiceAffecting
-		}
-	}
-	spec := a.inc.Spec
-	var why string
-	switch {
-	case slices.Contains(severities, spec.Severity):
-		why = "severity " + string(spec.Severity)
-	case serviceAffecting && spec.Impact.ServiceAffecting:
-		why = "service affecting"
-	}
+	why := MajorBecause(&a.inc.Spec, routed)
 	if why == "" {
 		a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionFalse, securityv1alpha1.ReasonNotMajor, "not a major incident")
 		return
@@ -58,4 +38,35 @@ func (a *advancer) major() {
 			a.owe(p, 0, 0, target, NoticeMajor, "")
 		}
 	}
+}
+
+// MajorBecause says why an incident is major, by the first of the policies
+// that route it (in routing order) that defines what major means, by
+// default Critical or service-affecting; "" when it is not major. A nil
+// policy, one that is gone, is passed over.
+func MajorBecause(spec *securityv1alpha1.IncidentSpec, policies []*securityv1alpha1.EscalationPolicy) string {
+	var def *securityv1alpha1.Major
+	for _, p := range policies {
+		if p != nil && p.Spec.Major != nil {
+			def = p.Spec.Major
+			break
+		}
+	}
+	severities := []securityv1alpha1.Severity{securityv1alpha1.SeverityCritical}
+	serviceAffecting := true
+	if def != nil {
+		if len(def.Severities) > 0 {
+			severities = def.Severities
+		}
+		if def.ServiceAffecting != nil {
+			serviceAffecting = *def.ServiceAffecting
+		}
+	}
+	switch {
+	case slices.Contains(severities, spec.Severity):
+		return "severity " + string(spec.Severity)
+	case serviceAffecting && spec.Impact.ServiceAffecting:
+		return "service affecting"
+	}
+	return ""
 }

@@ -28,7 +28,10 @@ type File struct {
 
 // Spec is what a PolicyTest holds.
 type Spec struct {
-	Cases []Case `json:"cases"`
+	Cases []Case `json:"cases,omitempty"`
+	// Invariants are rules over every incident the policies can tell
+	// apart.
+	Invariants []Invariant `json:"invariants,omitempty"`
 }
 
 // Case is one incident, what people do with it and when, and what must

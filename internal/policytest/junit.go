@@ -7,8 +7,9 @@ import (
 )
 
 // JUnit writes the results as a JUnit XML report, the format CI systems
-// show test results in: one suite a case file, one test case a case.
-func JUnit(w io.Writer, results []Result) error {
+// show test results in: one suite a case file, one test case a case or an
+// invariant.
+func JUnit(w io.Writer, results []Result, verdicts []Verdict) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
 		Text    string `xml:",chardata"`
@@ -47,6 +48,25 @@ func JUnit(w io.Writer, results []Result) error {
 		case len(r.Differences) > 0:
 			s.Failures++
 			tc.Failure = &failure{Message: r.Differences[0], Text: strings.Join(r.Differences, "\n")}
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, tc)
+	}
+	for _, v := range verdicts {
+		s := byFile[v.File]
+		if s == nil {
+			s = &suite{Name: v.File}
+			byFile[v.File] = s
+			out.Suites = append(out.Suites, s)
+		}
+		tc := testCase{Name: "invariant: " + v.Invariant.Name, ClassName: v.File}
+		switch {
+		case v.Err != nil:
+			s.Errors++
+			tc.Error = &failure{Message: v.Err.Error(), Text: v.Err.Error()}
+		case v.Counterexample != "":
+			s.Failures++
+			tc.Failure = &failure{Message: "broken", Text: v.Counterexample}
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, tc)

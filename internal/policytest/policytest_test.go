@@ -199,7 +199,7 @@ func TestJUnitReport(t *testing.T) {
 	results := RunAll(t.Context(), objects, files)
 	results[1].Differences = []string{"policies: want [x], routed to [y]"}
 	var buf bytes.Buffer
-	if err := JUnit(&buf, results); err != nil {
+	if err := JUnit(&buf, results, nil); err != nil {
 		t.Fatal(err)
 	}
 	var report struct {

@@ -156,8 +156,13 @@ func decodeCases(doc *unstructured.Unstructured) (*File, error) {
 	if err := dec.Decode(f); err != nil {
 		return nil, fmt.Errorf("PolicyTest %s: %w", doc.GetName(), err)
 	}
-	if len(f.Spec.Cases) == 0 {
-		return nil, fmt.Errorf("PolicyTest %s: spec.cases: required: at least one case", doc.GetName())
+	if len(f.Spec.Cases)+len(f.Spec.Invariants) == 0 {
+		return nil, fmt.Errorf("PolicyTest %s: spec: give at least one case or invariant", doc.GetName())
+	}
+	for i := range f.Spec.Invariants {
+		if err := f.Spec.Invariants[i].check(i); err != nil {
+			return nil, fmt.Errorf("PolicyTest %s: %w", doc.GetName(), err)
+		}
 	}
 	names := map[string]bool{}
 	for i := range f.Spec.Cases {
@@ -272,4 +277,17 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Invariants are the invariants of the files, and the file of each.
+func Invariants(files []CaseFile) ([]Invariant, []string) {
+	var out []Invariant
+	var from []string
+	for _, f := range files {
+		for _, inv := range f.Spec.Invariants {
+			out = append(out, inv)
+			from = append(from, f.Path)
+		}
+	}
+	return out, from
 }

@@ -11,38 +11,12 @@ import (
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 )
 
-// Types are the values of spec.type.
-var Types = []securityv1alpha1.IncidentType{
-	securityv1alpha1.TypeIncident,
-	securityv1alpha1.TypeWeakness,
-}
-
-// Categories are the values of spec.category.
-var Categories = []securityv1alpha1.IncidentCategory{
-	securityv1alpha1.CategoryLoss,
-	securityv1alpha1.CategoryTheft,
-	securityv1alpha1.CategoryDestruction,
-	securityv1alpha1.CategoryPhysicalSecurityBreach,
-	securityv1alpha1.CategoryMalware,
-	securityv1alpha1.CategoryPhishing,
-	securityv1alpha1.CategoryUnauthorisedDisclosure,
-	securityv1alpha1.CategorySystemMalfunction,
-	securityv1alpha1.CategoryInadequateDisposal,
-	securityv1alpha1.CategoryPasswordExposure,
-	securityv1alpha1.CategoryPolicyNonCompliance,
-	securityv1alpha1.CategoryInappropriateRecordAccess,
-	securityv1alpha1.CategoryChainLetter,
-	securityv1alpha1.CategoryCredentialMisuse,
-	securityv1alpha1.CategoryOther,
-}
-
-// Severities are the values of spec.severity.
-var Severities = []securityv1alpha1.Severity{
-	securityv1alpha1.SeverityLow,
-	securityv1alpha1.SeverityMedium,
-	securityv1alpha1.SeverityHigh,
-	securityv1alpha1.SeverityCritical,
-}
+// Types, Categories and Severities are the API's lists.
+var (
+	Types      = securityv1alpha1.IncidentTypes
+	Categories = securityv1alpha1.IncidentCategories
+	Severities = securityv1alpha1.Severities
+)
 
 // ResolutionStates are the values of spec.resolution.state.
 var ResolutionStates = []securityv1alpha1.ResolutionState{
