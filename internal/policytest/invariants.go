@@ -321,7 +321,7 @@ func Check(objects *Objects, invariants []Invariant, files []string) ([]Verdict,
 				if v.Err != nil || v.Counterexample != "" || !subset(inv.NamespaceLabels, nsLabels) {
 					continue
 				}
-				if d := routing.RouteWithAssets(inc, assets, whens[i : i+1]); len(d.Matched) == 0 {
+				if d := routing.RouteWithAssets(inc, assets, whens[i:i+1]); len(d.Matched) == 0 {
 					continue
 				}
 				v.Incidents++
