@@ -1,17 +1,24 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/plugin/input"
 
 	"github.com/incidentops/incident-operator/internal/policytest"
 	"github.com/incidentops/incident-operator/internal/printable"
+	"github.com/incidentops/incident-operator/internal/routing/gather"
 )
 
 // errCasesFailed is what the command returns when a case failed: its
@@ -22,6 +29,7 @@ func newTestCommand(o *options) *cobra.Command {
 	var (
 		junit  string
 		update bool
+		replay string
 	)
 	cmd := &cobra.Command{
 		Use:   "test -f POLICIES... [-f CASES...]",
@@ -47,7 +55,8 @@ timelines (who is told when) are kept beside it as NAME.timeline when
 --update accepts it, so that a reviewer reads the change in a pull request.`,
 		Example: `  kubectl incident test -f config/samples -f config/samples/tests
   kubectl incident test -f policies/ -f tests/ --junit report.xml
-  kubectl incident test -f policies/ -f tests/ --update`,
+  kubectl incident test -f policies/ -f tests/ --update
+  kubectl incident test -f policies/ --replay 90d -A`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			paths, _ := cmd.Flags().GetStringSlice("filename")
@@ -57,6 +66,9 @@ timelines (who is told when) are kept beside it as NAME.timeline when
 			objects, files, err := policytest.Load(paths)
 			if err != nil {
 				return err
+			}
+			if replay != "" {
+				return replayIncidents(cmd.Context(), o, objects, replay)
 			}
 			if len(files) == 0 {
 				return fmt.Errorf("-f: no PolicyTest among %s: nothing to run", strings.Join(paths, ", "))
@@ -88,7 +100,103 @@ timelines (who is told when) are kept beside it as NAME.timeline when
 	cmd.Flags().StringSliceP("filename", "f", nil, "policy files, case files, or directories of them (repeatable)")
 	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
 	cmd.Flags().BoolVar(&update, "update", false, "write each case file's timelines beside it (NAME.timeline)")
+	cmd.Flags().StringVar(&replay, "replay", "", "run the incidents stored in the cluster and reported in this period (90d, 2w, 24h) through the policy files, and print who would have been told, not told, or told later; exits 1 when someone told before would not be")
+	o.addAllNamespaces(cmd, "replay incidents")
 	return cmd
+}
+
+// errRecipientDropped is what --replay returns when the proposed policies
+// would not tell someone a stored incident told.
+var errRecipientDropped = errors.New("the proposed policies would not tell someone a past incident told")
+
+// replayIncidents runs the stored incidents of the period through the
+// proposed policies, with their namespace's labels, Assets and
+// Departments as the cluster holds them now (the files' win), and prints
+// what would change for each.
+func replayIncidents(ctx context.Context, o *options, proposed *policytest.Objects, period string) error {
+	age, err := input.Age("replay", period)
+	if err != nil {
+		return err
+	}
+	c, ns, err := o.connect()
+	if err != nil {
+		return err
+	}
+	var list securityv1alpha1.IncidentList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing incidents: %w", err)
+	}
+	now := o.now()
+	from := now.Add(-age)
+	objectsOf := map[string]*policytest.Objects{}
+	labelsOf := map[string]map[string]string{}
+	replayed, changed, dropped := 0, 0, 0
+	for i := range list.Items {
+		inc := &list.Items[i]
+		if inc.ReportedAt().Before(from) {
+			continue
+		}
+		objects, ok := objectsOf[inc.Namespace]
+		if !ok {
+			if labelsOf[inc.Namespace], err = gather.Labels(ctx, c, inc.Namespace); err != nil {
+				return err
+			}
+			if objects, err = withClusterObjects(ctx, c, inc.Namespace, proposed); err != nil {
+				return err
+			}
+			objectsOf[inc.Namespace] = objects
+		}
+		r := policytest.Replay(ctx, objects, inc, labelsOf[inc.Namespace], now)
+		replayed++
+		switch {
+		case r.Err != nil:
+			return fmt.Errorf("replaying %s/%s: %w", inc.Namespace, inc.Name, r.Err)
+		case len(r.Changes) == 0:
+			continue
+		}
+		changed++
+		printable.Fprintf(o.streams.Out, "%s/%s (reported %s): routed to %s, would be routed to %s\n", inc.Namespace, inc.Name,
+			inc.ReportedAt().UTC().Format(time.RFC3339), strings.Join(r.Was, ", "), strings.Join(r.Would, ", "))
+		for _, ch := range r.Changes {
+			if ch.Dropped() {
+				dropped++
+			}
+			printable.Fprintf(o.streams.Out, "  %s\n", ch)
+		}
+	}
+	fmt.Fprintf(o.streams.Out, "%d incidents reported since %s replayed: %d would change, %d recipients would not be told\n",
+		replayed, from.UTC().Format(time.RFC3339), changed, dropped)
+	if dropped > 0 {
+		return errRecipientDropped
+	}
+	return nil
+}
+
+// withClusterObjects is the proposed policies with the namespace's Assets
+// and Departments as the cluster holds them, those of the files winning.
+func withClusterObjects(ctx context.Context, c client.Client, ns string, proposed *policytest.Objects) (*policytest.Objects, error) {
+	out := *proposed
+	var assets securityv1alpha1.AssetList
+	if err := c.List(ctx, &assets, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing the Assets of %s, which policies may match on: %w", ns, err)
+	}
+	var departments securityv1alpha1.DepartmentList
+	if err := c.List(ctx, &departments, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing the Departments of %s, for managers and deputies: %w", ns, err)
+	}
+	out.Assets = slices.Clone(proposed.Assets)
+	for i := range assets.Items {
+		if !slices.ContainsFunc(proposed.Assets, func(a *securityv1alpha1.Asset) bool { return a.Name == assets.Items[i].Name }) {
+			out.Assets = append(out.Assets, &assets.Items[i])
+		}
+	}
+	out.Departments = slices.Clone(proposed.Departments)
+	for i := range departments.Items {
+		if !slices.ContainsFunc(proposed.Departments, func(d *securityv1alpha1.Department) bool { return d.Name == departments.Items[i].Name }) {
+			out.Departments = append(out.Departments, &departments.Items[i])
+		}
+	}
+	return &out, nil
 }
 
 // writeResults prints PASS or FAIL a case, with the differences, and

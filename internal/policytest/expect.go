@@ -179,27 +179,26 @@ func stamp(t, reported time.Time) string {
 	return fmt.Sprintf("%s (+%s)", t.UTC().Format("2006-01-02T15:04:05Z"), since(reported, t))
 }
 
-// since writes how long after the report, in days, hours, minutes.
+// since writes how long after the report: 3d4h, 2h30m, 45s, 0s.
 func since(reported, t time.Time) string {
 	d := t.Sub(reported).Round(time.Second)
 	if d < 0 {
 		return "-" + since(t, reported)
 	}
-	days := d / (24 * time.Hour)
-	d -= days * 24 * time.Hour
-	s := strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
-	if d == 0 {
-		s = ""
+	var b strings.Builder
+	for _, unit := range []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / unit.size; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, unit.name)
+			d -= n * unit.size
+		}
 	}
-	switch {
-	case days > 0 && s != "":
-		return fmt.Sprintf("%dd%s", days, s)
-	case days > 0:
-		return fmt.Sprintf("%dd", days)
-	case s == "":
+	if b.Len() == 0 {
 		return "0s"
 	}
-	return s
+	return b.String()
 }
 
 func list(names []string) string {
