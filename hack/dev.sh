@@ -111,7 +111,25 @@ KUBECONFIG="$OPERATOR_KUBECONFIG" "$LOCALBIN/manager" --metrics-bind-address=127
   --zap-log-level=info >"$DEV_DIR/operator.log" 2>&1 &
 pids+=($!)
 
+# The samples' own cases, run offline by the plugin on the policies just
+# applied: a change to config/samples that breaks one of their rules shows
+# here. A failing case is reported, not fatal: the cluster stays up to look
+# into it. The results are printed in one piece with what follows, so that
+# the sink's first notifications do not cut through them.
+policy_tests() {
+  local out status=0
+  out=$(cd "$ROOT" && "$LOCALBIN/kubectl-incident" test "$@" 2>&1) || status=$?
+  log "kubectl incident test $*"
+  printf '%s\n' "$out" >&2
+  ((status == 0)) || log "the cases above failed (exit $status); the operator runs on"
+}
+tested=$({
+  policy_tests -f config/samples -f config/samples/tests/council.yaml
+  policy_tests -f config/samples/company
+} 2>&1)
+
 cat >&2 <<MSG
+$tested
 
   The operator is running (log: $DEV_DIR/operator.log). In another terminal:
 
@@ -129,6 +147,14 @@ cat >&2 <<MSG
     kubectl incident export --since 7d -o markdown
     kubectl incident report --title "Phishing mail asked for payroll logins" \\
       --category Phishing --severity High --it-related
+
+  The samples' policy cases (printed above), offline, from $ROOT, and the
+  incidents stored here replayed through policy files (exit 1 when someone
+  told before would not be):
+
+    kubectl incident test -f config/samples -f config/samples/tests/council.yaml
+    kubectl incident test -f config/samples/company
+    kubectl incident test -f config/samples --replay 1d -A
 
   Every audit entry is streamed to the sink and printed below as "audit ...".
   Watch a trail grow as a sample incident is acknowledged and resolved:
