@@ -230,6 +230,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&FilingReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&PolicyTestReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Events: events, Checks: policies.Checks}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&DepartmentReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package v1alpha1
 
 // ImpactFlagField is one flag an ImpactMatch may ask for, and the field of
 // Impact it is judged on.
+// +kubebuilder:object:generate=false
 type ImpactFlagField struct {
 	// Name is the flag's field name in JSON: personalData, socialCare, ...
 	Name string

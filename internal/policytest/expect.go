@@ -27,14 +27,14 @@ func (r *Run) Differences() []string {
 		}
 	}
 	for i, want := range expect.Notified {
-		if !slices.ContainsFunc(r.Told, func(t Told) bool { return want.matches(t, reported) }) {
-			out = append(out, fmt.Sprintf("notified[%d]: want %s; %s", i, want.describe(reported), r.closest(want)))
+		if !slices.ContainsFunc(r.Told, func(t Told) bool { return matches(&want, t, reported) }) {
+			out = append(out, fmt.Sprintf("notified[%d]: want %s; %s", i, describe(&want, reported), r.closest(want)))
 		}
 	}
 	for i, not := range expect.NotNotified {
 		for _, t := range r.Told {
-			if not.matches(t, reported) {
-				out = append(out, fmt.Sprintf("notNotified[%d]: want nobody told %s, but %s", i, not.describe(reported), t.describe(reported)))
+			if matches(&not, t, reported) {
+				out = append(out, fmt.Sprintf("notNotified[%d]: want nobody told %s, but %s", i, describe(&not, reported), t.describe(reported)))
 			}
 		}
 	}
@@ -84,7 +84,7 @@ func appendTime(out []string, field string, want, got *metav1.Time, reported tim
 }
 
 // matches is true when t has every field d sets.
-func (d *Delivery) matches(t Told, reported time.Time) bool {
+func matches(d *Delivery, t Told, reported time.Time) bool {
 	notice := d.Notice
 	switch {
 	case d.Policy != "" && d.Policy != t.Policy,
@@ -130,7 +130,7 @@ func (r *Run) closest(want Delivery) string {
 	return "told: " + strings.Join(near, "; ")
 }
 
-func (d *Delivery) describe(reported time.Time) string {
+func describe(d *Delivery, reported time.Time) string {
 	var parts []string
 	if d.Receiver != "" {
 		parts = append(parts, d.Receiver)

@@ -17,35 +17,8 @@ import (
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
-// Invariant is a rule over every incident a policy set can tell apart,
-// not an example: "every personal-data breach, in every namespace, reaches
-// internal-audit at level 0".
-type Invariant struct {
-	// Name says the rule, in a sentence.
-	Name string `json:"name"`
-	// NamespaceLabels limits the rule to namespaces with these labels;
-	// unset, it holds in every namespace the cluster policies tell apart.
-	NamespaceLabels map[string]string `json:"namespaceLabels,omitempty"`
-	// When are the incidents the rule is about, as a policy's spec.match
-	// says (judged by routing's own clauses); unset, every incident.
-	When securityv1alpha1.PolicyMatch `json:"when,omitempty"`
-	// Told must be reached by every such incident.
-	Told *Target `json:"told,omitempty"`
-	// NeverTold must never be reached by any such incident, at any level.
-	NeverTold *Target `json:"neverTold,omitempty"`
-}
-
-// Target is someone a policy's escalation tells.
-type Target struct {
-	Receiver string                `json:"receiver,omitempty"`
-	Role     securityv1alpha1.Role `json:"role,omitempty"`
-	// Policy limits the target to one policy's escalation.
-	Policy string `json:"policy,omitempty"`
-	// Level limits the target to one level; unset, any level.
-	Level *int32 `json:"level,omitempty"`
-}
-
-func (t *Target) String() string {
+// targetText names a target for people.
+func targetText(t *Target) string {
 	who := t.Receiver
 	if t.Role != "" {
 		who = "role " + string(t.Role)
@@ -61,7 +34,7 @@ func (t *Target) String() string {
 
 // tells is true when policy p's escalation tells t, or, for a major
 // incident, its major receivers do (at level 0).
-func (t *Target) tells(p *securityv1alpha1.EscalationPolicy, major bool) bool {
+func tells(t *Target, p *securityv1alpha1.EscalationPolicy, major bool) bool {
 	if t.Policy != "" && t.Policy != p.Name {
 		return false
 	}
@@ -85,7 +58,7 @@ func (t *Target) tells(p *securityv1alpha1.EscalationPolicy, major bool) bool {
 	return false
 }
 
-func (inv *Invariant) check(i int) error {
+func checkInvariant(inv *Invariant, i int) error {
 	field := fmt.Sprintf("spec.invariants[%d]", i)
 	switch {
 	case inv.Name == "":
@@ -293,10 +266,15 @@ func (o *Objects) all() []*securityv1alpha1.EscalationPolicy {
 
 // Check goes through every incident of the space once, and judges every
 // invariant on each: the first incident that breaks one is its
-// counterexample.
-func Check(objects *Objects, invariants []Invariant, files []string) ([]Verdict, *Space, time.Duration) {
+// counterexample. namespaces, when set, are the namespaces' labels to
+// check in, instead of every label set the cluster policies tell apart:
+// in the cluster, the PolicyTest's own namespace.
+func Check(objects *Objects, invariants []Invariant, files []string, namespaces ...map[string]string) ([]Verdict, *Space, time.Duration) {
 	start := time.Now()
 	space := SpaceOf(objects, invariants)
+	if len(namespaces) > 0 {
+		space.NamespaceLabels = namespaces
+	}
 	verdicts := make([]Verdict, len(invariants))
 	cache := routing.NewExpressionCache()
 	whens := make([]routing.Policy, len(invariants))
@@ -313,7 +291,7 @@ func Check(objects *Objects, invariants []Invariant, files []string) ([]Verdict,
 		byName[p.Name] = p
 	}
 	for _, nsLabels := range space.NamespaceLabels {
-		ordered := routable(routing.ForNamespace(nsLabels, objects.ClusterPolicies, objects.Policies), cache)
+		ordered := routable(routing.ForNamespace(nsLabels, objects.ClusterPolicies, objects.Policies), cache, objects.environment())
 		space.each(nsLabels, func(inc *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset) {
 			var decision *routing.Decision
 			for i := range invariants {
@@ -340,8 +318,7 @@ func Check(objects *Objects, invariants []Invariant, files []string) ([]Verdict,
 
 // routable are the candidates the operator would route with, prepared and
 // in routing order.
-func routable(candidates routing.Candidates, cache *routing.ExpressionCache) []routing.Policy {
-	env := Environment()
+func routable(candidates routing.Candidates, cache *routing.ExpressionCache, env policycheck.Environment) []routing.Policy {
 	var ordered []routing.Policy
 	for _, p := range candidates.Cluster {
 		if reason, structural := policycheck.Verdict(p.AsEscalationPolicy(), env); reason == "" || policycheck.RoutesDespite(p.Spec.Protected, structural) {
@@ -367,29 +344,29 @@ func judge(inv *Invariant, d *routing.Decision, byName map[string]*securityv1alp
 	major := lifecycle.MajorBecause(&inc.Spec, routed) != ""
 	if t := inv.NeverTold; t != nil {
 		for _, m := range d.Matched {
-			if t.tells(byName[m.Name], major) {
-				return fmt.Sprintf("%s %s routes it and tells %s", m.Kind, m.Name, t)
+			if tells(t, byName[m.Name], major) {
+				return fmt.Sprintf("%s %s routes it and tells %s", m.Kind, m.Name, targetText(t))
 			}
 		}
 		return ""
 	}
 	t := inv.Told
 	for _, m := range d.Matched {
-		if t.tells(byName[m.Name], major) {
+		if tells(t, byName[m.Name], major) {
 			return ""
 		}
 	}
 	// Who would have told them, and why they did not.
 	for _, e := range routing.Explain(inc, assets, ordered) {
-		if !t.tells(byName[e.Name], false) {
+		if !tells(t, byName[e.Name], false) {
 			continue
 		}
 		if e.StoppedBy != "" {
-			return fmt.Sprintf("%s would tell %s, but %s matched first and does not continue", e.Name, t, e.StoppedBy)
+			return fmt.Sprintf("%s would tell %s, but %s matched first and does not continue", e.Name, targetText(t), e.StoppedBy)
 		}
 		for _, c := range e.Clauses {
 			if !c.Held {
-				return fmt.Sprintf("%s tells %s, but does not match: spec.match.%s wants %s, the incident has %s", e.Name, t, c.Field, c.Want, c.Got)
+				return fmt.Sprintf("%s tells %s, but does not match: spec.match.%s wants %s, the incident has %s", e.Name, targetText(t), c.Field, c.Want, c.Got)
 			}
 		}
 	}
@@ -397,7 +374,7 @@ func judge(inv *Invariant, d *routing.Decision, byName map[string]*securityv1alp
 	for _, m := range d.Matched {
 		names = append(names, m.Name)
 	}
-	return fmt.Sprintf("no policy that may route it tells %s; it is routed to %s", t, list(names))
+	return fmt.Sprintf("no policy that may route it tells %s; it is routed to %s", targetText(t), list(names))
 }
 
 func subset(want, have map[string]string) bool {

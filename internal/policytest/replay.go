@@ -24,18 +24,18 @@ func CaseOf(inc *securityv1alpha1.Incident, namespaceLabels map[string]string, n
 		NamespaceLabels: namespaceLabels,
 		ReportedAt:      metav1.NewTime(reported),
 		Incident: IncidentTemplate{
-			Metadata: IncidentMetadata{Name: inc.Name, Labels: inc.Labels},
+			Metadata: securityv1alpha1.IncidentTemplateMetadata{Name: inc.Name, Labels: inc.Labels},
 			Spec:     *inc.Spec.DeepCopy(),
 		},
-		Horizon: &metav1.Duration{Duration: max(now.Sub(reported), 0)},
+		Horizon: securityv1alpha1.NewDuration(max(now.Sub(reported), 0)),
 	}
 	c.Incident.Spec.Acknowledgement, c.Incident.Spec.Resolution = nil, nil
 	st := &inc.Status
 	if a := inc.Spec.Acknowledgement; a != nil && st.AcknowledgedAt != nil {
-		c.Script = append(c.Script, Step{After: metav1.Duration{Duration: st.AcknowledgedAt.Sub(reported)}, Acknowledge: a.DeepCopy()})
+		c.Script = append(c.Script, Step{After: securityv1alpha1.Duration{Duration: st.AcknowledgedAt.Sub(reported)}, Acknowledge: a.DeepCopy()})
 	}
 	if r := inc.Spec.Resolution; r != nil && st.ResolvedAt != nil {
-		c.Script = append(c.Script, Step{After: metav1.Duration{Duration: st.ResolvedAt.Sub(reported)}, Resolve: r.DeepCopy()})
+		c.Script = append(c.Script, Step{After: securityv1alpha1.Duration{Duration: st.ResolvedAt.Sub(reported)}, Resolve: r.DeepCopy()})
 	}
 	slices.SortStableFunc(c.Script, func(a, b Step) int { return cmp.Compare(a.After.Duration, b.After.Duration) })
 	for i := range c.Script {

@@ -3,13 +3,16 @@ package policytest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/apischema"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/notify"
@@ -21,6 +24,9 @@ import (
 // Objects are what the policy files hold, as the API server would store
 // them. Namespaced objects without a namespace go to each case's.
 type Objects struct {
+	// Env is the operator's settings policies are judged with; nil is
+	// Environment(), an operator that may send everything.
+	Env             *policycheck.Environment
 	Policies        []*securityv1alpha1.EscalationPolicy
 	ClusterPolicies []*securityv1alpha1.ClusterEscalationPolicy
 	Assets          []*securityv1alpha1.Asset
@@ -36,6 +42,13 @@ func Environment() policycheck.Environment {
 		Expression:       routing.ValidateExpression,
 		Template:         notify.CheckTemplate,
 	}
+}
+
+func (o *Objects) environment() policycheck.Environment {
+	if o.Env != nil {
+		return *o.Env
+	}
+	return Environment()
 }
 
 // Told is one delivery made during a run.
@@ -97,6 +110,9 @@ func Simulate(ctx context.Context, objects *Objects, c *Case) (*Run, error) {
 			Generation: 1, CreationTimestamp: metav1.NewTime(reported)},
 		Spec: *c.Incident.Spec.DeepCopy(),
 	}
+	if err := admitIncident(incident); err != nil {
+		return nil, err
+	}
 	reader, err := clusterOf(objects, ns, c.NamespaceLabels)
 	if err != nil {
 		return nil, err
@@ -112,20 +128,8 @@ func Simulate(ctx context.Context, objects *Objects, c *Case) (*Run, error) {
 
 	// The policies the operator would route with: those its checks pass,
 	// and protected cluster policies unless their own spec cannot work.
-	env := Environment()
-	cache := routing.NewExpressionCache()
-	var ordered []routing.Policy
-	for _, p := range in.Candidates.Cluster {
-		if reason, structural := policycheck.Verdict(p.AsEscalationPolicy(), env); reason == "" || policycheck.RoutesDespite(p.Spec.Protected, structural) {
-			ordered = append(ordered, routing.PrepareCluster(p, cache))
-		}
-	}
-	for _, p := range in.Candidates.Namespaced {
-		if reason, _ := policycheck.Verdict(p, env); reason == "" {
-			ordered = append(ordered, routing.Prepare(p, cache))
-		}
-	}
-	decision := routing.RouteWithAssets(incident, in.Assets, routing.Sort(ordered))
+	ordered := routable(in.Candidates, routing.NewExpressionCache(), objects.environment())
+	decision := routing.RouteWithAssets(incident, in.Assets, ordered)
 	run.Explained = routing.Explain(incident, in.Assets, ordered)
 	if len(decision.Matched) == 0 {
 		status.Phase = securityv1alpha1.PhaseUnrouted
@@ -220,4 +224,40 @@ func clusterOf(objects *Objects, ns string, labels map[string]string) (gather.Re
 		all = append(all, d.DeepCopy())
 	}
 	return gather.Offline(ns, labels, all)
+}
+
+// admitIncident defaults and checks the case's incident as the API server
+// does an Incident that is reported: one the cluster would refuse cannot
+// be run, and the error names the field.
+func admitIncident(incident *securityv1alpha1.Incident) error {
+	schemas, err := apischema.Load()
+	if err != nil {
+		return err
+	}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(incident)
+	if err != nil {
+		return err
+	}
+	doc := &unstructured.Unstructured{Object: raw}
+	doc.SetAPIVersion(securityv1alpha1.GroupVersion.String())
+	doc.SetKind("Incident")
+	unstructured.RemoveNestedField(doc.Object, "status")
+	unstructured.RemoveNestedField(doc.Object, "metadata", "creationTimestamp")
+	errs, pruned := schemas.Admit(doc)
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, "incident."+e.Error())
+	}
+	for _, field := range pruned {
+		lines = append(lines, "incident."+field+": unknown field")
+	}
+	if len(lines) > 0 {
+		return fmt.Errorf("the API server would refuse this incident: %s", strings.Join(lines, "; "))
+	}
+	spec := securityv1alpha1.IncidentSpec{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(doc.Object["spec"].(map[string]any), &spec); err != nil {
+		return err
+	}
+	incident.Spec = spec
+	return nil
 }

@@ -3,7 +3,6 @@ package policytest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,7 +70,7 @@ func Load(paths []string) (*Objects, []CaseFile, error) {
 		}
 		for _, doc := range docs {
 			if doc.GetKind() == KindPolicyTest {
-				f, err := decodeCases(doc)
+				f, err := decodeCases(schemas, doc)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", path, err))
 					continue
@@ -94,18 +93,8 @@ func (o *Objects) add(schemas *apischema.Schemas, doc *unstructured.Unstructured
 		// Secrets, Namespaces and the like are not what routing reads.
 		return nil
 	}
-	errs, pruned := schemas.Admit(doc)
-	var lines []string
-	for _, e := range errs {
-		lines = append(lines, e.Error())
-	}
-	for _, field := range pruned {
-		// kubectl asks for strict field validation: an unknown field is
-		// refused, not dropped.
-		lines = append(lines, field+": unknown field")
-	}
-	if len(lines) > 0 {
-		return fmt.Errorf("%s would be refused by the API server: %s", what, strings.Join(lines, "; "))
+	if err := admit(schemas, doc); err != nil {
+		return err
 	}
 	var target any
 	switch doc.GetKind() {
@@ -143,31 +132,46 @@ func (o *Objects) add(schemas *apischema.Schemas, doc *unstructured.Unstructured
 	return nil
 }
 
-// decodeCases reads a PolicyTest strictly: a field it does not know is an
-// error, not a check silently skipped.
-func decodeCases(doc *unstructured.Unstructured) (*File, error) {
-	raw, err := json.Marshal(doc.Object)
-	if err != nil {
+// admit defaults and validates doc as the API server would on create,
+// with kubectl's strict field validation: an unknown field is refused,
+// not dropped.
+func admit(schemas *apischema.Schemas, doc *unstructured.Unstructured) error {
+	errs, pruned := schemas.Admit(doc)
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, e.Error())
+	}
+	for _, field := range pruned {
+		lines = append(lines, field+": unknown field")
+	}
+	if len(lines) > 0 {
+		return fmt.Errorf("%s %s would be refused by the API server: %s", doc.GetKind(), doc.GetName(), strings.Join(lines, "; "))
+	}
+	return nil
+}
+
+// decodeCases admits a PolicyTest as the API server would: a field it
+// does not know is an error, not a check silently skipped.
+func decodeCases(schemas *apischema.Schemas, doc *unstructured.Unstructured) (*File, error) {
+	if err := admit(schemas, doc); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	f := &File{}
-	if err := dec.Decode(f); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(doc.Object, f); err != nil {
 		return nil, fmt.Errorf("PolicyTest %s: %w", doc.GetName(), err)
 	}
 	if len(f.Spec.Cases)+len(f.Spec.Invariants) == 0 {
 		return nil, fmt.Errorf("PolicyTest %s: spec: give at least one case or invariant", doc.GetName())
 	}
 	for i := range f.Spec.Invariants {
-		if err := f.Spec.Invariants[i].check(i); err != nil {
+		if err := checkInvariant(&f.Spec.Invariants[i], i); err != nil {
 			return nil, fmt.Errorf("PolicyTest %s: %w", doc.GetName(), err)
 		}
 	}
 	names := map[string]bool{}
 	for i := range f.Spec.Cases {
 		c := &f.Spec.Cases[i]
-		if err := c.check(i); err != nil {
+		if err := checkCase(c, i); err != nil {
 			return nil, fmt.Errorf("PolicyTest %s: %w", doc.GetName(), err)
 		}
 		if names[c.Name] {

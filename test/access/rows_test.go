@@ -446,6 +446,9 @@ func attempts() []attempt {
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
 		{kind: "Department", path: "create", what: "the sample", prepare: nothing, do: sample("Department"),
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
+		// A PolicyTest is the policy authors' own, as their policies are.
+		{kind: "PolicyTest", path: "create", what: "the sample", prepare: nothing, do: sample("PolicyTest"),
+			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
 		{kind: "IncidentReport", path: "create", what: "the sample", prepare: nothing, do: sample("IncidentReport"),
 			want: everyone(denied, outcomes{padm: allowed, nsadm: allowed, root: allowed})},
 		{kind: "IncidentReport", path: "merge patch", what: "sign a run off, forged",

@@ -35,6 +35,12 @@ func TestSamplesAreRoutedAndNotified(t *testing.T) {
 		t.Errorf("kubectl get clusterescalationpolicies: personal-data-breach = %v, want priority 100, continue, protected, Ready", row)
 	}
 	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "assets", "--all")
+	// The council's PolicyTest runs its cases and invariants against the
+	// samples as the cluster holds them, and they pass.
+	mustKubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "policytests", "--all")
+	if got := mustKubectl(t, "-n", ns, "get", "policytest", "council-routing", "-o", "jsonpath={.status.passed}/{.status.results[?(@.passed==false)].name}"); got != "4/" {
+		t.Errorf("PolicyTest council-routing passed/failing = %s, want 4/ and none failing", got)
+	}
 
 	header, rows := table(t, mustKubectl(t, "-n", ns, "get", "incidents"))
 	if want := []string{"NAME", "CATEGORY", "SEVERITY", "PHASE", "POLICY", "LEVEL", "READY", "AGE"}; !slices.Equal(header, want) {

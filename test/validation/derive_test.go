@@ -83,6 +83,12 @@ var rulesDrivenElsewhere = map[string]string{
 	"exactly one of deadline, deadlineMonths and withoutUndueDelay: a stage has a fixed time limit or none":            "controllers TestRegimeRulesRefuseEachBrokenStage",
 	"maxFromAwareness caps a deadline counted from classification: it needs anchor.from Classification and a deadline": "controllers TestRegimeRulesRefuseEachBrokenStage",
 	"stage is required when from is Filing, and only then":                                                             "controllers TestRegimeRulesRefuseEachBrokenStage",
+	// A PolicyTest's "exactly one of" rules need two fields set or none.
+	"give at least one case or invariant":         "controllers TestPolicyTestRulesRefuseEachBrokenPart",
+	"give at or after, not both":                  "controllers TestPolicyTestRulesRefuseEachBrokenPart",
+	"give exactly one of acknowledge and resolve": "controllers TestPolicyTestRulesRefuseEachBrokenPart",
+	"give exactly one of told and neverTold":      "controllers TestPolicyTestRulesRefuseEachBrokenPart",
+	"name exactly one of receiver and role":       "controllers TestPolicyTestRulesRefuseEachBrokenPart",
 }
 
 func loadKinds() (map[string]*kind, error) {
@@ -710,7 +716,9 @@ func enumStrings(s *apiextensionsv1.JSONSchemaProps) []string {
 // field's rules accept are dropped for that field.
 // futureAllowed are the times that may rightly lie in the future: a
 // manager's planned absence.
-var futureAllowed = regexp.MustCompile(`^Department spec\.absences\[\d+\]\.(from|until)$`)
+// A PolicyTest's times are those of a hypothetical incident, which may be
+// set at any time.
+var futureAllowed = regexp.MustCompile(`^(Department spec\.absences\[\d+\]\.(from|until)|PolicyTest spec\.cases\[\d+\]\..*)$`)
 
 // futureCheckedElsewhere are the times of a Filing's steps: each step is
 // recorded on a Filing that has the steps before it (a filing needs its

@@ -27,7 +27,7 @@ const Group = "security.incidentops.io"
 // Kinds are the kinds with a health check.
 var Kinds = []string{
 	"Asset", "AuditTrail", "ClusterEscalationPolicy", "Department", "EscalationPolicy",
-	"Evidence", "Filing", "Incident", "IncidentReport", "RegulatoryRegime",
+	"Evidence", "Filing", "Incident", "IncidentReport", "PolicyTest", "RegulatoryRegime",
 }
 
 // Script is the health check of a kind.
