@@ -84,7 +84,7 @@ var refusedCases = map[string]struct {
 	"unknown kind": {
 		change: set("EscalationPolicies", "kind"),
 		want: []string{`kind: Unsupported value: "EscalationPolicies": supported values: "Asset", "AuditTrail", "ClusterEscalationPolicy", "Department", ` +
-			`"EscalationPolicy", "Evidence", "Filing", "Incident", "IncidentReport", "RegulatoryRegime"`},
+			`"EscalationPolicy", "Evidence", "Filing", "Incident", "IncidentReport", "PolicyTest", "RegulatoryRegime"`},
 	},
 	"unknown version": {
 		change: set("security.incidentops.io/v1", "apiVersion"),
