@@ -56,8 +56,12 @@ func TestPolicyTestReaction(t *testing.T) {
 	for i := range rounds {
 		stop := &securityv1alpha1.EscalationPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("stops-first-%d", i)},
+			// A webhook, not a role: the operator here has no SMTP server,
+			// and a policy that would mail is left out of routing.
 			Spec: securityv1alpha1.EscalationPolicySpec{Priority: 300, Match: personal,
-				Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{Notify: []securityv1alpha1.NotifyTarget{{Role: securityv1alpha1.RoleLineManager}}}}}},
+				Receivers: []securityv1alpha1.Receiver{{Name: "department", Webhook: &securityv1alpha1.WebhookReceiver{
+					URLSecretRef: securityv1alpha1.SecretKeyReference{Name: "hook", Key: "url"}}}},
+				Escalation: securityv1alpha1.Escalation{Levels: []securityv1alpha1.EscalationLevel{{Notify: []securityv1alpha1.NotifyTarget{{Receiver: "department"}}}}}},
 		}
 		start := time.Now()
 		if err := k8sClient.Create(ctx, stop); err != nil {
