@@ -166,7 +166,7 @@ bench-short: envtest ## The benchmark harness at a small scale, so that it canno
 
 .PHONY: bench
 bench: envtest ## The benchmark harness: throughput against the API floor, latency, cost, timers, permanent errors (about 8 minutes).
-	BENCH_REPORT=$(LOCALBIN)/bench.txt $(GO) test -count=1 -timeout=90m -v -run TestHarness ./test/bench/...
+	BENCH_REPORT=$(LOCALBIN)/bench.txt $(GO) test -count=1 -timeout=90m -v -run 'TestHarness|TestPolicyTestReaction' ./test/bench/...
 
 # A one-node cluster of the real binaries (the kubelet with containerd and
 # runc from Debian's packages, kube-proxy, the controller-manager and the
