@@ -156,6 +156,11 @@ $tested
     kubectl incident test -f config/samples/company
     kubectl incident test -f config/samples --replay 1d -A
 
+  The same cases run in the cluster as the sample PolicyTest, again
+  whenever a policy, asset or department changes:
+
+    kubectl get policytests
+
   Every audit entry is streamed to the sink and printed below as "audit ...".
   Watch a trail grow as a sample incident is acknowledged and resolved:
 
