@@ -36,6 +36,9 @@ type PolicyTestReconciler struct {
 	Events eventRecorder
 	// Checks are the operator's settings policies are judged with.
 	Checks policycheck.Environment
+	// Namespaces are those the operator watches, nil for all: it has no
+	// cache of the others' objects.
+	Namespaces watchedNamespaces
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=policytests,verbs=list;watch
@@ -210,7 +213,8 @@ func (r *PolicyTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&securityv1alpha1.ClusterEscalationPolicy{}, everywhere, changed).
 		Watches(&securityv1alpha1.Asset{}, inNamespace, changed).
 		Watches(&securityv1alpha1.Department{}, inNamespace, changed).
-		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.testsOfNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.testsOfNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{}, r.Namespaces.predicate())).
 		Named("policytest").
 		Complete(r)
 }
@@ -219,11 +223,17 @@ func (r *PolicyTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // namespace for a cluster policy.
 func (r *PolicyTestReconciler) testsIn(everywhere bool) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var opts []client.ListOption
-		if !everywhere {
-			opts = append(opts, client.InNamespace(o.GetNamespace()))
+		if everywhere {
+			var out []reconcile.Request
+			if r.Namespaces == nil {
+				return r.requests(ctx)
+			}
+			for ns := range r.Namespaces {
+				out = append(out, r.requests(ctx, client.InNamespace(ns))...)
+			}
+			return out
 		}
-		return r.requests(ctx, opts...)
+		return r.requests(ctx, client.InNamespace(o.GetNamespace()))
 	}
 }
 

@@ -230,7 +230,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&FilingReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&PolicyTestReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Events: events, Checks: policies.Checks}).SetupWithManager(mgr); err != nil {
+	if err := (&PolicyTestReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Events: events, Checks: policies.Checks, Namespaces: policies.Namespaces}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&DepartmentReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {

@@ -360,6 +360,15 @@ apiVersion: security.incidentops.io/v1alpha1
 kind: Incident
 metadata: {name: at-risk}
 spec: {title: Badge lost in the car park, category: Loss, severity: Medium, reporter: {name: Tom Okafor}}
+---
+apiVersion: security.incidentops.io/v1alpha1
+kind: PolicyTest
+metadata: {name: losses}
+spec:
+  invariants:
+  - name: every loss reaches the sink
+    when: {categories: [Loss]}
+    told: {receiver: sink, level: 0}
 `, "-n", ns, "apply", "-f", "-")
 }
 
