@@ -66,7 +66,7 @@ func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		return ctrl.Result{}, err
 	}
 	status.LegalHold = incident.Spec.LegalHold.Active()
-	if known := knownSince(incident); known != nil && ev.Spec.CollectedAt.Time.Before(known.Add(-clockLeeway)) {
+	if known := incident.StatedKnownSince(); known != nil && ev.Spec.CollectedAt.Time.Before(known.Add(-clockLeeway)) {
 		markStalled(&status.Conditions, ev.Generation, now, ReasonCollectedBeforeIncident, fmt.Sprintf(
 			"spec.collectedAt: %s is before incident %s was known of (%s): evidence is collected for an incident once it is known; record when this item was collected",
 			ev.Spec.CollectedAt.UTC().Format(time.RFC3339), incident.Name, known.UTC().Format(time.RFC3339)))
@@ -81,19 +81,6 @@ func (r *EvidenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 }
 
 func evidenceStatus(e *securityv1alpha1.Evidence) any { return e.Status }
-
-// knownSince is when the organisation knew of the incident, as its
-// reporter stated it (awareAt, else reportedAt); nil when neither is
-// given, as the incident's creation may come long after the evidence.
-func knownSince(incident *securityv1alpha1.Incident) *time.Time {
-	switch {
-	case incident.Spec.AwareAt != nil:
-		return &incident.Spec.AwareAt.Time
-	case incident.Spec.ReportedAt != nil:
-		return &incident.Spec.ReportedAt.Time
-	}
-	return nil
-}
 
 // clockLeeway allows for the clocks of those who record times.
 const clockLeeway = 5 * time.Minute

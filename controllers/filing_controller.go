@@ -168,7 +168,7 @@ func timesDisagree(filing *securityv1alpha1.Filing, incident *securityv1alpha1.I
 			return fmt.Sprintf("%s: %s is in the future: record a step once it has happened", s.field, s.at.UTC().Format(time.RFC3339))
 		}
 	}
-	if known := knownSince(incident); known != nil && len(stamps) > 0 && stamps[0].at.Before(known.Add(-clockLeeway)) {
+	if known := incident.StatedKnownSince(); known != nil && len(stamps) > 0 && stamps[0].at.Before(known.Add(-clockLeeway)) {
 		return fmt.Sprintf("%s: %s is before incident %s was known of (%s)", stamps[0].field, stamps[0].at.UTC().Format(time.RFC3339),
 			incident.Name, known.UTC().Format(time.RFC3339))
 	}

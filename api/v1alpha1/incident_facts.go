@@ -50,6 +50,20 @@ func (in *Incident) ReportedAwareAt() time.Time {
 	return reported
 }
 
+// StatedKnownSince is when the organisation knew of the incident as its
+// reporter stated it (awareAt, else reportedAt); nil when neither is
+// given, as the incident's creation may come long after what it records
+// (evidence collected, a filing made).
+func (in *Incident) StatedKnownSince() *time.Time {
+	switch {
+	case in.Spec.AwareAt != nil:
+		return &in.Spec.AwareAt.Time
+	case in.Spec.ReportedAt != nil:
+		return &in.Spec.ReportedAt.Time
+	}
+	return nil
+}
+
 // AuthorityDeadline is when the supervisory authority must be told: the
 // operator's deadline, or before the operator set one, 72 hours from
 // awareness.
