@@ -22,18 +22,26 @@ import (
 func TestSlowReceiverKilledMidSend(t *testing.T) {
 	const (
 		incidents = 6
-		hold      = 5 * time.Second // within the webhook's 10s timeout
+		// hold is the longest a slow send is held, within the webhook's
+		// 10s timeout; the kill releases them sooner, so that each is
+		// still held when it comes, however slowly a loaded machine
+		// started them.
+		hold = 9 * time.Second
 		// settle is how long the operator has, after the fast receivers
 		// accepted, to record their outcome while the slow sends go on.
 		settle = 2 * time.Second
 	)
 	ns := newNamespace(t, "slow")
 	var held atomic.Int32
+	release := make(chan struct{})
 	slow, slowURL := newSink(t)
 	slow.Fail = func(int) int {
 		held.Add(1)
 		defer held.Add(-1)
-		time.Sleep(hold)
+		select {
+		case <-release:
+		case <-time.After(hold):
+		}
 		return 0
 	}
 	urls := map[string]string{"slow": slowURL}
@@ -65,6 +73,7 @@ func TestSlowReceiverKilledMidSend(t *testing.T) {
 	if err := op.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	close(release)
 	restarted := time.Now()
 	if err := op.Start(); err != nil {
 		t.Fatal(err)
