@@ -29,10 +29,13 @@ type VerifyOptions struct {
 	Expect []Expected
 }
 
-// Expected are the indexes an incident's status says its entries sit at.
+// Expected is where an incident's status says its entries sit: how many
+// the log holds, and the index of the last of them. The log may hold more
+// (the status is written after the log), never fewer.
 type Expected struct {
 	Namespace, Incident, UID string
-	Indexes                  []int64
+	Entries                  int64
+	Last                     int64
 }
 
 // check is one thing Verify checks. All are always on; tests turn one off
@@ -165,8 +168,10 @@ type verification struct {
 	newest Checkpoint
 
 	// found holds the entries at the indexes opts.Expect points to, Index
-	// -1 until the log has one there.
-	found map[int64]Entry
+	// -1 until the log has one there; counted is how many entries each
+	// incident has in the log.
+	found   map[int64]Entry
+	counted map[incidentKey]int64
 
 	// incidentAt is, for each entry, its incident in incidents (-1 for
 	// none), so that a problem found after the batches were read can still
@@ -222,11 +227,10 @@ func (v *verification) open(msg []byte) (Checkpoint, error) {
 }
 
 func verify(batches []Batch, opts VerifyOptions, checks check) (Checkpoint, []Problem) {
-	v := &verification{opts: opts, checks: checks, incidentID: map[incidentKey]int32{}, hashes: &MemoryHashes{}, found: map[int64]Entry{}}
+	v := &verification{opts: opts, checks: checks, incidentID: map[incidentKey]int32{}, hashes: &MemoryHashes{}, found: map[int64]Entry{}, counted: map[incidentKey]int64{}}
 	for _, x := range opts.Expect {
-		for _, i := range x.Indexes {
-			v.found[i] = Entry{Index: -1}
-		}
+		v.found[x.Last] = Entry{Index: -1}
+		v.counted[incidentKey{x.Namespace, "", x.UID}] = 0
 	}
 	for _, b := range batches {
 		if err := v.batch(b); err != nil {
@@ -339,6 +343,9 @@ func (v *verification) entries(lines [][]byte) (int64, []string) {
 			v.add(checkIndexes, e.Index, e.Index, v.incidentsIn(at, at), "entry %d comes again after entry %d (entries or batches were moved or repeated)", e.Index, v.next-1)
 		}
 		v.next = e.Index + 1
+		if n, ok := v.counted[incidentKey{e.Namespace, "", e.UID}]; ok {
+			v.counted[incidentKey{e.Namespace, "", e.UID}] = n + 1
+		}
 		if _, ok := v.found[at]; ok {
 			v.found[at] = e
 		}
@@ -408,24 +415,29 @@ func (v *verification) consistent() {
 	}
 }
 
-// expected checks that the log holds each entry a status points to.
+// expected checks that the log holds the entries each status counts, up
+// to the one it points to last.
 func (v *verification) expected() {
 	for _, x := range v.opts.Expect {
 		who := fmt.Sprintf("incident %s/%s uid %s", x.Namespace, x.Incident, x.UID)
-		for _, i := range x.Indexes {
-			e := v.found[i]
-			switch {
-			case i >= v.size:
-				v.add(checkExpected, i, i, []string{who}, "missing: the incident's status points here, the log holds %d entries", v.size)
-			case e.Index < 0:
-				// The entry could not be read; that is reported already.
-			case e.UID != x.UID:
-				holds := e.who()
-				if holds == "" {
-					holds = "no incident"
-				}
-				v.add(checkExpected, i, i, []string{who}, "the incident's status points here, but the entry is of %s (the incident's entries were removed)", holds)
+		e := v.found[x.Last]
+		switch {
+		case x.Last >= v.size:
+			v.add(checkExpected, x.Last, x.Last, []string{who}, "missing: the incident's status points to entry %d, the log holds %d entries", x.Last, v.size)
+			continue
+		case e.Index < 0:
+			// The entry could not be read; that is reported already.
+			continue
+		case e.UID != x.UID:
+			holds := e.who()
+			if holds == "" {
+				holds = "no incident"
 			}
+			v.add(checkExpected, x.Last, x.Last, []string{who}, "the incident's status points here, but the entry is of %s (the incident's entries were removed)", holds)
+			continue
+		}
+		if n := v.counted[incidentKey{x.Namespace, "", x.UID}]; n < x.Entries {
+			v.add(checkExpected, x.Last, x.Last, []string{who}, "missing: the incident's status counts %d entries up to this one, the log holds %d of them (entries were removed)", x.Entries, n)
 		}
 	}
 }

@@ -166,11 +166,30 @@ var tamperings = map[string]tampering{
 				}
 			}
 			opts := f.options()
-			opts.Expect = []Expected{{Namespace: "security", Incident: "incident-002", UID: "0b5e1c2d-0000-4000-8000-000000000002", Indexes: []int64{2, 8, 14, 20}}}
+			opts.Expect = []Expected{{Namespace: "security", Incident: "incident-002", UID: "0b5e1c2d-0000-4000-8000-000000000002", Entries: 4, Last: 20}}
 			return writeLog(t, f.key, kept, fixturePer), opts
 		},
 		caughtBy: checkExpected,
-		want:     "entry 2 (incident security/incident-002 uid 0b5e1c2d-0000-4000-8000-000000000002): ",
+		want:     "entry 20 (incident security/incident-002 uid 0b5e1c2d-0000-4000-8000-000000000002): missing",
+	},
+	"one entry of an incident removed, the log rebuilt and signed again with its last entry where it was": {
+		tamper: func(t testing.TB, f tamperFixture) ([]Batch, VerifyOptions) {
+			var kept []Entry
+			for i, e := range f.entries {
+				if i == 2 {
+					continue
+				}
+				if i == 20 {
+					kept = append(kept, f.entries[3])
+				}
+				kept = append(kept, e)
+			}
+			opts := f.options()
+			opts.Expect = []Expected{{Namespace: "security", Incident: "incident-002", UID: "0b5e1c2d-0000-4000-8000-000000000002", Entries: 4, Last: 20}}
+			return writeLog(t, f.key, kept, fixturePer), opts
+		},
+		caughtBy: checkExpected,
+		want:     "entry 20 (incident security/incident-002 uid 0b5e1c2d-0000-4000-8000-000000000002): missing: the incident's status counts 4 entries",
 	},
 }
 
@@ -183,7 +202,7 @@ func TestUntamperedLogVerifies(t *testing.T) {
 	for n := range 6 {
 		x := Expected{Namespace: "security", Incident: f.entries[n].Incident, UID: f.entries[n].UID}
 		for i := n; i < len(f.entries); i += 6 {
-			x.Indexes = append(x.Indexes, int64(i))
+			x.Entries, x.Last = x.Entries+1, int64(i)
 		}
 		opts.Expect = append(opts.Expect, x)
 	}
