@@ -83,7 +83,7 @@ var refusedCases = map[string]struct {
 	},
 	"unknown kind": {
 		change: set("EscalationPolicies", "kind"),
-		want: []string{`kind: Unsupported value: "EscalationPolicies": supported values: "Asset", "AuditTrail", "ClusterEscalationPolicy", "Department", ` +
+		want: []string{`kind: Unsupported value: "EscalationPolicies": supported values: "Asset", "AuditBatch", "AuditTrail", "ClusterEscalationPolicy", "Department", ` +
 			`"EscalationPolicy", "Evidence", "Filing", "Incident", "IncidentReport", "PolicyTest", "RegulatoryRegime"`},
 	},
 	"unknown version": {

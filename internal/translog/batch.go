@@ -244,3 +244,24 @@ func parseHash(s string) (tlog.Hash, error) {
 	copy(h[:], raw)
 	return h, nil
 }
+
+// ParseStored reads a batch from the fields of the object that stores it:
+// the first index, the entries as JSON Lines, the previous hash, the root
+// (both base64) and the signed checkpoint. Its errors name the field.
+func ParseStored(first int64, entries, previous, root, checkpoint string) (Batch, error) {
+	b := Batch{First: first, Payload: []byte(entries), Checkpoint: []byte(checkpoint)}
+	if first < 0 {
+		return b, fmt.Errorf("first: %d is not an index", first)
+	}
+	var err error
+	if b.Previous, err = parseHash(previous); err != nil {
+		return b, fmt.Errorf("previous: %w", err)
+	}
+	if b.Root, err = parseHash(root); err != nil {
+		return b, fmt.Errorf("root: %w", err)
+	}
+	if _, err := b.Lines(); err != nil {
+		return b, fmt.Errorf("entries: %w", err)
+	}
+	return b, nil
+}

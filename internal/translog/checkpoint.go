@@ -2,6 +2,7 @@ package translog
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -131,4 +132,25 @@ func CheckConsistency(proof tlog.TreeProof, older, newer Checkpoint) error {
 		return fmt.Errorf("%s does not extend the one at size %d: %w", newer, older.Size, err)
 	}
 	return nil
+}
+
+// VerifierKey is the public key text (name+hash+key) of a note signer key
+// text (PRIVATE+KEY+name+hash+key), so that only the private key need be
+// kept: the public one is derived from it whenever it is published.
+func VerifierKey(signerKey string) (string, error) {
+	parts := strings.SplitN(signerKey, "+", 5)
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a note signer key (PRIVATE+KEY+name+hash+key)")
+	}
+	name, hash, encoded := parts[2], parts[3], parts[4]
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("the note signer key does not hold an Ed25519 seed")
+	}
+	public := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey := name + "+" + hash + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, public...))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", fmt.Errorf("the note signer key's hash does not match its key: %w", err)
+	}
+	return vkey, nil
 }

@@ -1,6 +1,7 @@
 package translog
 
 import (
+	"crypto/rand"
 	"strings"
 	"testing"
 
@@ -79,5 +80,28 @@ func TestParseCheckpoint(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tt.err)
 			}
 		})
+	}
+}
+
+func TestVerifierKeyIsThePublicHalf(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "incident-operator-audit-log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifierKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != vkey {
+		t.Errorf("VerifierKey = %q, want %q", got, vkey)
+	}
+	other, _, _ := note.GenerateKey(rand.Reader, "incident-operator-audit-log")
+	if v, _ := VerifierKey(other); v == vkey {
+		t.Error("two signer keys give one public key")
+	}
+	for _, bad := range []string{"", vkey, "PRIVATE+KEY+x+00000000+AQ==", strings.Replace(skey, "+", "+x", 3)} {
+		if _, err := VerifierKey(bad); err == nil {
+			t.Errorf("VerifierKey(%q) is not refused", bad)
+		}
 	}
 }

@@ -24,7 +24,12 @@ type Entry struct {
 	Incident  string `json:"incident"`
 	UID       string `json:"uid"`
 	Action    string `json:"action"`
-	Actor     string `json:"actor"`
+	// Actor is the user the API server authenticated for a change, with
+	// Groups its groups; Operator is true instead for what the operator did.
+	// All are empty when nobody can be named.
+	Actor    string   `json:"actor,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	Operator bool     `json:"operator,omitempty"`
 	// Time is encoded in UTC with RFC 3339 nanoseconds.
 	Time time.Time `json:"time"`
 	// Details are encoded with their keys in byte order.

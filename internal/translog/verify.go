@@ -88,6 +88,11 @@ type Problem struct {
 	check check
 }
 
+// Check names what found the problem: indexes, links, roots, signatures,
+// checkpoints, consistency, coverage or expected; "form" for a batch that
+// cannot be read.
+func (p Problem) Check() string { return p.check.String() }
+
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Last > p.Index {

@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -30,8 +31,14 @@ func TestNamespaceDeletionTakesItsUnheldTrails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The record is the trails and the batches of the audit log.
 	deleteTrails := func(ns string) error {
-		return controller.DeleteAllOf(ctx, &securityv1alpha1.AuditTrail{}, client.InNamespace(ns))
+		for _, kind := range []client.Object{&securityv1alpha1.AuditBatch{}, &securityv1alpha1.AuditTrail{}} {
+			if err := controller.DeleteAllOf(ctx, kind, client.InNamespace(ns)); err != nil {
+				return fmt.Errorf("%T: %w", kind, err)
+			}
+		}
+		return nil
 	}
 
 	unheld := withRecord(nil)(t, namespaceFor(t, "deleted-unheld"))

@@ -402,6 +402,21 @@ func attempts() []attempt {
 			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.trail.DeepCopy()) },
 			want: onlyRoot(allowed)},
 
+		{kind: "AuditBatch", path: "create", what: "a batch of the log",
+			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Create(ctx, recordBatch(f.incident))
+			}, want: everyone(denied, outcomes{op: allowed, root: allowed})},
+		{kind: "AuditBatch", path: "merge patch", what: "a label on a batch",
+			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
+				return c.Patch(ctx, f.batch.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"edited":"yes"}}}`)))
+			}, want: everyone(denied, outcomes{root: refused("cannot be changed once written")})},
+		{kind: "AuditBatch", path: "delete", what: "holding an entry of an incident under hold",
+			prepare: withRecord(held), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.batch.DeepCopy()) },
+			want: everyone(denied, outcomes{root: refused("under legal hold")})},
+		{kind: "AuditBatch", path: "delete", what: "no hold",
+			prepare: withRecord(nil), do: func(ctx context.Context, c client.Client, f fixture) error { return c.Delete(ctx, f.batch.DeepCopy()) },
+			want: onlyRoot(allowed)},
+
 		{kind: "Filing", path: "create", what: "opened by a person",
 			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
 				return c.Create(ctx, notificationFiling(f.ns))

@@ -48,6 +48,7 @@ type fixture struct {
 	incident *securityv1alpha1.Incident
 	evidence *securityv1alpha1.Evidence
 	trail    *securityv1alpha1.AuditTrail
+	batch    *securityv1alpha1.AuditBatch
 	report   *securityv1alpha1.IncidentReport
 	filing   *securityv1alpha1.Filing
 }
@@ -190,10 +191,25 @@ func withRecord(shape func(*securityv1alpha1.Incident)) func(t *testing.T, ns st
 			Spec:       securityv1alpha1.AuditTrailSpec{Subject: securityv1alpha1.AuditSubject{Kind: "Incident", Name: f.incident.Name, UID: string(f.incident.UID)}},
 		}
 		createObject(t, f.trail)
+		f.batch = recordBatch(f.incident)
+		createObject(t, f.batch)
 		if shape != nil {
 			update(t, f.incident, shape)
 		}
 		return f
+	}
+}
+
+// recordBatch is a batch of the namespace's audit log that holds an entry
+// of incident, as the operator writes one.
+func recordBatch(incident *securityv1alpha1.Incident) *securityv1alpha1.AuditBatch {
+	const hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	return &securityv1alpha1.AuditBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: incident.Namespace, Name: "log-0000000000000000000"},
+		Spec: securityv1alpha1.AuditBatchSpec{
+			Entries:  `{"index":0,"namespace":"` + incident.Namespace + `","incident":"` + incident.Name + `","uid":"` + string(incident.UID) + `","action":"Reported","actor":"jo","time":"2026-12-07T14:50:00Z"}` + "\n",
+			Previous: hash, Root: hash, Checkpoint: "test\n1\n" + hash + "\n\n— test AAAA\n",
+		},
 	}
 }
 

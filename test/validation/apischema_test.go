@@ -56,6 +56,7 @@ func TestAPISchemaAgreesWithTheAPIServer(t *testing.T) {
 	}
 	ns := newNamespace(t, "validation-apischema")
 	kinds["AuditTrail"].bases = []map[string]any{auditTrailBase(t, ns)}
+	kinds["AuditBatch"].bases = []map[string]any{auditBatchBase(t)}
 	kinds["Filing"].bases = []map[string]any{filingBase(kinds)}
 	all, _ := deriveCases(kinds, start)
 	var cases []badCase

@@ -126,6 +126,7 @@ func TestStoredBeforeTheRules(t *testing.T) {
 	}
 	store := newNamespace(t, "validation-stored-earlier")
 	kinds["AuditTrail"].bases = []map[string]any{auditTrailBase(t, store)}
+	kinds["AuditBatch"].bases = []map[string]any{auditBatchBase(t)}
 	kinds["Filing"].bases = []map[string]any{filingBase(kinds)}
 	cases, _ := deriveCases(kinds, start)
 	prepareStore(t, kinds, store)

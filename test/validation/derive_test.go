@@ -38,6 +38,7 @@ type kind struct {
 // people never write them; the sweep builds their bases itself.
 var builtBases = map[string]string{
 	"AuditTrail": "only the operator appends to a trail; its base is a trail of two entries chained as the operator chains them (auditTrailBase)",
+	"AuditBatch": "only the operator writes the audit log; its base is the first batch of a log of two entries, signed as the operator signs one (auditBatchBase)",
 	"Filing":     "only the operator opens a Filing; its base is the one it opens for the sample regime's first stage of the first sample incident (filingBase)",
 }
 
@@ -180,6 +181,7 @@ const (
 	liveUnaware  = "live-unaware"  // personal data, no awareAt
 	liveEvidence = "live-evidence" // the first Evidence sample, with one custody transfer
 	liveTrail    = "live-trail"    // the AuditTrail base
+	liveBatch    = "live-batch"    // the AuditBatch base
 )
 
 // deriver makes the cases of one base object.

@@ -409,6 +409,18 @@ var ruleBreakers = []breaker{
 				return specPatch("entries", list)
 			}}}
 	}},
+	{kind: "AuditBatch", message: "an audit batch cannot be changed once written", update: func(time.Time) []updateBreach {
+		return []updateBreach{
+			{live: liveBatch, field: "spec", what: "an entry rewritten",
+				patch: func(live map[string]any) map[string]any {
+					entries, _ := getAt(live, path{"spec", "entries"})
+					text, _ := entries.(string)
+					return specPatch("entries", strings.Replace(text, `"Routed"`, `"Acknowledged"`, 1))
+				}},
+			{live: liveBatch, field: "spec", what: "the checkpoint replaced",
+				patch: func(map[string]any) map[string]any { return specPatch("checkpoint", "another\n1\nroot\n") }},
+		}
+	}},
 
 	{kind: "Asset", message: "namedContact is required when contactVia is NamedContact", create: func(s site, _ time.Time) []breach {
 		n := clone(s.node)

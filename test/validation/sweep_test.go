@@ -109,6 +109,7 @@ func TestSweep(t *testing.T) {
 	// A trail's hashes cover its namespace: its base is chained for the
 	// namespace its accepted cases are stored in.
 	kinds["AuditTrail"].bases = []map[string]any{auditTrailBase(t, store)}
+	kinds["AuditBatch"].bases = []map[string]any{auditBatchBase(t)}
 	kinds["Filing"].bases = []map[string]any{filingBase(kinds)}
 	cases, missing := deriveCases(kinds, start)
 	for _, m := range missing {
@@ -235,8 +236,12 @@ func awaitReports(t *testing.T, kinds map[string]*kind, outcomes []outcome, ns s
 			o.verdict, o.answer = failed, "accepted by a dry run, then: "+err.Error()
 			continue
 		}
-		if o.c.kind == "AuditTrail" {
+		switch o.c.kind {
+		case "AuditTrail":
 			judgeTrail(ctx, k, o, ns)
+			continue
+		case "AuditBatch":
+			judgeBatch(ctx, k, o, ns)
 			continue
 		}
 		pending[o.c.kind+"/"+o.name] = o
@@ -515,6 +520,11 @@ func storeLive(t *testing.T, kinds map[string]*kind, ns string) map[string]strin
 		t.Fatalf("storing %s: %v", liveTrail, err)
 	}
 	live[liveTrail] = ns + "/" + liveTrail
+	batches := kinds["AuditBatch"]
+	if err := k8sClient.Create(context.Background(), object(batches, batches.bases[0], ns, liveBatch)); err != nil {
+		t.Fatalf("storing %s: %v", liveBatch, err)
+	}
+	live[liveBatch] = ns + "/" + liveBatch
 	return live
 }
 

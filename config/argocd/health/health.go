@@ -26,7 +26,7 @@ const Group = "security.incidentops.io"
 
 // Kinds are the kinds with a health check.
 var Kinds = []string{
-	"Asset", "AuditTrail", "ClusterEscalationPolicy", "Department", "EscalationPolicy",
+	"Asset", "AuditBatch", "AuditTrail", "ClusterEscalationPolicy", "Department", "EscalationPolicy",
 	"Evidence", "Filing", "Incident", "IncidentReport", "PolicyTest", "RegulatoryRegime",
 }
 
