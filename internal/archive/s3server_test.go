@@ -60,8 +60,12 @@ func s3Endpoint(t testing.TB) string {
 	return s3Server.endpoint
 }
 
-// versitygw is the server's binary, built by hack/build-s3.sh if missing.
+// versitygw is the server's binary: $VERSITYGW, or bin/versitygw, built by
+// hack/build-s3.sh if missing.
 func versitygw() (string, error) {
+	if bin := os.Getenv("VERSITYGW"); bin != "" {
+		return bin, nil
+	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return "", err
@@ -72,6 +76,7 @@ func versitygw() (string, error) {
 	}
 	build := exec.Command(filepath.Join(root, "hack", "build-s3.sh"))
 	build.Dir = root
+	build.Env = append(os.Environ(), "LOCALBIN="+filepath.Join(root, "bin"))
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%s is missing and hack/build-s3.sh failed (run it to see why): %v\n%s", bin, err, out)
 	}
