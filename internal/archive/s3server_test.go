@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 	if cmd := s3Server.cmd; cmd != nil {
 		_ = cmd.Process.Kill()
 		<-s3Server.exited
+	}
+	if s3Server.dir != "" {
 		os.RemoveAll(s3Server.dir)
 	}
 	os.Exit(code)
