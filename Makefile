@@ -108,8 +108,16 @@ test-rules: ## The repository's own rules: pure packages import no Kubernetes cl
 	$(GO) test $(GOTEST_FLAGS) ./test/imports/... ./test/packages/...
 
 .PHONY: test-unit
-test-unit: $(PROMTOOL) ## Unit tests of the pure packages, the plugin's commands, the Argo CD health checks on stored objects and the alerting rules.
+test-unit: $(PROMTOOL) s3server ## Unit tests of the pure packages, the plugin's commands, the Argo CD health checks on stored objects and the alerting rules.
 	$(GO) test $(GOTEST_FLAGS) ./api/... ./internal/... ./config/... ./cmd/...
+
+# The S3-compatible server the archive's tests run against, on loopback.
+VERSITYGW_VERSION ?= v1.8.0
+export VERSITYGW := $(LOCALBIN)/versitygw
+
+.PHONY: s3server
+s3server: ## Build the S3-compatible server (Versity S3 Gateway) the archive's tests run against into bin/versitygw.
+	VERSITYGW_VERSION=$(VERSITYGW_VERSION) LOCALBIN=$(LOCALBIN) GO=$(GO) hack/build-s3.sh >/dev/null
 
 # Each fuzz target runs briefly past its seed corpus (which test-unit runs).
 # Minimising a new input is capped, so that the time goes to executions;
@@ -119,7 +127,7 @@ test-unit: $(PROMTOOL) ## Unit tests of the pure packages, the plugin's commands
 # more; a failing input always fails.
 FUZZTIME ?= 5s
 FUZZMINIMIZETIME ?= 1s
-FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/audit:FuzzStream ./internal/policycheck:FuzzAllowedDestination
+FUZZ_TARGETS ?= ./api/v1alpha1:FuzzDuration ./internal/calendar:FuzzCalendar ./internal/routing:FuzzCompileExpression ./internal/notify:FuzzRender ./internal/audit:FuzzVerify ./internal/audit:FuzzVerifyJSON ./internal/translog:FuzzDecodeBatch ./internal/policycheck:FuzzAllowedDestination
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME beyond its seed corpus, and print its executions.

@@ -34,7 +34,7 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
-	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/internal/archive"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
@@ -100,7 +100,9 @@ func main() {
 		probeAddr            string
 		pprofAddr            string
 		warningEventsOnly    bool
-		auditKeySecret       string
+		auditLogKeySecret    string
+		auditLogOrigin       string
+		archiveFlags         archiveFlags
 		auditSinkURL         string
 		operatorNamespace    string
 		leaderElect          bool
@@ -144,7 +146,9 @@ func main() {
 	flag.DurationVar(&backoff.Initial, "retry-initial-delay", backoff.Initial, "Wait before the first retry of a failed delivery; it doubles with each failure.")
 	flag.DurationVar(&backoff.Max, "retry-max-delay", backoff.Max, "Longest wait between retries of a failed delivery.")
 	var smtp smtpFlags
-	flag.StringVar(&auditKeySecret, "audit-key-secret", "incident-operator-system/incident-operator-audit-key", "NAMESPACE/NAME of the Secret holding the keys that sign audit trails (key id -> at least 32 random bytes; the lexically greatest id signs, all verify; read again within 30 seconds of a change). Created with one random key only while no audit trail exists; missing later, or not holding the keys that signed the trails, it is never replaced: nothing is signed, so no incident change is recorded, until it is restored. Only the operator should be able to read it.")
+	flag.StringVar(&auditLogKeySecret, "audit-log-key-secret", "incident-operator-system/incident-operator-audit-log-key", "NAMESPACE/NAME of the Secret holding the Ed25519 key (key \"signer\", a note signer key) that signs the checkpoints of every namespace's audit log; its public key is published in the ConfigMap of the same name and namespace. Created only while no audit log exists; missing later, it is never replaced: nothing is signed, so no incident change is recorded, until it is restored (read again within 30 seconds). Only the operator should be able to read it.")
+	archiveFlags.bind(flag.CommandLine)
+	flag.StringVar(&auditLogOrigin, "audit-log-origin", "incident-operator", "Prefix of every namespace's audit log name in its checkpoints (<origin>/<namespace>): name the cluster, such as incidents.example.org/prod, so that a witness tells its logs from another cluster's.")
 	flag.StringVar(&auditSinkURL, "audit-sink-url", "", "URL that every audit entry is POSTed to as JSON lines (a SIEM's HTTP collector), at least once, so that deleting objects in the cluster cannot hide what the trail said; empty disables it.")
 	flag.StringVar(&operatorNamespace, "operator-namespace", "incident-operator-system", "The operator's own namespace: the Secrets that ClusterEscalationPolicies' receivers name are read from it.")
 	smtp.bind(flag.CommandLine)
@@ -204,12 +208,12 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	auditKeys, auditKeyWatch, err := loadAuditKeys(ctx, mgr, auditKeySecret)
+	logKey, logKeyWatch, err := loadLogKey(ctx, mgr, auditLogKeySecret, auditLogOrigin)
 	if err != nil {
-		log.Error(err, "Loading the audit signing keys")
+		log.Error(err, "Loading the audit log key")
 		os.Exit(1)
 	}
-	utilruntime.Must(mgr.Add(auditKeyWatch))
+	utilruntime.Must(mgr.Add(logKeyWatch))
 	if leaderElect {
 		guard, err := installGuard(mgr, leaderElectionNS)
 		if err != nil {
@@ -226,8 +230,15 @@ func main() {
 	if auditSinkURL != "" {
 		auditSink = &notify.WebhookTarget{URL: auditSinkURL}
 	}
+	auditArchive, err := archiveFlags.writer(ctx)
+	if err != nil {
+		log.Error(err, "Opening the audit archive")
+		os.Exit(1)
+	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		AuditKeys:                    auditKeys,
+		Archive:                      auditArchive,
+		LogKey:                       logKey,
+		LogOrigin:                    auditLogOrigin,
 		AuditSink:                    auditSink,
 		MaxConcurrentReconciles:      maxConcurrent,
 		DeliveryConcurrency:          deliveryConcurrency,
@@ -275,24 +286,72 @@ func installGuard(mgr ctrl.Manager, namespace string) (*controllers.InstallGuard
 		Interval: 10 * time.Second, Clock: clock.RealClock{}}, nil
 }
 
-// loadAuditKeys reads the audit signing keys before the manager's cache
-// starts, creating the Secret on a first install, and returns the watch
-// that keeps them as the Secret says from then on.
-func loadAuditKeys(ctx context.Context, mgr ctrl.Manager, ref string) (*audit.KeyRing, *controllers.AuditKeyWatch, error) {
+// archiveFlags say where the audit logs are archived.
+type archiveFlags struct {
+	location, endpoint, region string
+	pathStyle                  bool
+	retention                  time.Duration
+}
+
+func (f *archiveFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.location, "audit-archive", "", "Where every namespace's audit log is copied, write once: a directory (a PersistentVolume), or s3://bucket/prefix; empty archives nothing. S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+	fs.StringVar(&f.endpoint, "audit-archive-s3-endpoint", "", "URL of the S3-compatible server, such as https://minio.example.org; empty for AWS.")
+	fs.StringVar(&f.region, "audit-archive-s3-region", "us-east-1", "Region of the S3 bucket.")
+	fs.BoolVar(&f.pathStyle, "audit-archive-s3-path-style", false, "Name the bucket in the URL's path, as most S3-compatible servers other than AWS want.")
+	fs.DurationVar(&f.retention, "audit-archive-retention", 0, "How long each archived object is locked (S3 Object Lock, COMPLIANCE mode) from when it is written, on a bucket with Object Lock; 0 locks nothing.")
+}
+
+// writer opens the archive; nil when none is configured.
+func (f *archiveFlags) writer(ctx context.Context) (*archive.Writer, error) {
+	var store archive.Store
+	switch {
+	case f.location == "":
+		return nil, nil
+	case strings.HasPrefix(f.location, "s3://"):
+		s3, err := archive.NewS3(ctx, archive.S3Config{URL: f.location, Endpoint: f.endpoint, Region: f.region, PathStyle: f.pathStyle,
+			AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")})
+		if err != nil {
+			return nil, fmt.Errorf("--audit-archive=%s: %w", f.location, err)
+		}
+		store = s3
+	default:
+		dir, err := archive.NewDir(f.location)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-archive=%s: %w", f.location, err)
+		}
+		store = dir
+	}
+	if f.retention < 0 {
+		return nil, fmt.Errorf("--audit-archive-retention=%s: want 0 or more", f.retention)
+	}
+	return archive.NewWriter(store, f.retention, clock.RealClock{}), nil
+}
+
+// loadLogKey reads the audit log key before the manager's cache starts,
+// creating the Secret on a first install and publishing the public key,
+// and returns the watch that keeps the key as the Secret says from then on.
+func loadLogKey(ctx context.Context, mgr ctrl.Manager, ref, origin string) (*controllers.LogKey, *controllers.LogKeyWatch, error) {
 	namespace, name, ok := strings.Cut(ref, "/")
 	if !ok || namespace == "" || name == "" {
-		return nil, nil, fmt.Errorf("--audit-key-secret=%q: want NAMESPACE/NAME", ref)
+		return nil, nil, fmt.Errorf("--audit-log-key-secret=%q: want NAMESPACE/NAME", ref)
+	}
+	if origin == "" || strings.ContainsAny(origin, " \n+") {
+		return nil, nil, fmt.Errorf("--audit-log-origin=%q: want a name without spaces or '+', such as incidents.example.org/prod", origin)
 	}
 	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
 	if err != nil {
 		return nil, nil, err
 	}
-	secret := types.NamespacedName{Namespace: namespace, Name: name}
-	keys, err := controllers.LoadAuditKeys(ctx, c, secret)
+	setup := controllers.LogKeySetup{
+		Secret:    types.NamespacedName{Namespace: namespace, Name: name},
+		ConfigMap: types.NamespacedName{Namespace: namespace, Name: name},
+		Origin:    origin,
+	}
+	key, err := controllers.LoadLogKey(ctx, c, setup)
 	if err != nil {
 		return nil, nil, err
 	}
-	return keys, &controllers.AuditKeyWatch{Reader: mgr.GetAPIReader(), Secret: secret, Keys: keys}, nil
+	return key, &controllers.LogKeyWatch{Reader: mgr.GetAPIReader(), Setup: setup, Key: key}, nil
 }
 
 // metricsOptions serves metrics, by default only to callers the API server

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -18,31 +19,35 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/notify"
+	"github.com/incidentops/incident-operator/internal/translog"
 )
 
 // AuditSink streams audit entries, as JSON lines, to a store outside the
 // cluster (a SIEM's HTTP collector), so that deleting or rewriting objects
-// in the cluster cannot hide what the trail said. Delivery is at least
-// once: each batch carries an idempotency key naming the subject and the
-// sequences it holds, and status.audit.exported advances only on success.
+// in the cluster cannot hide what the log said. Each line is an entry as
+// the log hashes it (its leaf), so that the sink can check it against the
+// log's checkpoints. Delivery is at least once: each batch carries an
+// idempotency key naming the incident and the ordinals of its entries it
+// holds, and status.audit.exported advances only on success.
 type AuditSink struct {
 	HTTP   *notify.HTTP
 	Target notify.WebhookTarget
 }
 
-// Export sends entries of one subject's trail.
-func (s *AuditSink) Export(ctx context.Context, namespace string, subject securityv1alpha1.AuditSubject, entries []securityv1alpha1.AuditEntry, now time.Time) error {
+// Export sends entries of one incident, the first of them its entry of
+// ordinal first.
+func (s *AuditSink) Export(ctx context.Context, uid types.UID, first int64, entries []translog.Entry, now time.Time) error {
 	var body bytes.Buffer
 	for _, e := range entries {
-		line, err := audit.Line(namespace, subject, e)
+		line, err := e.Line()
 		if err != nil {
 			return err
 		}
 		body.Write(line)
+		body.WriteByte('\n')
 	}
-	key := fmt.Sprintf("%s/%d-%d", subject.UID, entries[0].Sequence, entries[len(entries)-1].Sequence)
+	key := fmt.Sprintf("%s/%d-%d", uid, first, first+int64(len(entries))-1)
 	return s.HTTP.SendLines(ctx, s.Target, key, body.Bytes(), now)
 }
 
@@ -74,7 +79,7 @@ type AuditExporter struct {
 	Sink *AuditSink
 	// Reader reads incidents, from the cache.
 	Reader client.Reader
-	Trails *AuditTrails
+	Log    *AuditLog
 	Clock  clock.Clock
 	Events eventRecorder
 	// Wakeups bring the incident back to record what the sink took.
@@ -157,19 +162,19 @@ func (e *AuditExporter) await(ctx context.Context, incident *securityv1alpha1.In
 	return nil
 }
 
-// exportedThrough is true when the sink acknowledged the incident's trail
-// up to its head, in status or since.
+// exportedThrough is true when the sink acknowledged the incident's
+// entries up to the last its status counts, in status or since.
 func (e *AuditExporter) exportedThrough(incident *securityv1alpha1.Incident) bool {
 	trail := incident.Status.Audit
-	if e == nil || trail == nil || trail.Head == nil {
+	if e == nil || trail == nil || trail.Log == nil {
 		return true
 	}
 	exported, ok := e.exported(incident)
-	return ok && exported >= trail.Head.Sequence
+	return ok && exported >= trail.Log.Entries-1
 }
 
-// exported is the last sequence the sink acknowledged, as status says or
-// as acknowledged since.
+// exported is the ordinal of the incident's last entry the sink
+// acknowledged, as status says or as acknowledged since.
 func (e *AuditExporter) exported(incident *securityv1alpha1.Incident) (int64, bool) {
 	seq, ok := int64(-1), false
 	if trail := incident.Status.Audit; trail != nil && trail.Exported != nil {
@@ -231,7 +236,7 @@ func (e *AuditExporter) next(ctx context.Context) bool {
 	return true
 }
 
-// export sends the entries of the incident's trail after the last one the
+// export sends the incident's entries in the log after the last one the
 // sink acknowledged, and wakes the incident to record the acknowledgement.
 func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv1alpha1.Incident, error) {
 	incident := &securityv1alpha1.Incident{}
@@ -244,26 +249,31 @@ func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv
 	if incident.UID != req.uid {
 		return nil, nil
 	}
-	// The trail may run past the head in status (the status write of a
-	// reconcile, or of a deletion, is still to come): everything stored
-	// is sent.
-	var after *securityv1alpha1.AuditHead
-	if seq, ok := e.exported(incident); ok {
-		after = &securityv1alpha1.AuditHead{Sequence: seq}
+	namespace := &corev1.Namespace{}
+	if err := e.Reader.Get(ctx, types.NamespacedName{Name: incident.Namespace}, namespace); err != nil {
+		return incident, err
 	}
-	subject := subjectOf(incident)
-	pending, err := e.Trails.tail(ctx, incident.Namespace, subject, after)
+	// The log may hold more than the status counts (the status write of a
+	// reconcile, or of a deletion, is still to come): everything stored is
+	// sent.
+	first := int64(0)
+	if seq, ok := e.exported(incident); ok {
+		first = seq + 1
+	}
+	subject := LogSubject{Namespace: incident.Namespace, Name: incident.Name, UID: incident.UID, NamespaceUID: namespace.UID}
+	pending, err := e.Log.Stored(ctx, subject, first)
 	if err != nil {
 		return incident, err
 	}
 	if len(pending) == 0 {
 		return incident, nil
 	}
-	if err := e.Sink.Export(ctx, incident.Namespace, subject, pending, e.Clock.Now()); err != nil {
-		return incident, fmt.Errorf("exporting audit entries %d-%d to the audit sink: %w", pending[0].Sequence, pending[len(pending)-1].Sequence, err)
+	last := first + int64(len(pending)) - 1
+	if err := e.Sink.Export(ctx, incident.UID, first, pending, e.Clock.Now()); err != nil {
+		return incident, fmt.Errorf("exporting the incident's audit entries %d-%d to the audit sink: %w", first, last, err)
 	}
 	e.mu.Lock()
-	e.acked[incident.UID] = pending[len(pending)-1].Sequence
+	e.acked[incident.UID] = last
 	e.mu.Unlock()
 	e.Wakeups.wake(incident.Namespace, incident.Name)
 	return incident, nil

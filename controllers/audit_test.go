@@ -1,9 +1,13 @@
 package controllers_test
 
 import (
-	"encoding/json"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,42 +24,43 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/controllers"
 	"github.com/incidentops/incident-operator/internal/notify"
+	auditrecord "github.com/incidentops/incident-operator/internal/record"
+	"github.com/incidentops/incident-operator/internal/translog"
 )
 
-// trailOf reads an incident's whole audit trail as stored.
+// trailOf reads an incident's entries from its namespace's audit log, as
+// stored.
 func trailOf(t *testing.T, inc *securityv1alpha1.Incident) []securityv1alpha1.AuditEntry {
 	t.Helper()
-	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	var trails []securityv1alpha1.AuditTrail
-	for segment := int64(0); ; segment++ {
-		trail := securityv1alpha1.AuditTrail{}
-		err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: inc.Namespace, Name: audit.ObjectName(subject, segment)}, &trail)
-		if apierrors.IsNotFound(err) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		trails = append(trails, trail)
-	}
-	entries, err := audit.Entries(trails)
+	entries, err := auditrecord.OfIncident(readLog(t, inc.Namespace), string(inc.UID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return entries
 }
 
-// verify checks an incident's trail with the operator's keys, against the
-// head its status holds.
-func verify(inc *securityv1alpha1.Incident, entries []securityv1alpha1.AuditEntry) error {
-	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	opts := audit.VerifyOptions{Keys: auditKeys}
-	if inc.Status.Audit != nil {
-		opts.Head = inc.Status.Audit.Head
+// verify checks the incident's namespace's audit log with the operator's
+// public key, and that it holds the entries the incident's status counts.
+func verify(inc *securityv1alpha1.Incident, _ []securityv1alpha1.AuditEntry) error {
+	var list securityv1alpha1.AuditBatchList
+	if err := k8sClient.List(context.Background(), &list, client.InNamespace(inc.Namespace)); err != nil {
+		return err
 	}
-	_, err := audit.Verify(inc.Namespace, subject, entries, opts)
+	batches := make([]translog.Batch, 0, len(list.Items))
+	for i := range list.Items {
+		b, err := controllers.BatchOf(&list.Items[i])
+		if err != nil {
+			return err
+		}
+		batches = append(batches, b)
+	}
+	opts := translog.VerifyOptions{Origin: logKeySetup.Origin + "/" + inc.Namespace, Verifier: logKey.Verifier()}
+	if inc.Status.Audit != nil && inc.Status.Audit.Log != nil {
+		opts.Expect = []translog.Expected{{Namespace: inc.Namespace, Incident: inc.Name, UID: string(inc.UID), Entries: inc.Status.Audit.Log.Entries, Last: inc.Status.Audit.Log.Last}}
+	}
+	_, err := translog.Verify(batches, opts)
 	return err
 }
 
@@ -145,74 +151,81 @@ func TestAuditTrailRecordsWhoDidWhat(t *testing.T) {
 	inc, entries = waitForTrail(t, ns, "phish",
 		"Reported by rob", "Routed by operator", "Notified by operator", "Changed by pat", "Acknowledged by rita", "Resolved by rita")
 
-	// Append-only at the API server.
-	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	name := audit.ObjectName(subject, 0)
-	trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	// Create-only at the API server: nobody changes a batch, not even an
+	// administrator.
+	batches := readLog(t, ns)
+	first := &securityv1alpha1.AuditBatch{}
+	if err := k8sClient.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: batches[0].Name()}, first); err != nil {
+		t.Fatal(err)
+	}
 	for what, patch := range map[string]string{
-		"edit an entry":   `[{"op":"replace","path":"/spec/entries/1/action","value":"Resolved"}]`,
-		"remove an entry": `[{"op":"remove","path":"/spec/entries/1"}]`,
-		"skip a sequence": fmt.Sprintf(`[{"op":"add","path":"/spec/entries/-","value":%s}]`, forgedEntry(t, entries, 5)),
+		"edit an entry":        `[{"op":"replace","path":"/spec/entries","value":"{}\n"}]`,
+		"replace a checkpoint": `[{"op":"replace","path":"/spec/checkpoint","value":"forged"}]`,
+		"renumber a batch":     `[{"op":"replace","path":"/spec/first","value":7}]`,
 	} {
-		err := k8sClient.Patch(t.Context(), trail, client.RawPatch(types.JSONPatchType, []byte(patch)))
-		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.entries") {
+		err := k8sClient.Patch(t.Context(), first.DeepCopy(), client.RawPatch(types.JSONPatchType, []byte(patch)))
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "cannot be changed once written") {
 			t.Errorf("an administrator could %s: %v", what, err)
 		}
 	}
-	// A responder may read the trail, not write it, even with update
-	// rights on it: appending needs the verb append.
+	// A responder may read the log, not write it, even with create and
+	// delete rights on it: writing needs the verb append, deleting purge.
 	writer := clientAs(t, ns, "mallory", []rbacv1.PolicyRule{{
-		APIGroups: []string{securityv1alpha1.GroupVersion.Group}, Resources: []string{"audittrails"}, Verbs: []string{"get", "update", "patch", "delete"},
+		APIGroups: []string{securityv1alpha1.GroupVersion.Group}, Resources: []string{"auditbatches"}, Verbs: []string{"get", "create", "update", "patch", "delete"},
 	}})
-	err := writer.Patch(t.Context(), trail, client.RawPatch(types.JSONPatchType,
-		fmt.Appendf(nil, `[{"op":"add","path":"/spec/entries/-","value":%s}]`, forgedEntry(t, entries, 0))))
-	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "append") {
-		t.Errorf("an account without the verb append appended: %v", err)
+	copied := first.DeepCopy()
+	copied.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: translog.BatchName(1 << 40)}
+	if err := writer.Create(t.Context(), copied); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "append") {
+		t.Errorf("an account without the verb append wrote a batch: %v", err)
 	}
-	if err := writer.Delete(t.Context(), trail); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "purge") {
-		t.Errorf("an account without the verb purge deleted a trail: %v", err)
+	if err := writer.Delete(t.Context(), first.DeepCopy()); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "purge") {
+		t.Errorf("an account without the verb purge deleted a batch: %v", err)
 	}
-	if err := responder.Delete(t.Context(), trail); !apierrors.IsForbidden(err) {
-		t.Errorf("a responder deleted a trail: %v", err)
+	if err := responder.Delete(t.Context(), first.DeepCopy()); !apierrors.IsForbidden(err) {
+		t.Errorf("a responder deleted a batch: %v", err)
 	}
 
-	// An administrator who can append, but holds no signing key, can add an
-	// entry whose hash chains; the verifier names it by its signature.
-	last := entries[len(entries)-1]
-	chain := audit.NewChain(ns, subject, &securityv1alpha1.AuditHead{Sequence: last.Sequence, Hash: last.Hash, KeyID: last.KeyID, Signature: last.Signature})
-	data, err := json.Marshal(chain.Append(audit.Key{ID: last.KeyID, Secret: []byte("not-the-operator-key-but-32-bytes")}, time.Now(),
-		securityv1alpha1.AuditActor{Operator: true}, securityv1alpha1.AuditResolved, nil))
+	// An administrator who can append, but holds no log key, can add a
+	// batch that links and hashes as it should; the verifier names its
+	// entry by its signature.
+	log := translog.NewLog(logKeySetup.Origin+"/"+ns, &translog.MemoryHashes{})
+	for _, b := range batches {
+		if err := log.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	skey, _, err := note.GenerateKey(rand.Reader, "incident-operator-audit-log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := string(data)
-	if err := k8sClient.Patch(t.Context(), trail, client.RawPatch(types.JSONPatchType,
-		fmt.Appendf(nil, `[{"op":"add","path":"/spec/entries/-","value":%s}]`, forged))); err != nil {
-		t.Fatalf("appending a forged entry as an administrator: %v", err)
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
 	}
-	tampered := trailOf(t, inc)
-	err = verify(inc, tampered)
-	var broken *audit.BrokenError
-	if !errors.As(err, &broken) || broken.Sequence != int64(len(entries)) || !strings.Contains(broken.Reason, "signature") {
-		t.Errorf("the forged entry %d was not named: %v", len(entries), err)
+	forged, err := log.Next([]translog.Entry{{Namespace: ns, Incident: inc.Name, UID: string(inc.UID), Action: "Resolved", Operator: true, Time: time.Now()}}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(t.Context(), batchObject(ns, forged)); err != nil {
+		t.Fatalf("appending a forged batch as an administrator: %v", err)
+	}
+	err = verify(inc, nil)
+	var broken *translog.BrokenError
+	if !errors.As(err, &broken) || broken.Problems[0].Index != forged.First || broken.Problems[0].Check() != "signatures" ||
+		!strings.Contains(broken.Problems[0].String(), string(inc.UID)) {
+		t.Errorf("the forged entry %d was not named by its signature: %v", forged.First, err)
 	}
 }
 
-// forgedEntry is a well-formed entry following entries, with a hash that
-// chains, signed with a key the operator does not have.
-func forgedEntry(t *testing.T, entries []securityv1alpha1.AuditEntry, skip int64) string {
-	t.Helper()
-	last := entries[len(entries)-1]
-	e := securityv1alpha1.AuditEntry{
-		Sequence: last.Sequence + 1 + skip, Time: metav1.NewMicroTime(time.Now().Truncate(time.Microsecond)),
-		Actor: securityv1alpha1.AuditActor{Operator: true}, Action: securityv1alpha1.AuditResolved,
-		PreviousHash: last.Hash, Hash: strings.Repeat("a", 64), KeyID: last.KeyID, Signature: strings.Repeat("b", 64),
+// batchObject is the object that stores b, as the operator stores one.
+func batchObject(ns string, b translog.Batch) *securityv1alpha1.AuditBatch {
+	return &securityv1alpha1.AuditBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: b.Name()},
+		Spec: securityv1alpha1.AuditBatchSpec{
+			First: b.First, Entries: string(b.Payload), Checkpoint: string(b.Checkpoint),
+			Previous: base64.StdEncoding.EncodeToString(b.Previous[:]), Root: base64.StdEncoding.EncodeToString(b.Root[:]),
+		},
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
 
 // A legal hold keeps the incident, its evidence and its trail: the API
@@ -283,12 +296,11 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 	})
 
 	// While held, nothing of it can be deleted, nor what was reported changed.
-	subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-	trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: audit.ObjectName(subject, 0)}}
+	batch := &securityv1alpha1.AuditBatch{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: readLog(t, ns)[0].Name()}}
 	for what, err := range map[string]error{
-		"delete the incident": k8sClient.Delete(t.Context(), inc.DeepCopy()),
-		"delete the evidence": k8sClient.Delete(t.Context(), stored.DeepCopy()),
-		"delete the trail":    k8sClient.Delete(t.Context(), trail),
+		"delete the incident":          k8sClient.Delete(t.Context(), inc.DeepCopy()),
+		"delete the evidence":          k8sClient.Delete(t.Context(), stored.DeepCopy()),
+		"delete a batch of its record": k8sClient.Delete(t.Context(), batch),
 		"downgrade the incident": func() error {
 			low := inc.DeepCopy()
 			low.Spec.Severity = securityv1alpha1.SeverityLow
@@ -358,15 +370,6 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 	if err := k8sClient.Update(t.Context(), rewritten); err == nil || !strings.Contains(err.Error(), "a release cannot be changed") {
 		t.Errorf("a release was rewritten: %v", err)
 	}
-	eventually(t, 10*time.Second, func() error {
-		if err := k8sClient.Get(t.Context(), client.ObjectKeyFromObject(trail), trail); err != nil {
-			return err
-		}
-		if trail.Status.LegalHold {
-			return errors.New("the trail is still marked held")
-		}
-		return nil
-	})
 	if err := k8sClient.Delete(t.Context(), inc.DeepCopy()); err != nil {
 		t.Fatal(err)
 	}
@@ -378,13 +381,11 @@ func TestLegalHoldAndEvidence(t *testing.T) {
 		return nil
 	})
 	entries = trailOf(t, inc)
-	if _, err := audit.Verify(ns, subject, entries, audit.VerifyOptions{Keys: auditKeys, Sealed: true}); err != nil {
-		t.Errorf("the trail of the deleted incident does not verify as sealed: %v", err)
+	if last := entries[len(entries)-1]; last.Action != securityv1alpha1.AuditDeleted {
+		t.Errorf("the deleted incident's entries end with %s, not its deletion", last.Action)
 	}
-	// Cut its last entry (as someone with the key-less power to rewrite
-	// the trail would): the seal is gone, and the verifier says so.
-	if _, err := audit.Verify(ns, subject, entries[:len(entries)-1], audit.VerifyOptions{Keys: auditKeys, Sealed: true}); err == nil {
-		t.Error("a deleted incident's trail without its Deleted entry verified")
+	if err := verify(&securityv1alpha1.Incident{ObjectMeta: inc.ObjectMeta}, nil); err != nil {
+		t.Errorf("the log of the deleted incident does not verify: %v", err)
 	}
 }
 
@@ -422,59 +423,65 @@ func TestForensicInvestigationAndAuditSink(t *testing.T) {
 		t.Errorf("Internal Audit was told %d times, want once", n)
 	}
 
-	// The sink holds every entry, and its lines verify as the chain.
+	// The sink holds every entry, each line the log's own leaf.
 	eventually(t, 10*time.Second, func() error {
 		inc = getIncident(t, ns, "malware")
+		logged := trailOf(t, inc)
 		got := lines.entries(string(inc.UID))
-		subject := securityv1alpha1.AuditSubject{Kind: "Incident", Name: inc.Name, UID: string(inc.UID)}
-		if _, err := audit.Verify(ns, subject, got, audit.VerifyOptions{Keys: auditKeys, Head: inc.Status.Audit.Head}); err != nil {
-			return fmt.Errorf("the sink's copy (%d entries) does not verify: %w", len(got), err)
+		if len(got) != len(logged) {
+			return fmt.Errorf("the sink holds %d of the incident's %d entries", len(got), len(logged))
 		}
-		if exported := inc.Status.Audit.Exported; exported == nil || *exported != inc.Status.Audit.Head.Sequence {
-			return fmt.Errorf("status.audit.exported = %v, want %d", exported, inc.Status.Audit.Head.Sequence)
+		for i, e := range got {
+			if e.Action != string(logged[i].Action) || e.Actor != logged[i].Actor.Username || !e.Time.Equal(logged[i].Time.Time) {
+				return fmt.Errorf("the sink's entry %d is %+v, the log's %+v", i, e, logged[i])
+			}
+		}
+		if exported := inc.Status.Audit.Exported; exported == nil || *exported != inc.Status.Audit.Log.Entries-1 {
+			return fmt.Errorf("status.audit.exported = %v, want %d", exported, inc.Status.Audit.Log.Entries-1)
 		}
 		return nil
 	})
 }
 
-// lineSink keeps the audit lines posted to it, deduplicated by sequence
-// as a SIEM would by the idempotency key.
+// lineSink keeps the audit lines posted to it, deduplicated by their index
+// in the log as a SIEM would by the idempotency key.
 type lineSink struct {
 	mu    sync.Mutex
-	lines map[string]map[int64]securityv1alpha1.AuditEntry
+	lines map[string]map[int64]translog.Entry
 }
 
 func (s *lineSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lines == nil {
-		s.lines = map[string]map[int64]securityv1alpha1.AuditEntry{}
+		s.lines = map[string]map[int64]translog.Entry{}
 	}
-	dec := json.NewDecoder(r.Body)
-	for dec.More() {
-		var line struct {
-			Subject securityv1alpha1.AuditSubject `json:"subject"`
-			Entry   securityv1alpha1.AuditEntry   `json:"entry"`
-		}
-		if err := dec.Decode(&line); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	for line := range bytes.Lines(body) {
+		e, err := translog.ParseEntry(bytes.TrimSuffix(line, []byte("\n")))
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if s.lines[line.Subject.UID] == nil {
-			s.lines[line.Subject.UID] = map[int64]securityv1alpha1.AuditEntry{}
+		if s.lines[e.UID] == nil {
+			s.lines[e.UID] = map[int64]translog.Entry{}
 		}
-		s.lines[line.Subject.UID][line.Entry.Sequence] = line.Entry
+		s.lines[e.UID][e.Index] = e
 	}
 }
 
-func (s *lineSink) entries(uid string) []securityv1alpha1.AuditEntry {
+func (s *lineSink) entries(uid string) []translog.Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []securityv1alpha1.AuditEntry
+	var out []translog.Entry
 	for _, e := range s.lines[uid] {
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b securityv1alpha1.AuditEntry) int { return int(a.Sequence - b.Sequence) })
+	slices.SortFunc(out, func(a, b translog.Entry) int { return int(a.Index - b.Index) })
 	return out
 }
 

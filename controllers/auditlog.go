@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/internal/record"
 	"github.com/incidentops/incident-operator/internal/translog"
 )
 
@@ -46,9 +49,18 @@ type AuditLog struct {
 	Window time.Duration
 	// MaxEntries closes a batch early; 256 when zero.
 	MaxEntries int
+	// Archiver, when set, copies each batch written to the archive.
+	Archiver *AuditArchiver
 
 	mu   sync.Mutex
 	logs map[logID]*namespaceLog
+}
+
+// Audit is how incidents are recorded: the namespaces' logs, and the
+// exporter that streams them to the audit sink (nil without one).
+type Audit struct {
+	Log      *AuditLog
+	Exporter *AuditExporter
 }
 
 // logID tells a namespace's log from that of a later namespace of the same
@@ -90,10 +102,13 @@ const (
 	maxBatchPayload = 768 << 10
 )
 
-// Origin is the name of a namespace's log in its checkpoints.
+// originOf is the name of a namespace's log in its checkpoints.
 func (a *AuditLog) originOf(namespace string) string {
-	return cmp.Or(a.Origin, "incident-operator") + "/" + namespace
+	return a.originPrefix() + "/" + namespace
 }
+
+// originPrefix prefixes every namespace's log name.
+func (a *AuditLog) originPrefix() string { return cmp.Or(a.Origin, "incident-operator") }
 
 // Stored returns the entries of subject the log holds after the first
 // recorded ones (those a status counts already), read from the API server:
@@ -111,6 +126,54 @@ func (a *AuditLog) Stored(ctx context.Context, subject LogSubject, recorded int6
 		return nil, nil
 	}
 	return l.read(ctx, indexes[recorded:])
+}
+
+// Record stores an incident's entries in its namespace's log, leaving out
+// those an earlier append stored after the recorded ones its status counts
+// (its status write failed), and returns where the incident's entries then
+// sit. It returns once they are stored: the caller writes the status that
+// they explain only then.
+func (a *AuditLog) Record(ctx context.Context, subject LogSubject, recorded int64, entries []record.Entry) (LogPosition, error) {
+	stored, err := a.Stored(ctx, subject, recorded)
+	if err != nil {
+		return LogPosition{}, err
+	}
+	left := notYetRecorded(entries, stored)
+	built := make([]LogEntry, len(left))
+	for i, e := range left {
+		built[i] = logEntryOf(e)
+	}
+	return a.Append(ctx, subject, built)
+}
+
+// logEntryOf is a record entry as the log stores it.
+func logEntryOf(e record.Entry) LogEntry {
+	actor, action, details := audit.Bounded(e.Actor, e.Action, e.Details)
+	return LogEntry{Action: string(action), Actor: actor.Username, Groups: actor.Groups, Operator: actor.Operator, Details: details}
+}
+
+// notYetRecorded drops from entries those stored already: the same actions,
+// by the same actors, with the same details as the log stores them. Each
+// stored entry accounts for one entry, wherever it comes in the batch: a
+// change of the spec observed since comes first in the new batch, before
+// the entries stored already.
+func notYetRecorded(entries []record.Entry, stored []translog.Entry) []record.Entry {
+	used := make([]bool, len(stored))
+	var left []record.Entry
+	for _, e := range entries {
+		built := logEntryOf(e)
+		recorded := false
+		for j, s := range stored {
+			if !used[j] && built.Action == s.Action && built.Actor == s.Actor && built.Operator == s.Operator && maps.Equal(built.Details, s.Details) {
+				used[j], recorded = true, true
+				break
+			}
+		}
+		if !recorded {
+			left = append(left, e)
+		}
+	}
+	return left
 }
 
 // Append stores entries of subject in its namespace's log, and returns
@@ -259,7 +322,12 @@ func (l *namespaceLog) reload(ctx context.Context) error {
 		}
 	}
 	if newest != nil {
-		if _, err := translog.OpenCheckpoint(newest, l.origin, l.writer.Key.Verifier()); err != nil {
+		verifier := l.writer.Key.Verifier()
+		if verifier == nil {
+			_, err := l.writer.Key.Signer()
+			return err
+		}
+		if _, err := translog.OpenCheckpoint(newest, l.origin, verifier); err != nil {
 			return fmt.Errorf("the newest checkpoint of the audit log of namespace %s does not verify with the audit log key, so nothing is appended to it: restore the key that signed it (%w)", l.namespace, err)
 		}
 	}
@@ -410,6 +478,7 @@ func (l *namespaceLog) write(ctx context.Context, take []*submission) error {
 		return err
 	}
 	l.firsts = append(l.firsts, batch.First)
+	l.writer.Archiver.written(l.namespace)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	index := batch.First

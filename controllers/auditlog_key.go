@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	corev1 "k8s.io/api/core/v1"
@@ -90,8 +92,12 @@ func (k *LogKey) Verifier() note.Verifier {
 func (k *LogKey) Withhold(reason error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.withheld = reason
+	k.withheld = fmt.Errorf("%w: %w", ErrLogSigningWithheld, reason)
 }
+
+// ErrLogSigningWithheld is the error of an append while the log key is
+// missing or not the one that signed the log.
+var ErrLogSigningWithheld = errors.New("audit log signing is withheld")
 
 // verifierKeyOf is the public key of a signer key; "" when it has none.
 func verifierKeyOf(signerKey string) string {
@@ -202,5 +208,82 @@ func publishLogKey(ctx context.Context, c client.Client, setup LogKeySetup, veri
 	if err := c.Update(ctx, cm); err != nil {
 		return fmt.Errorf("publishing the audit log's public key in ConfigMap %s: %w", setup.ConfigMap, err)
 	}
+	return nil
+}
+
+// logKeyPollInterval is how often LogKeyWatch reads the Secret.
+const logKeyPollInterval = 30 * time.Second
+
+// LogKeyWatch keeps the log key as its Secret says, without a restart:
+// signing stops when the Secret is deleted or no longer holds a key, and
+// starts again once it is restored. It never creates or replaces the
+// Secret. Every replica runs it, so that a new leader signs with the
+// current key.
+type LogKeyWatch struct {
+	// Reader reads the Secret as stored.
+	Reader client.Reader
+	Setup  LogKeySetup
+	Key    *LogKey
+	// Interval between reads; 30 seconds when zero.
+	Interval time.Duration
+
+	seen string
+}
+
+// Start polls the Secret until ctx ends.
+func (w *LogKeyWatch) Start(ctx context.Context) error {
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithName("audit-log-key"))
+	ticker := time.NewTicker(cmp.Or(w.Interval, logKeyPollInterval))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		if err := w.check(ctx); err != nil && ctx.Err() == nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Checking the audit log key Secret; trying again", "secret", w.Setup.Secret)
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica keeps its key current.
+func (w *LogKeyWatch) NeedLeaderElection() bool { return false }
+
+// check reads the Secret and, when it changed, signs with what it holds, or
+// withholds signing while it is missing or holds no key.
+func (w *LogKeyWatch) check(ctx context.Context) error {
+	secret := &corev1.Secret{}
+	err := w.Reader.Get(ctx, w.Setup.Secret, secret)
+	version := secret.ResourceVersion
+	if apierrors.IsNotFound(err) {
+		version, err = "", nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the audit log key Secret %s: %w", w.Setup.Secret, err)
+	}
+	if version == w.seen && w.seen != "" {
+		return nil
+	}
+	log := ctrl.LoggerFrom(ctx)
+	if version == "" {
+		w.Key.Withhold(fmt.Errorf("the audit log key Secret %s is missing: restore it from its backup; a new key would sign checkpoints nobody can check against the published key", w.Setup.Secret))
+		auditSigningKeyMissing.Set(1)
+		log.Error(errors.New("the audit log key Secret is missing"), "Writing no audit log entry, so recording no incident change, until the audit log key Secret is restored", "secret", w.Setup.Secret)
+		w.seen = ""
+		return nil
+	}
+	if err := w.Key.set(string(secret.Data[LogSignerKey])); err != nil {
+		w.Key.Withhold(fmt.Errorf("the audit log key Secret %s, key %s: %w", w.Setup.Secret, LogSignerKey, err))
+		auditSigningKeyMissing.Set(1)
+		log.Error(err, "Writing no audit log entry until the audit log key Secret holds the key", "secret", w.Setup.Secret)
+		w.seen = version
+		return nil
+	}
+	auditSigningKeyMissing.Set(0)
+	if w.seen != version {
+		log.Info("Signing the audit log's checkpoints", "secret", w.Setup.Secret)
+	}
+	w.seen = version
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	corev1 "k8s.io/api/core/v1"
@@ -13,10 +14,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
+	"github.com/incidentops/incident-operator/internal/archive"
+	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/translog"
 )
 
@@ -72,14 +76,18 @@ func logSubject(t *testing.T, ns, name string) controllers.LogSubject {
 func TestAuditLogGroupCommitsAndVerifies(t *testing.T) {
 	ctx := context.Background()
 	c := operatorClient(t)
-	_ = k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: logKeySetup.Secret.Namespace, Name: logKeySetup.Secret.Name}})
-
+	// The suite's first start, as the operator's account, created the
+	// Secret while no log existed; a start reads it again.
+	stored := &corev1.Secret{}
+	if err := k8sClient.Get(ctx, logKeySetup.Secret, stored); err != nil {
+		t.Fatalf("the first start made no log key Secret: %v", err)
+	}
 	key, err := controllers.LoadLogKey(ctx, c, logKeySetup)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := key.Signer(); err != nil {
-		t.Fatalf("a first install has no signing key: %v", err)
+		t.Fatalf("no signing key: %v", err)
 	}
 	published := &corev1.ConfigMap{}
 	if err := k8sClient.Get(ctx, logKeySetup.ConfigMap, published); err != nil {
@@ -88,6 +96,9 @@ func TestAuditLogGroupCommitsAndVerifies(t *testing.T) {
 	verifier, err := note.NewVerifier(published.Data[controllers.LogVerifierKey])
 	if err != nil {
 		t.Fatalf("published key %q: %v", published.Data[controllers.LogVerifierKey], err)
+	}
+	if verifier.KeyHash() != key.Verifier().KeyHash() {
+		t.Error("the published key is not the signing key's public half")
 	}
 	// A published key someone changed is put right at the next start.
 	published.Data[controllers.LogVerifierKey] = "forged+00000000+AQ=="
@@ -154,12 +165,12 @@ func TestAuditLogGroupCommitsAndVerifies(t *testing.T) {
 
 	// What an append stored before its status write failed is found.
 	subject := logSubject(t, ns, "incident-07")
-	stored, err := writer.Stored(ctx, subject, 1)
+	after, err := writer.Stored(ctx, subject, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != each-1 || stored[0].Details["step"] != "1" || stored[0].UID != "uid-incident-07" {
-		t.Errorf("entries stored after the first: %+v", stored)
+	if len(after) != each-1 || after[0].Details["step"] != "1" || after[0].UID != "uid-incident-07" {
+		t.Errorf("entries stored after the first: %+v", after)
 	}
 
 	// A second writer, holding the log as it was, collides instead of
@@ -221,9 +232,14 @@ func TestAuditLogGroupCommitsAndVerifies(t *testing.T) {
 	}
 
 	// The key lost once a log exists is never replaced: signing stops.
-	if err := k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: logKeySetup.Secret.Namespace, Name: logKeySetup.Secret.Name}}); err != nil {
+	if err := k8sClient.Delete(ctx, stored.DeepCopy()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: stored.Namespace, Name: stored.Name}, Data: stored.Data}); err != nil {
+			t.Errorf("restoring the log key Secret: %v", err)
+		}
+	})
 	lost, err := controllers.LoadLogKey(ctx, c, logKeySetup)
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +251,51 @@ func TestAuditLogGroupCommitsAndVerifies(t *testing.T) {
 	if err := k8sClient.Get(ctx, logKeySetup.Secret, secret); !apierrors.IsNotFound(err) {
 		t.Errorf("the operator made a new log key Secret: %v", err)
 	}
+}
+
+// The operator copies every batch it writes to the write-once archive, in
+// the background; what it wrote before it archived (here, before a
+// restart with an archive) is archived when it starts; the archive then
+// verifies with only the public key and holds every entry of the log.
+func TestAuditLogIsArchived(t *testing.T) {
+	ns := newNamespace(t)
+	receiver := newSink(t)
+	webhookSecret(t, ns, "hook", receiver.URL+"/desk")
+	create(t, webhookPolicy(ns, "desk", 10, "hook", securityv1alpha1.PolicyMatch{}))
+	create(t, newIncident(ns, "before", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityHigh))
+	waitForTrail(t, ns, "before", "Reported by admin", "Routed by operator", "Notified by operator")
+
+	store, err := archive.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator.stop()
+	t.Cleanup(func() {
+		if err := operator.start(); err != nil {
+			t.Error(err)
+		}
+	})
+	startScopedOperator(t, ns, controllers.Options{LogKey: logKey, LogOrigin: logKeySetup.Origin, Archive: archive.NewWriter(store, 0, clock.RealClock{}),
+		Egress: notify.Egress{AllowLoopback: true}, CheckDestination: allowLoopbackPorts})
+	for i := range 3 {
+		create(t, newIncident(ns, fmt.Sprintf("after-%d", i), securityv1alpha1.CategoryMalware, securityv1alpha1.SeverityHigh))
+	}
+	for i := range 3 {
+		waitForTrail(t, ns, fmt.Sprintf("after-%d", i), "Reported by admin", "Routed by operator", "Notified by operator")
+	}
+	origin := logKeySetup.Origin + "/" + ns
+	eventually(t, 20*time.Second, func() error {
+		var size int64
+		for _, b := range readLog(t, ns) {
+			size = b.End()
+		}
+		res, err := archive.Verify(t.Context(), store, origin, translog.VerifyOptions{Origin: origin, Verifier: logKey.Verifier()}, time.Time{}, time.Now().Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		if res.Size != size || res.First != 0 || res.End != size {
+			return fmt.Errorf("the archive verified entries %d-%d of %d; the log holds %d", res.First, res.End, res.Size, size)
+		}
+		return nil
+	})
 }

@@ -8,15 +8,13 @@ import (
 	"slices"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/record"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
@@ -31,13 +29,13 @@ const AuditFinalizer = "security.incidentops.io/audit-trail"
 // indexEvidenceIncident indexes evidence by the incident it belongs to.
 const indexEvidenceIncident = "spec.incident"
 
-// commit records in the audit trail what changed since before, then writes
-// the status with the trail's new head. When the trail cannot be written
-// the status is not either: the next reconcile starts from the status the
-// trail matches, and nothing the status says is missing from the trail.
-// Export to the audit sink is not part of it: the exporter sends what the
-// trail holds in the background, and the status records what the sink
-// acknowledged since the last write.
+// commit records in the namespace's audit log what changed since before,
+// then writes the status with where the incident's entries sit in the log.
+// When the log cannot be written the status is not either: the next
+// reconcile starts from the status the log matches, and nothing the status
+// says is missing from the log. Export to the audit sink is not part of
+// it: the exporter sends what the log holds in the background, and the
+// status records what the sink acknowledged since the last write.
 func (r *IncidentReconciler) commit(ctx context.Context, incident, before *securityv1alpha1.Incident) (time.Duration, error) {
 	if incident.Status.Audit == nil {
 		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
@@ -55,29 +53,26 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 		return 0, err
 	}
 	steps, filingsRecorded := record.Filings(trail.Filings, slices.Collect(maps.Values(filings)))
-	if trail.Head != nil {
+	if trail.Log != nil || trail.Head != nil {
 		// What people recorded on the Filings comes before what the
-		// operator concluded from it in the same reconcile; a trail's
+		// operator concluded from it in the same reconcile; an incident's
 		// first entry is always the report.
 		entries = append(steps, entries...)
 	} else {
 		entries = append(entries, steps...)
 	}
-	head, _, err := r.Audit.Append(ctx, incident, entries)
+	position, err := r.record(ctx, incident, entries)
 	if err != nil {
-		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit trail could not be written, so the status was not either; retrying: %v", err)
-		if errors.Is(err, audit.ErrSigningWithheld) {
+		r.Events.warning(incident, EventAuditNotRecorded, "RecordAudit", "The audit log could not be written, so the status was not either; retrying: %v", err)
+		if errors.Is(err, ErrLogSigningWithheld) {
 			r.markSigningWithheld(ctx, before, err)
 		}
 		return 0, fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
-	trail.Head = head
+	trail.Log = position
 	trail.Evidence = evidenceRecorded
 	trail.Filings = filingsRecorded
 	trail.ObservedGeneration = incident.Generation
-	if err := r.holdTrails(ctx, incident); err != nil {
-		return 0, err
-	}
 	r.Audit.Exporter.recordExported(incident)
 	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
 		return 0, err
@@ -88,8 +83,48 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	return r.Audit.Exporter.recheck(incident), nil
 }
 
+// record stores entries in the incident's namespace's log, and returns
+// where its entries then sit; nil while it has none.
+func (r *IncidentReconciler) record(ctx context.Context, incident *securityv1alpha1.Incident, entries []record.Entry) (*securityv1alpha1.AuditLogPosition, error) {
+	subject, err := r.logSubject(ctx, incident)
+	if err != nil {
+		return nil, err
+	}
+	var recorded int64
+	if incident.Status.Audit != nil && incident.Status.Audit.Log != nil {
+		recorded = incident.Status.Audit.Log.Entries
+	}
+	position, err := r.Audit.Log.Record(ctx, subject, recorded, entries)
+	if err != nil {
+		return nil, err
+	}
+	if position.Entries == 0 {
+		return nil, nil
+	}
+	return &securityv1alpha1.AuditLogPosition{Entries: position.Entries, Last: position.Last}, nil
+}
+
+// logSubject is the incident as its namespace's log names it.
+func (r *IncidentReconciler) logSubject(ctx context.Context, incident *securityv1alpha1.Incident) (LogSubject, error) {
+	namespace := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: incident.Namespace}, namespace); err != nil {
+		return LogSubject{}, fmt.Errorf("reading namespace %s for its audit log: %w", incident.Namespace, err)
+	}
+	return LogSubject{Namespace: incident.Namespace, Name: incident.Name, UID: incident.UID, NamespaceUID: namespace.UID}, nil
+}
+
+// subjectOf is the AuditTrail subject of an incident recorded before the
+// audit log.
+func subjectOf(incident *securityv1alpha1.Incident) securityv1alpha1.AuditSubject {
+	return securityv1alpha1.AuditSubject{Kind: "Incident", Name: incident.Name, UID: string(incident.UID)}
+}
+
+// errAuditNotRecorded marks a reconcile whose status was not written
+// because its audit entries could not be.
+var errAuditNotRecorded = errors.New("audit entries not recorded")
+
 // markSigningWithheld says on the incident why nothing of it is recorded:
-// the status the trail already matches, with only Ready and Reconciling
+// the status the log already matches, with only Ready and Reconciling
 // changed, which the trail does not record.
 func (r *IncidentReconciler) markSigningWithheld(ctx context.Context, before *securityv1alpha1.Incident, withheld error) {
 	marked := before.DeepCopy()
@@ -99,10 +134,10 @@ func (r *IncidentReconciler) markSigningWithheld(ctx context.Context, before *se
 	}
 }
 
-// ReasonAuditSigningWithheld is Ready's reason while the audit signing key
-// is missing or not the one that signed the trails: nothing is recorded,
-// and the reconcile is retried every auditSigningRetry until an
-// administrator restores the key or retires it.
+// ReasonAuditSigningWithheld is Ready's reason while the audit log key is
+// missing or not the one that signed the log: nothing is recorded, and the
+// reconcile is retried every auditSigningRetry until an administrator
+// restores the key.
 const ReasonAuditSigningWithheld = "AuditSigningWithheld"
 
 // auditSigningRetry is how often an incident is tried again while signing
@@ -119,27 +154,6 @@ func (r *IncidentReconciler) evidenceOf(ctx context.Context, incident *securityv
 	return list.Items, nil
 }
 
-// holdTrails marks the incident's trail objects as held, or no longer, when
-// the incident's legal hold changed: the API server then refuses to delete
-// them.
-func (r *IncidentReconciler) holdTrails(ctx context.Context, incident *securityv1alpha1.Incident) error {
-	recorded := incident.Status.Audit
-	held := incident.Spec.LegalHold.Active()
-	if recorded.LegalHold == held || recorded.Head == nil {
-		return nil
-	}
-	subject := subjectOf(incident)
-	for segment := int64(0); segment <= recorded.Head.Sequence/securityv1alpha1.AuditTrailSegmentSize; segment++ {
-		trail := &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: incident.Namespace, Name: audit.ObjectName(subject, segment)}}
-		patch := fmt.Appendf(nil, `{"status":{"legalHold":%t}}`, held)
-		if err := r.Status().Patch(ctx, trail, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("marking audit trail %s held=%t: %w", trail.Name, held, err)
-		}
-	}
-	recorded.LegalHold = held
-	return nil
-}
-
 // ensureFinalizer adds the audit finalizer where the admission policy did
 // not (an incident created before it was installed).
 func (r *IncidentReconciler) ensureFinalizer(ctx context.Context, incident *securityv1alpha1.Incident) error {
@@ -154,14 +168,17 @@ func (r *IncidentReconciler) ensureFinalizer(ctx context.Context, incident *secu
 	return nil
 }
 
-// seal records the deletion as the trail's last entry and, once the audit
-// sink has it, lets the incident go. The trail itself stays: it has no owner.
+// seal records the deletion as the incident's last entry and, once the
+// audit sink has it, lets the incident go. Its entries stay in the log.
 func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha1.Incident) error {
 	if !controllerutil.ContainsFinalizer(incident, AuditFinalizer) {
 		return nil
 	}
+	if incident.Status.Audit == nil {
+		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
+	}
 	var entries []record.Entry
-	if incident.Status.Audit == nil || incident.Status.Audit.Head == nil {
+	if incident.Status.Audit.Log == nil && incident.Status.Audit.Head == nil {
 		entries = append(entries, record.Reported(incident))
 	}
 	recorded, err := r.deletionRecorded(ctx, incident)
@@ -171,14 +188,11 @@ func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha
 	if !recorded {
 		entries = append(entries, record.Deleted(incident))
 	}
-	head, _, err := r.Audit.Append(ctx, incident, entries)
+	position, err := r.record(ctx, incident, entries)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
-	if incident.Status.Audit == nil {
-		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
-	}
-	incident.Status.Audit.Head = head
+	incident.Status.Audit.Log = position
 	if err := r.Audit.Exporter.await(ctx, incident, waitForSends); err != nil {
 		// The deletion waits for the sink: once the incident is gone,
 		// nothing would send what the sink has not received. The worker

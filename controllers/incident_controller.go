@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/lifecycle"
 	"github.com/incidentops/incident-operator/internal/receiver"
@@ -60,8 +59,8 @@ type IncidentReconciler struct {
 	MaxConcurrentReconciles int
 	// DeliveryConcurrency bounds the parallel deliveries of one incident.
 	DeliveryConcurrency int
-	// Audit writes each incident's audit trail.
-	Audit *AuditTrails
+	// Audit records each incident in its namespace's audit log.
+	Audit *Audit
 	// DefaultRegimes are the RegulatoryRegimes that apply to every incident
 	// their appliesTo describes, whatever its policies name.
 	DefaultRegimes []string
@@ -92,7 +91,7 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			incident.Status.ObservedGeneration = incident.Generation
 		}
 		retry, err := r.commit(ctx, incident, before)
-		withheld := errors.Is(err, audit.ErrSigningWithheld)
+		withheld := errors.Is(err, ErrLogSigningWithheld)
 		if withheld {
 			// Retried on a timer: the key returns when an administrator
 			// restores it, and deliveries made stay remembered meanwhile.

@@ -35,22 +35,20 @@ func (r *IncidentReconciler) sealOrSay(ctx context.Context, incident *securityv1
 	return err
 }
 
-// deletionRecorded is true when the trail ends, at the head the incident
-// stores, in its deletion: a seal tried again after a failure stored that
-// head must not record the deletion twice.
+// deletionRecorded is true when the incident's last entry in the log, at
+// the position its status stores, is its deletion: a seal tried again
+// after a failure stored that position must not record the deletion twice.
 func (r *IncidentReconciler) deletionRecorded(ctx context.Context, incident *securityv1alpha1.Incident) (bool, error) {
-	if incident.Status.Audit == nil || incident.Status.Audit.Head == nil {
+	if incident.Status.Audit == nil || incident.Status.Audit.Log == nil {
 		return false, nil
 	}
-	head := incident.Status.Audit.Head
-	entries, err := r.Audit.tail(ctx, incident.Namespace, subjectOf(incident), &securityv1alpha1.AuditHead{Sequence: head.Sequence - 1})
+	subject, err := r.logSubject(ctx, incident)
 	if err != nil {
 		return false, err
 	}
-	for _, e := range entries {
-		if e.Sequence == head.Sequence {
-			return e.Action == securityv1alpha1.AuditDeleted, nil
-		}
+	entries, err := r.Audit.Log.Stored(ctx, subject, incident.Status.Audit.Log.Entries-1)
+	if err != nil {
+		return false, err
 	}
-	return false, nil
+	return len(entries) > 0 && entries[0].Action == string(securityv1alpha1.AuditDeleted), nil
 }

@@ -24,7 +24,7 @@ var (
 
 	auditSigningKeyMissing = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "incidentops_audit_signing_key_missing",
-		Help: "1 while the operator signs no audit entry, and so records no incident change, because its signing key Secret is missing or does not hold the keys that signed the trails; its log says what to do.",
+		Help: "1 while the operator appends no audit log entry, and so records no incident change, because its audit log key Secret is missing or holds no key; its log says what to do.",
 	})
 )
 

@@ -96,7 +96,7 @@ func TestNamespacedOperatorKeepsProtectedPoliciesAndWritesNoClusterStatus(t *tes
 		}
 	})
 	// Without SMTP, so that the mailbox receiver is one it cannot use.
-	startScopedOperator(t, ns, controllers.Options{Egress: notify.Egress{AllowLoopback: true}, AuditKeys: auditKeys})
+	startScopedOperator(t, ns, controllers.Options{Egress: notify.Egress{AllowLoopback: true}, LogKey: logKey, LogOrigin: logKeySetup.Origin})
 	written := dpo.ResourceVersion
 
 	create(t, newIncident(ns, "breach", securityv1alpha1.CategoryUnauthorisedDisclosure, securityv1alpha1.SeverityHigh))

@@ -13,7 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/incidentops/incident-operator/internal/audit"
+	"github.com/incidentops/incident-operator/internal/archive"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
@@ -59,8 +59,15 @@ type Options struct {
 	// where clouds serve instance metadata, and on loopback, where tests
 	// run their receivers. Both are refused by default.
 	Egress notify.Egress
-	// AuditKeys sign the audit trails (LoadAuditKeys); required.
-	AuditKeys *audit.KeyRing
+	// LogKey signs the checkpoints of the namespaces' audit logs
+	// (LoadLogKey); required.
+	LogKey *LogKey
+	// LogOrigin prefixes the name of every namespace's log in its
+	// checkpoints: <LogOrigin>/<namespace>.
+	LogOrigin string
+	// Archive, when set, is where every namespace's log is copied, write
+	// once.
+	Archive *archive.Writer
 	// AuditSink, when set, is where every audit entry is streamed.
 	AuditSink *notify.WebhookTarget
 	// OperatorNamespace is the operator's own namespace, which holds the
@@ -121,8 +128,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Backoff == (delivery.Backoff{}) {
 		opts.Backoff = delivery.DefaultBackoff
 	}
-	if opts.AuditKeys == nil {
-		return errors.New("the audit trail needs its signing keys")
+	if opts.LogKey == nil {
+		return errors.New("the audit log needs its signing key")
 	}
 	if opts.OperatorNamespace == "" {
 		return errors.New("the operator's namespace is needed for cluster policies' Secrets")
@@ -150,13 +157,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Now:                opts.Clock.Now,
 	}
 	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
-	trails := &AuditTrails{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Keys: opts.AuditKeys, Clock: opts.Clock}
+	trails := &Audit{Log: &AuditLog{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Key: opts.LogKey, Clock: opts.Clock, Origin: opts.LogOrigin}}
+	if opts.Archive != nil {
+		trails.Log.Archiver = newAuditArchiver(&AuditArchiver{Writer: opts.Archive, Reader: mgr.GetAPIReader(), Origin: trails.Log.originPrefix()})
+		if err := mgr.Add(trails.Log.Archiver); err != nil {
+			return err
+		}
+	}
 	wakeups := newIncidentWakeups()
 	events := eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly}
 	if opts.AuditSink != nil {
 		trails.Exporter = newAuditExporter(&AuditExporter{
 			Sink:   &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink},
-			Reader: mgr.GetClient(), Trails: trails, Clock: opts.Clock, Events: events, Wakeups: wakeups,
+			Reader: mgr.GetClient(), Log: trails.Log, Clock: opts.Clock, Events: events, Wakeups: wakeups,
 		})
 		if err := mgr.Add(trails.Exporter); err != nil {
 			return err

@@ -34,7 +34,6 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/controllers"
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/delivery"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/sink"
@@ -199,14 +198,10 @@ type testManager struct {
 
 var operator *testManager
 
-// auditKeys sign the trails the test operator writes; tests verify with them.
-var auditKeys = func() *audit.KeyRing {
-	keys, err := audit.NewKeyRing(audit.Key{ID: "test-1", Secret: []byte("0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		panic(err)
-	}
-	return keys
-}()
+// logKey signs the audit logs the test operator writes, loaded from its
+// Secret as main loads it (created by the suite's first start, while no
+// log exists); tests verify with its public half.
+var logKey *controllers.LogKey
 
 func (m *testManager) start() error {
 	mgr, err := ctrl.NewManager(m.account, ctrl.Options{
@@ -220,6 +215,15 @@ func (m *testManager) start() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	account, err := client.New(m.account, client.Options{Scheme: m.scheme})
+	if err != nil {
+		cancel()
+		return err
+	}
+	if logKey, err = controllers.LoadLogKey(ctx, account, logKeySetup); err != nil {
+		cancel()
+		return err
+	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock:                   operatorClock,
 		Mail:                    m.mail,
@@ -229,7 +233,8 @@ func (m *testManager) start() error {
 		// The tests' receivers listen on loopback ports.
 		CheckDestination:  allowLoopbackPorts,
 		Egress:            notify.Egress{AllowLoopback: true},
-		AuditKeys:         auditKeys,
+		LogKey:            logKey,
+		LogOrigin:         logKeySetup.Origin,
 		AuditSink:         m.auditSink,
 		OperatorNamespace: operatorNamespace,
 		// Installed only while the test of default regimes runs.

@@ -68,8 +68,8 @@ log "starting the notification sink on http://$SINK_ADDR and smtp://$SMTP_ADDR"
 "$LOCALBIN/notification-sink" --listen "$SINK_ADDR" --smtp-listen "$SMTP_ADDR" &
 pids+=($!)
 
-# The operator's own namespace holds its audit signing key, which it
-# creates, and the Secrets of the council-wide policy's receivers.
+# The operator's own namespace holds its audit log key, which it creates
+# and publishes, and the Secrets of the council-wide policy's receivers.
 "$KUBECTL" create namespace incident-operator-system --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 # The council's ClusterEscalationPolicy applies to the namespaces labelled
 # for the council; the samples' department lives in default.
@@ -161,10 +161,12 @@ $tested
 
     kubectl get policytests
 
-  Every audit entry is streamed to the sink and printed below as "audit ...".
-  Watch a trail grow as a sample incident is acknowledged and resolved:
+  Every audit entry is streamed to the sink and printed below as "audit ...",
+  with its index in the namespace's audit log. Watch the log grow as a
+  sample incident is acknowledged and resolved:
 
-    kubectl get audittrails
+    kubectl get auditbatches
+    kubectl incident audit key
     kubectl patch incident password-on-sticky-note --type merge \\
       -p '{"spec":{"acknowledgement":{"by":"Service desk"}}}'
     kubectl patch incident password-on-sticky-note --type merge \\

@@ -269,9 +269,16 @@ type AuditHead struct {
 	Signature string `json:"signature"`
 }
 
-// AuditStatus is where an incident's trail stands.
+// AuditStatus is where an incident's record stands.
 type AuditStatus struct {
-	// Head is the trail's last entry.
+	// Log is where the incident's entries sit in its namespace's audit log
+	// (AuditBatches): how many, and the index of the last.
+	// +optional
+	Log *AuditLogPosition `json:"log,omitempty"`
+
+	// Head is the last entry of the incident's AuditTrail, for an incident
+	// recorded before the audit log: its earlier entries stay in the trail,
+	// which the operator no longer writes.
 	// +optional
 	Head *AuditHead `json:"head,omitempty"`
 
@@ -280,9 +287,9 @@ type AuditStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Exported is the sequence up to which the external audit sink has
-	// acknowledged entries; absent when no sink is configured or nothing
-	// was exported yet.
+	// Exported is the ordinal, from 0, of the incident's last entry in the
+	// audit log that the external audit sink acknowledged; absent when no
+	// sink is configured or nothing was exported yet.
 	// +optional
 	Exported *int64 `json:"exported,omitempty"`
 
@@ -304,6 +311,19 @@ type AuditStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	Filings []FilingRecord `json:"filings,omitempty"`
+}
+
+// AuditLogPosition is where an incident's entries sit in its namespace's
+// audit log: how many there are, and the index of the last. The log may
+// hold more of them than the status counts (entries are stored before
+// the status that they explain), never fewer.
+type AuditLogPosition struct {
+	// Entries of the incident in the log.
+	// +kubebuilder:validation:Minimum=1
+	Entries int64 `json:"entries"`
+	// Last is the index of the incident's last entry in the log.
+	// +kubebuilder:validation:Minimum=0
+	Last int64 `json:"last"`
 }
 
 // EvidenceRecord is how much of an item of evidence the trail records.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +22,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/plugin/input"
 	"github.com/incidentops/incident-operator/internal/printable"
 	auditrecord "github.com/incidentops/incident-operator/internal/record"
+	"github.com/incidentops/incident-operator/internal/translog"
 )
 
 // trail is one subject's audit trail as stored, with its incident when
@@ -29,9 +31,12 @@ type trail struct {
 	namespace string
 	subject   securityv1alpha1.AuditSubject
 	segments  []securityv1alpha1.AuditTrail
-	// incident is nil once the incident is deleted: its trail is then
-	// sealed by its Deleted entry.
+	// incident is nil once the incident is deleted: its record then ends
+	// with its Deleted entry.
 	incident *securityv1alpha1.Incident
+	// log is the incident's namespace's audit log, which holds its entries
+	// since the operator stopped writing trails.
+	log *namespaceLog
 }
 
 func subjectOf(inc *securityv1alpha1.Incident) securityv1alpha1.AuditSubject {
@@ -88,6 +93,20 @@ func deletedTrails(ctx context.Context, c client.Client, ns, name string, existi
 	return result, nil
 }
 
+// entries are the incident's entries: those of its AuditTrail, written
+// before the audit log, then those of its namespace's log.
+func (t trail) entries() ([]securityv1alpha1.AuditEntry, error) {
+	entries, err := audit.Entries(t.segments)
+	if err != nil || t.log == nil {
+		return entries, err
+	}
+	if t.log.err != nil {
+		return nil, t.log.err
+	}
+	logged, err := t.log.entriesOf(t.subject.UID)
+	return append(entries, logged...), err
+}
+
 // verification is what audit verify found for one trail.
 type verification struct {
 	Namespace string `json:"namespace"`
@@ -101,28 +120,51 @@ type verification struct {
 	Verified          bool   `json:"verified"`
 	BrokenAt          *int64 `json:"brokenAt,omitempty"`
 	Problem           string `json:"problem,omitempty"`
+
+	// log is set on the result of a namespace's log as a whole.
+	log *namespaceLog
 }
 
 func (t trail) verify(keys *audit.KeyRing) verification {
-	v := verification{Namespace: t.namespace, Incident: t.subject.Name, UID: t.subject.UID, Deleted: t.incident == nil, SignaturesChecked: keys != nil}
-	opts := audit.VerifyOptions{Keys: keys, Sealed: t.incident == nil}
-	if t.incident != nil && t.incident.Status.Audit != nil {
-		opts.Head = t.incident.Status.Audit.Head
+	v := verification{Namespace: t.namespace, Incident: t.subject.Name, UID: t.subject.UID, Deleted: t.incident == nil, SignaturesChecked: true}
+	var entries, logged []securityv1alpha1.AuditEntry
+	var err error
+	if t.log != nil {
+		err = t.log.err
+		if err == nil {
+			logged, err = t.log.entriesOf(t.subject.UID)
+		}
 	}
-	entries, err := audit.Entries(t.segments)
-	if err == nil {
-		var result audit.Result
-		result, err = audit.Verify(t.namespace, t.subject, entries, opts)
-		v.Entries = result.Entries
+	if err == nil && len(t.segments) > 0 {
+		// Entries recorded before the audit log, in the incident's trail.
+		v.SignaturesChecked = keys != nil
+		opts := audit.VerifyOptions{Keys: keys, Sealed: t.incident == nil && len(logged) == 0}
+		if t.incident != nil && t.incident.Status.Audit != nil {
+			opts.Head = t.incident.Status.Audit.Head
+		}
+		if entries, err = audit.Entries(t.segments); err == nil {
+			_, err = audit.Verify(t.namespace, t.subject, entries, opts)
+		}
 	}
+	entries = append(entries, logged...)
+	v.Entries = len(entries)
 	var missing []string
 	if err == nil && t.incident != nil {
 		missing = auditrecord.Missing(t.incident, entries)
 	}
 	var broken *audit.BrokenError
+	var problems []translog.Problem
+	if t.log != nil {
+		problems = t.log.byUID[t.subject.UID]
+	}
 	switch {
+	case err == nil && len(problems) > 0:
+		at := problems[0].Index
+		v.BrokenAt, v.Problem = &at, "the namespace's audit log: "+problems[0].String()
+	case err == nil && t.incident == nil && len(logged) > 0 && logged[len(logged)-1].Action != securityv1alpha1.AuditDeleted:
+		v.Problem = "the incident is gone, but its entries in the audit log do not end with its deletion (cut short?)"
 	case err == nil && len(missing) > 0:
-		v.Problem = "the trail verifies as a chain but lacks what the incident records (cut short and its head rewound?): " + strings.Join(missing, "; ")
+		v.Problem = "the record verifies but lacks what the incident records (cut short?): " + strings.Join(missing, "; ")
 	case err == nil:
 		v.Verified = true
 	case errors.As(err, &broken):
@@ -151,9 +193,9 @@ func (v verification) String() string {
 	case v.Verified && v.Entries == 0:
 		return who + ": no entries yet"
 	case v.Verified && v.Deleted:
-		return fmt.Sprintf("%s: verified, %d entries, sealed by its Deleted entry", who, v.Entries)
+		return fmt.Sprintf("%s: verified, %d entries, ending with its Deleted entry", who, v.Entries)
 	case v.Verified:
-		return fmt.Sprintf("%s: verified, %d entries, ending at the incident's status.audit.head", who, v.Entries)
+		return fmt.Sprintf("%s: verified, %d entries, as many as its status counts", who, v.Entries)
 	}
 	return fmt.Sprintf("%s: BROKEN: %s", who, v.Problem)
 }
@@ -166,25 +208,49 @@ func short(uid string) string {
 }
 
 func newAuditCommand(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Check incidents' audit trails"}
+	cmd := &cobra.Command{Use: "audit", Short: "Check incidents' audit records, and print the audit log's public key"}
 	var all bool
 	var keyFile, output string
+	var logFlags logKeyFlags
+	var archived archiveFlags
 	verify := &cobra.Command{
-		Use:   "verify [NAME | --all] [-A] [--key-file FILE]",
-		Short: "Verify that audit trails are whole: hashes, links, the head in status, and with --key-file the signatures",
-		Long: `Verify incidents' audit trails: every entry's hash, the chain of hashes, and
-that the trail ends at the head the incident keeps in status.audit.head (or,
-for a deleted incident, with its Deleted entry). Exit status 0 when every
-trail verifies; otherwise 1, naming the incident and its first broken entry.
+		Use:   "verify [NAME | --all] [-A] [--log-key FILE]",
+		Short: "Verify incidents' audit records: the namespace's audit log, signed checkpoints, and what each status counts",
+		Long: `Verify incidents' audit records. Each namespace's audit log (its AuditBatches)
+is recomputed as a Merkle tree: entries numbered without a gap, each batch
+linked to the one before, each root recomputed from the entries, each
+checkpoint signed with the audit log key and consistent with the one
+before, and the log holding every entry each incident's status counts. A
+deleted incident's entries must end with its Deleted entry. Exit status 0
+when every record verifies; otherwise 1, naming the entry's index in the
+log, the incident and its UID.
 
-Without --key-file the signatures are not checked: that finds an edit by
-someone who did not recompute the chain, not a chain recomputed by someone
-who can write the trail. --key-file takes the operator's signing keys as
-id=hexsecret lines, or the Secret as kubectl get secret -o yaml prints it.`,
+The public key is read from the ConfigMap the operator publishes it in,
+unless --log-key gives a copy kept outside the cluster (kubectl incident
+audit key prints it): whoever can write the ConfigMap can replace it.
+
+Incidents recorded before the audit log keep their first entries in an
+AuditTrail, checked as a hash chain; --key-file takes the keys that signed
+those trails (id=hexsecret lines, or the Secret incident-operator-audit-key
+as kubectl get secret -o yaml prints it) to check their signatures too.
+
+With --archive DIR or s3://bucket/prefix, the logs are read from the
+operator's write-once archive instead, with no cluster at all: --from and
+--to pick the entries by time, reading only their batches and the tiles
+before them, and the archived checkpoints after them must extend them.`,
 		ValidArgsFunction: completeIncidents(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if archived.location != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("--archive verifies namespaces' logs: give -n NAMESPACE or --all, not an incident")
+				}
+				return verifyArchive(cmd.Context(), o, &archived, &logFlags, all, output)
+			}
+			if archived.from != "" || archived.to != "" {
+				return fmt.Errorf("--from and --to are for --archive")
 			}
 			if (len(args) == 1) == all || len(args) > 1 {
 				return fmt.Errorf("give one incident NAME, or --all")
@@ -203,7 +269,7 @@ id=hexsecret lines, or the Secret as kubectl get secret -o yaml prints it.`,
 			if len(args) == 1 {
 				name = args[0]
 			}
-			results, err := verifyTrails(cmd.Context(), o, name, keys)
+			results, err := verifyTrails(cmd.Context(), o, name, keys, &logFlags)
 			if err != nil {
 				return err
 			}
@@ -218,15 +284,18 @@ id=hexsecret lines, or the Secret as kubectl get secret -o yaml prints it.`,
 		},
 	}
 	verify.Flags().BoolVar(&all, "all", false, "verify every incident's trail, and the trails of deleted incidents")
-	verify.Flags().StringVar(&keyFile, "key-file", "", "the signing keys: id=hexsecret lines, or the Secret's YAML")
+	verify.Flags().StringVar(&keyFile, "key-file", "", "the keys that signed AuditTrails written before the audit log: id=hexsecret lines, or the Secret's YAML")
+	logFlags.bind(verify)
+	archived.bind(verify)
 	addOutput(verify, &output, "the results")
 	o.addAllNamespaces(verify, "verify trails (with --all)")
-	cmd.AddCommand(verify)
+	cmd.AddCommand(verify, newAuditKeyCommand(o))
 	return cmd
 }
 
-// verifyTrails finds and verifies the trails asked for.
-func verifyTrails(ctx context.Context, o *options, name string, keys *audit.KeyRing) ([]verification, error) {
+// verifyTrails finds and verifies the records asked for: with --all, each
+// namespace's log as a whole first.
+func verifyTrails(ctx context.Context, o *options, name string, keys *audit.KeyRing, flags *logKeyFlags) ([]verification, error) {
 	c, ns, err := o.connect()
 	if err != nil {
 		return nil, err
@@ -234,31 +303,56 @@ func verifyTrails(ctx context.Context, o *options, name string, keys *audit.KeyR
 	if name != "" && ns == "" {
 		return nil, fmt.Errorf("-A is for --all: give the incident's namespace with -n")
 	}
-	trails, err := findTrails(ctx, c, ns, name)
+	key, err := flags.load(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	results := make([]verification, len(trails))
-	for i, t := range trails {
-		results[i] = t.verify(keys)
-		if results[i].headRace(t) {
+	trails, logs, err := findTrails(ctx, c, ns, name, &key)
+	if err != nil {
+		return nil, err
+	}
+	var results []verification
+	if name == "" {
+		for _, l := range logs {
+			results = append(results, l.verification())
+		}
+	}
+	for _, t := range trails {
+		v := t.verify(keys)
+		if v.headRace(t) {
 			// Read both again once the operator has had time to write
 			// the status after the trail.
 			time.Sleep(time.Second)
 			if fresh, err := getIncident(ctx, c, t.namespace, t.subject.Name); err == nil && fresh.UID == t.incident.UID {
 				if again, err := readTrail(ctx, c, fresh); err == nil {
-					results[i] = again.verify(keys)
+					again.log = t.log
+					v = again.verify(keys)
 				}
 			}
 		}
+		results = append(results, v)
 	}
 	return results, nil
 }
 
-// findTrails are the trails of the incident name (and of deleted
+// verification is the result of a namespace's log as a whole.
+func (l *namespaceLog) verification() verification {
+	v := verification{Namespace: l.namespace, Incident: "(audit log)", Entries: int(l.newest.Size), SignaturesChecked: true, Verified: l.err == nil && len(l.problems) == 0}
+	if !v.Verified {
+		v.Problem = strings.TrimPrefix(l.String(), "namespace "+l.namespace+" audit log: BROKEN: ")
+		if len(l.problems) > 0 {
+			at := l.problems[0].Index
+			v.BrokenAt = &at
+		}
+	}
+	v.log = l
+	return v
+}
+
+// findTrails are the records of the incident name (and of deleted
 // incidents of that name), or with name "" of every incident in ns and
-// every deleted one.
-func findTrails(ctx context.Context, c client.Client, ns, name string) ([]trail, error) {
+// every deleted one, with the logs of their namespaces, verified.
+func findTrails(ctx context.Context, c client.Client, ns, name string, key *logKey) ([]trail, []*namespaceLog, error) {
 	var incidents []securityv1alpha1.Incident
 	if name != "" {
 		inc := &securityv1alpha1.Incident{}
@@ -267,14 +361,34 @@ func findTrails(ctx context.Context, c client.Client, ns, name string) ([]trail,
 		case err == nil:
 			incidents = append(incidents, *inc)
 		case !apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("reading incident %s: %w", name, err)
+			return nil, nil, fmt.Errorf("reading incident %s: %w", name, err)
 		}
 	} else {
 		var list securityv1alpha1.IncidentList
 		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("listing incidents: %w", err)
+			return nil, nil, fmt.Errorf("listing incidents: %w", err)
 		}
 		incidents = list.Items
+	}
+	namespaces := []string{ns}
+	if ns == "" {
+		var list corev1.NamespaceList
+		if err := c.List(ctx, &list); err != nil {
+			return nil, nil, fmt.Errorf("listing namespaces: %w", err)
+		}
+		namespaces = namespaces[:0]
+		for _, n := range list.Items {
+			namespaces = append(namespaces, n.Name)
+		}
+	}
+	logs := map[string]*namespaceLog{}
+	var ordered []*namespaceLog
+	for _, n := range namespaces {
+		l := readNamespaceLog(ctx, c, n, key, incidents)
+		if len(l.batches) > 0 || l.err != nil || ns != "" {
+			logs[n] = l
+			ordered = append(ordered, l)
+		}
 	}
 	existing := map[types.UID]bool{}
 	var trails []trail
@@ -282,30 +396,49 @@ func findTrails(ctx context.Context, c client.Client, ns, name string) ([]trail,
 		existing[incidents[i].UID] = true
 		t, err := readTrail(ctx, c, &incidents[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		t.log = logs[t.namespace]
 		trails = append(trails, t)
 	}
 	deleted, err := deletedTrails(ctx, c, ns, name, existing)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for i := range deleted {
+		deleted[i].log = logs[deleted[i].namespace]
+		existing[types.UID(deleted[i].subject.UID)] = true
 	}
 	trails = append(trails, deleted...)
-	if name != "" && len(trails) == 0 {
-		return nil, fmt.Errorf("there is no incident %q in namespace %q, and no audit trail of one", name, ns)
+	for _, l := range ordered {
+		for _, subject := range l.deletedSubjects(name, existing) {
+			trails = append(trails, trail{namespace: l.namespace, subject: subject, log: l})
+		}
 	}
-	return trails, nil
+	if name != "" && len(trails) == 0 {
+		return nil, nil, fmt.Errorf("there is no incident %q in namespace %q, and no audit record of one", name, ns)
+	}
+	return trails, ordered, nil
 }
 
 func writeVerifications(w io.Writer, results []verification, keys *audit.KeyRing) {
+	trails := false
 	for _, v := range results {
+		if v.log != nil {
+			printable.Fprintf(w, "%s\n", v.log)
+			continue
+		}
 		printable.Fprintf(w, "%s\n", v)
+		trails = trails || !v.SignaturesChecked
 	}
-	if keys != nil {
-		fmt.Fprintf(w, "Signatures were checked, with the %s.\n", keys)
-		return
+	switch {
+	case keys != nil:
+		fmt.Fprintf(w, "Checkpoints were checked with the audit log key; AuditTrails written before the audit log, with the %s.\n", keys)
+	case trails:
+		fmt.Fprintln(w, "Checkpoints were checked with the audit log key. The signatures of AuditTrails written before the audit log were NOT checked (no --key-file): hashes, links and heads only.")
+	default:
+		fmt.Fprintln(w, "Checkpoints were checked with the audit log key.")
 	}
-	fmt.Fprintln(w, "Signatures were NOT checked (no --key-file): hashes, links and heads only, which do not show a chain recomputed by someone who can write the trail.")
 }
 
 // brokenError names each trail that does not verify, or is nil.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -122,7 +124,13 @@ func hostileCluster() []client.Object {
 	rep.Status.Runs = []securityv1alpha1.ReportRun{{ID: hostile, From: *at(-7 * 24 * time.Hour), To: *at(0), Incidents: 1, SignedOffBy: someone}}
 
 	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "finance"}}
-	return []client.Object{namespace, inc, trail, forged, held, policy, ev, rep}
+	_, vkey, err := note.GenerateKey(rand.Reader, "incident-operator-audit-log")
+	if err != nil {
+		panic(err)
+	}
+	published := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "incident-operator-system", Name: logKeyConfigMap},
+		Data: map[string]string{logKeyVerifierKey: vkey, logKeyOriginKey: "incident-operator"}}
+	return []client.Object{namespace, inc, trail, forged, held, policy, ev, rep, published}
 }
 
 func digest(s string) string {

@@ -7,7 +7,6 @@ import (
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/plugin/timeline"
 	"github.com/incidentops/incident-operator/internal/printable"
 )
@@ -38,7 +37,7 @@ that it is whole. A deleted incident's timeline is its trail.`,
 			if err != nil {
 				return err
 			}
-			trails, err := findTrails(cmd.Context(), c, ns, args[0])
+			trails, _, err := findTrails(cmd.Context(), c, ns, args[0], nil)
 			if err != nil {
 				return err
 			}
@@ -71,7 +70,7 @@ func latestTrail(trails []trail) (trail, []securityv1alpha1.AuditEntry, error) {
 	var best trail
 	var bestEntries []securityv1alpha1.AuditEntry
 	for _, t := range trails {
-		entries, err := audit.Entries(t.segments)
+		entries, err := t.entries()
 		if err != nil {
 			return t, nil, err
 		}

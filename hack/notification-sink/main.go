@@ -13,8 +13,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/incidentops/incident-operator/internal/audit"
 	"github.com/incidentops/incident-operator/internal/sink"
+	"github.com/incidentops/incident-operator/internal/translog"
 )
 
 func main() {
@@ -43,22 +43,21 @@ func main() {
 }
 
 // printAudit prints the audit entries the operator streams to
-// --audit-sink-url, one
-// line per entry.
+// --audit-sink-url, one line per entry: each line is the entry as the
+// namespace's audit log holds it.
 func printAudit(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	for dec.More() {
-		var rec audit.Record
-		if err := dec.Decode(&rec); err != nil {
+		var e translog.Entry
+		if err := dec.Decode(&e); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		e := rec.Entry
-		who := e.Actor.Username
-		if e.Actor.Operator {
+		who := e.Actor
+		if e.Operator {
 			who = "operator"
 		}
-		fmt.Printf("audit  %s/%s #%d %s by %s %v\n", rec.Namespace, rec.Subject.Name, e.Sequence, e.Action, who, e.Details)
+		fmt.Printf("audit  %s/%s #%d %s by %s %v\n", e.Namespace, e.Incident, e.Index, e.Action, who, e.Details)
 	}
 	w.WriteHeader(http.StatusAccepted)
 }

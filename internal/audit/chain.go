@@ -94,6 +94,12 @@ func (c *Chain) Append(key Key, at time.Time, actor securityv1alpha1.AuditActor,
 	return entry
 }
 
+// Bounded is an entry's actor, action and details as a record stores them:
+// valid UTF-8, within the limits Append keeps.
+func Bounded(actor securityv1alpha1.AuditActor, action securityv1alpha1.AuditAction, details map[string]string) (securityv1alpha1.AuditActor, securityv1alpha1.AuditAction, map[string]string) {
+	return storedActor(actor), securityv1alpha1.AuditAction(validUTF8(string(action))), storedDetails(details)
+}
+
 func storedActor(actor securityv1alpha1.AuditActor) securityv1alpha1.AuditActor {
 	stored := securityv1alpha1.AuditActor{Operator: actor.Operator, Username: cut(actor.Username, maxActorString)}
 	if len(actor.Groups) > 0 {

@@ -151,35 +151,3 @@ func FuzzVerifyJSON(f *testing.F) {
 		}
 	})
 }
-
-// Any line never makes a Stream panic, and a line it accepts is a genuine
-// entry of the test trail.
-func FuzzStream(f *testing.F) {
-	original, _ := testChain(f)
-	lines := make([][]byte, len(original))
-	for i, e := range original {
-		line, err := Line(testNamespace, testSubject, e)
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines[i] = line
-		f.Add(line)
-	}
-	f.Add([]byte(`{"namespace":"security","subject":{"kind":"Incident","name":"x","uid":"y"},"entry":{"sequence":0}}`))
-	ring := testRing(f)
-	f.Fuzz(func(t *testing.T, line []byte) {
-		stream := NewStream(ring)
-		for _, l := range lines[:5] {
-			if _, _, err := stream.Accept(l); err != nil {
-				t.Fatal(err)
-			}
-		}
-		r, _, err := stream.Accept(line)
-		if err != nil {
-			return
-		}
-		if r.Namespace != testNamespace || r.Subject != testSubject || r.Entry.Sequence < 0 || r.Entry.Sequence >= int64(len(original)) || r.Entry.Hash != original[r.Entry.Sequence].Hash {
-			t.Fatalf("accepted a line that is not the trail's: %s", line)
-		}
-	})
-}

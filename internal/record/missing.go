@@ -30,6 +30,9 @@ func Missing(incident *securityv1alpha1.Incident, entries []securityv1alpha1.Aud
 		if incident.Status.Audit != nil && incident.Status.Audit.Head != nil {
 			missing = append(missing, fmt.Sprintf("the trail is empty, but status.audit.head is at entry %d", incident.Status.Audit.Head.Sequence))
 		}
+		if incident.Status.Audit != nil && incident.Status.Audit.Log != nil {
+			missing = append(missing, fmt.Sprintf("the record is empty, but status.audit.log counts %d entries", incident.Status.Audit.Log.Entries))
+		}
 		if incident.Status.Phase != "" {
 			missing = append(missing, "the trail is empty, but the operator has handled the incident (status.phase "+string(incident.Status.Phase)+")")
 		}

@@ -1,10 +1,12 @@
 // Package record decides what an incident's audit trail must say about a
 // change the operator observed: the entries a change of spec, of status or
-// of evidence calls for, in the order they happened. It holds no keys and
-// writes nothing; internal/audit chains and signs what it returns.
+// of evidence calls for, in the order they happened, and reads an
+// incident's entries back from the audit log. It holds no keys and writes
+// nothing; the operator stores what it returns in the namespace's log.
 package record
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
+	"github.com/incidentops/incident-operator/internal/translog"
 )
 
 // Entry is one audit entry before it is chained.
@@ -495,4 +498,47 @@ func markImported(details map[string]string, imported *securityv1alpha1.Import, 
 	if imported.Includes(record) {
 		details["imported"] = "true"
 	}
+}
+
+// FromLog is an entry of the audit log as the record's readers (the
+// timeline, Missing) take it: ordinal numbers it among its incident's
+// entries. It has no hash or signature of its own: the log's checkpoints
+// sign it.
+func FromLog(e translog.Entry, ordinal int64) securityv1alpha1.AuditEntry {
+	return securityv1alpha1.AuditEntry{
+		Sequence: ordinal,
+		Time:     metav1.NewMicroTime(e.Time),
+		Actor:    securityv1alpha1.AuditActor{Operator: e.Operator, Username: e.Actor, Groups: e.Groups},
+		Action:   securityv1alpha1.AuditAction(e.Action),
+		Details:  e.Details,
+	}
+}
+
+// OfIncident are the entries of the incident uid in the log's batches, in
+// the log's order, as FromLog gives them.
+func OfIncident(batches []translog.Batch, uid string) ([]securityv1alpha1.AuditEntry, error) {
+	var out []securityv1alpha1.AuditEntry
+	needle := []byte(`"uid":"` + uid + `"`)
+	for _, b := range batches {
+		if !bytes.Contains(b.Payload, needle) {
+			continue
+		}
+		lines, err := b.Lines()
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: %w", b.Name(), err)
+		}
+		for i, line := range lines {
+			if !bytes.Contains(line, needle) {
+				continue
+			}
+			e, err := translog.ParseEntry(line)
+			if err != nil {
+				return nil, fmt.Errorf("entry %d: %w", b.First+int64(i), err)
+			}
+			if e.UID == uid {
+				out = append(out, FromLog(e, int64(len(out))))
+			}
+		}
+	}
+	return out, nil
 }

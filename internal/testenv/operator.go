@@ -22,9 +22,10 @@ func BuildOperator(dir string) (string, error) {
 	return bin, nil
 }
 
-// AuditKeySecret is where operators started by tests keep their audit signing
-// keys, where the shipped RBAC lets them: the operator's default.
-const AuditKeySecret = OperatorNamespace + "/incident-operator-audit-key"
+// AuditLogKeySecret is where operators started by tests keep their audit
+// log key, where the shipped RBAC lets them: the operator's default. The
+// public key is published in the ConfigMap of the same name.
+const AuditLogKeySecret = OperatorNamespace + "/incident-operator-audit-log-key"
 
 // Operator runs the operator binary as its own process, as in production.
 type Operator struct {
@@ -54,7 +55,7 @@ func (o *Operator) Start() error {
 	// ServiceAccount, so its Lease is placed where the shipped Role allows.
 	// The tests' receivers listen on loopback, which the operator refuses
 	// unless told.
-	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-key-secret=" + AuditKeySecret,
+	defaults := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--audit-log-key-secret=" + AuditLogKeySecret,
 		"--leader-election-namespace=" + OperatorNamespace, "--allow-loopback-destinations"}
 	cmd := exec.Command(o.Binary, append(defaults, o.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)

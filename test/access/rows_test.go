@@ -390,7 +390,7 @@ func attempts() []attempt {
 			prepare: withIncident(nil), do: func(ctx context.Context, c client.Client, f fixture) error {
 				return c.Create(ctx, &securityv1alpha1.AuditTrail{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "forged-0"},
 					Spec: securityv1alpha1.AuditTrailSpec{Subject: securityv1alpha1.AuditSubject{Kind: "Incident", Name: "subject", UID: "u"}}})
-			}, want: everyone(denied, outcomes{op: allowed, root: allowed})},
+			}, want: everyone(denied, outcomes{root: allowed})},
 		{kind: "AuditTrail", path: "status + delete", what: "clear status.legalHold, then delete",
 			prepare: withRecord(held), do: func(ctx context.Context, c client.Client, f fixture) error {
 				if err := c.Status().Patch(ctx, f.trail.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"status":{"legalHold":false}}`))); err != nil {

@@ -108,7 +108,7 @@ func TestHarness(t *testing.T) {
 	l, api := measureLatency(t, sc.rate, sc.duration)
 	fmt.Fprintf(tw, "\nLATENCY\trate\tincidents\tp50\tp99\tmax\n")
 	fmt.Fprintf(tw, "create→notification\t%d/s\t%d\t%s\t%s\t%s\n", sc.rate, l.count, l.p50, l.p99, l.max)
-	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST audittrails", "POST events"} {
+	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST auditbatches", "POST events"} {
 		fmt.Fprintf(tw, "API server %s\t\t%.0f\t%s\t%s\t\n", k, api[k].count, api[k].quantile(0.5), api[k].quantile(0.99))
 	}
 
@@ -328,7 +328,8 @@ func startOperator(t testing.TB, ns string, p int, extra ...string) (*testenv.Op
 type throughput struct {
 	elapsed               time.Duration
 	writes, reads, events float64
-	// auditWrites are the writes of AuditTrail objects, per incident.
+	// auditWrites are the writes of AuditBatch objects (the namespace's
+	// audit log), per incident.
 	auditWrites float64
 	// reconciles are the incident controller's, per incident.
 	reconciles           float64
@@ -380,7 +381,7 @@ func measureThroughput(t *testing.T, c tpCase) throughput {
 	r := throughput{
 		elapsed:         elapsed,
 		writes:          delta.sum(isWrite, "incidents") / float64(n),
-		auditWrites:     delta.sum(isWrite, "audittrails") / float64(n),
+		auditWrites:     delta.sum(isWrite, "auditbatches") / float64(n),
 		reads:           delta.sum(isRead, "") / float64(n),
 		events:          delta.sum(isWrite, "events") / float64(n),
 		heapPerIncident: (heapAfter - heapBefore) / float64(n),
@@ -489,7 +490,7 @@ func isRead(verb string) bool { return slices.Contains([]string{"GET", "LIST", "
 
 func isOperatorResource(res string) bool {
 	switch strings.Split(res, "/")[0] {
-	case "incidents", "escalationpolicies", "assets", "events", "secrets", "audittrails", "evidences":
+	case "incidents", "escalationpolicies", "assets", "events", "secrets", "audittrails", "auditbatches", "evidences":
 		return true
 	}
 	return false

@@ -7,19 +7,14 @@ package bench_test
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,16 +81,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// The floor writes AuditTrail objects, signed with floorKey, before any
-	// operator starts, and an operator that finds trails signed with a key
-	// it does not hold takes that key for lost and signs nothing: the
-	// Secret is made first, in the operator's namespace, and holds the
-	// floor's key beside the one that signs, as a key ring after a
-	// rotation does.
-	if err := makeAuditKey(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	if manager, err = testenv.BuildOperator(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -125,19 +110,6 @@ func newSink(t testing.TB) (*sink.Sink, string) {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return s, srv.URL
-}
-
-// makeAuditKey creates the Secret of the operators' audit signing key.
-func makeAuditKey(ctx context.Context) error {
-	key, err := audit.NewKey(time.Now(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	namespace, name, _ := strings.Cut(testenv.AuditKeySecret, "/")
-	return k8sClient.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Data:       map[string][]byte{key.ID: key.Secret, floorKey.ID: floorKey.Secret},
-	})
 }
 
 // floorKey signs the trails the floor writes without an operator.

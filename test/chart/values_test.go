@@ -71,7 +71,7 @@ func TestValuesBecomeOperatorFlags(t *testing.T) {
 	for _, want := range []string{
 		"--leader-elect=true",
 		"--metrics-bind-address=:8443",
-		"--audit-key-secret=" + namespace + "/incident-operator-audit-key",
+		"--audit-log-key-secret=" + namespace + "/incident-operator-audit-log-key",
 		"--smtp-address=smtp.example.org:587",
 		"--smtp-from=Incidents <incidents@example.org>",
 		"--smtp-security=starttls",

@@ -65,7 +65,7 @@ func TestDeploymentFlagsResolve(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"--smtp-address", "--smtp-from", "--smtp-security", "--smtp-credentials-secret", "--operator-namespace", "--audit-key-secret", "--leader-elect"} {
+	for _, want := range []string{"--smtp-address", "--smtp-from", "--smtp-security", "--smtp-credentials-secret", "--operator-namespace", "--audit-log-key-secret", "--leader-elect"} {
 		if !flags[want] {
 			t.Errorf("the Deployment does not pass %s", want)
 		}

@@ -576,12 +576,13 @@ func TestIncidentFlow(t *testing.T) {
 	}
 	t.Logf("deleted by the cluster administrator, gone after %s", time.Since(deleted).Round(time.Millisecond))
 
-	keys := t.TempDir() + "/audit-key.yaml"
-	if err := os.WriteFile(keys, []byte(mustKubectl(t, "", "-n", operatorNamespace, "get", "secret", "incident-operator-audit-key", "-o", "yaml")), 0o600); err != nil {
+	// The auditor keeps the log's public key, as the administrator reads it.
+	key := t.TempDir() + "/audit-log.pub"
+	if err := os.WriteFile(key, []byte(mustKubectl(t, "", "incident", "audit", "key", "--operator-namespace", operatorNamespace)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err = kubectlAs(people["rita"], "", "incident", "audit", "verify", name, "-n", userNamespace, "--key-file", keys)
-	if err != nil || !strings.Contains(out, "sealed by its Deleted entry") || !strings.Contains(out, "Signatures were checked") {
+	out, err = kubectlAs(people["rita"], "", "incident", "audit", "verify", name, "-n", userNamespace, "--log-key", key)
+	if err != nil || !strings.Contains(out, "ending with its Deleted entry") || !strings.Contains(out, "Checkpoints were checked with the audit log key") {
 		t.Fatalf("kubectl incident audit verify of the deleted incident: %v\n%s", err, out)
 	}
 	t.Logf("audit verify: %s", strings.TrimSpace(out))
