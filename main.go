@@ -39,6 +39,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/version"
+	"github.com/incidentops/incident-operator/internal/witness"
 )
 
 // smtpFlags are the operator-wide settings of the email channel.
@@ -235,8 +236,14 @@ func main() {
 		log.Error(err, "Opening the audit archive")
 		os.Exit(1)
 	}
+	auditWitness, err := archiveFlags.witness()
+	if err != nil {
+		log.Error(err, "Configuring the audit witness")
+		os.Exit(1)
+	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Archive:                      auditArchive,
+		Witness:                      auditWitness,
 		LogKey:                       logKey,
 		LogOrigin:                    auditLogOrigin,
 		AuditSink:                    auditSink,
@@ -286,11 +293,14 @@ func installGuard(mgr ctrl.Manager, namespace string) (*controllers.InstallGuard
 		Interval: 10 * time.Second, Clock: clock.RealClock{}}, nil
 }
 
-// archiveFlags say where the audit logs are archived.
+// archiveFlags say where the audit logs are archived, and which witness
+// cosigns their checkpoints.
 type archiveFlags struct {
 	location, endpoint, region string
 	pathStyle                  bool
 	retention                  time.Duration
+	witnessURL, witnessKey     string
+	witnessInterval            time.Duration
 }
 
 func (f *archiveFlags) bind(fs *flag.FlagSet) {
@@ -298,6 +308,9 @@ func (f *archiveFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "audit-archive-s3-endpoint", "", "URL of the S3-compatible server, such as https://minio.example.org; empty for AWS.")
 	fs.StringVar(&f.region, "audit-archive-s3-region", "us-east-1", "Region of the S3 bucket.")
 	fs.BoolVar(&f.pathStyle, "audit-archive-s3-path-style", false, "Name the bucket in the URL's path, as most S3-compatible servers other than AWS want.")
+	fs.StringVar(&f.witnessURL, "audit-witness-url", "", "Submission URL of a C2SP tlog-witness (such as cmd/witness, run by another team) that cosigns every namespace's audit log checkpoint only if it extends the last one it cosigned; configure it with the log key's public key for <--audit-log-origin>/*. Empty submits to none.")
+	fs.StringVar(&f.witnessKey, "audit-witness-key", "", "The witness's public key (a note verifier key, as witness keygen prints it); required with --audit-witness-url.")
+	fs.DurationVar(&f.witnessInterval, "audit-witness-interval", time.Minute, "How often every namespace's newest checkpoint is submitted to the witness; incidentops_audit_witness_cosigned_timestamp_seconds says when the last cosignature came.")
 	fs.DurationVar(&f.retention, "audit-archive-retention", 0, "How long each archived object is locked (S3 Object Lock, COMPLIANCE mode) from when it is written, on a bucket with Object Lock; 0 locks nothing.")
 }
 
@@ -325,6 +338,27 @@ func (f *archiveFlags) writer(ctx context.Context) (*archive.Writer, error) {
 		return nil, fmt.Errorf("--audit-archive-retention=%s: want 0 or more", f.retention)
 	}
 	return archive.NewWriter(store, f.retention, clock.RealClock{}), nil
+}
+
+// witness is the witness to submit to; nil when none is configured.
+func (f *archiveFlags) witness() (*controllers.WitnessOptions, error) {
+	if f.witnessURL == "" {
+		if f.witnessKey != "" {
+			return nil, errors.New("--audit-witness-key needs --audit-witness-url")
+		}
+		return nil, nil
+	}
+	if f.witnessKey == "" {
+		return nil, errors.New("--audit-witness-url needs --audit-witness-key: the witness's public key")
+	}
+	verifier, err := witness.NewVerifier(f.witnessKey)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-witness-key: %w", err)
+	}
+	if f.witnessInterval <= 0 {
+		return nil, fmt.Errorf("--audit-witness-interval=%s: want more than 0", f.witnessInterval)
+	}
+	return &controllers.WitnessOptions{URL: f.witnessURL, Verifier: verifier, Interval: f.witnessInterval}, nil
 }
 
 // loadLogKey reads the audit log key before the manager's cache starts,

@@ -246,8 +246,10 @@ type namespaceLog struct {
 	// fields below it, which callers read while a batch is written.
 	loadMu sync.Mutex
 	log    *translog.Log
-	// firsts are the first indexes of the batches, in order.
-	firsts []int64
+	// firsts are the first indexes of the batches, in order; checkpoint
+	// is the newest batch's signed checkpoint.
+	firsts     []int64
+	checkpoint []byte
 
 	mu     sync.Mutex
 	byUID  map[types.UID][]int64
@@ -331,7 +333,7 @@ func (l *namespaceLog) reload(ctx context.Context) error {
 			return fmt.Errorf("the newest checkpoint of the audit log of namespace %s does not verify with the audit log key, so nothing is appended to it: restore the key that signed it (%w)", l.namespace, err)
 		}
 	}
-	l.firsts = firsts
+	l.firsts, l.checkpoint = firsts, newest
 	l.mu.Lock()
 	l.log, l.byUID, l.stale = log, byUID, false
 	l.mu.Unlock()
@@ -478,6 +480,7 @@ func (l *namespaceLog) write(ctx context.Context, take []*submission) error {
 		return err
 	}
 	l.firsts = append(l.firsts, batch.First)
+	l.checkpoint = batch.Checkpoint
 	l.writer.Archiver.written(l.namespace)
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -2,7 +2,11 @@ package controllers_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +26,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/archive"
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/translog"
+	"github.com/incidentops/incident-operator/internal/witness"
 )
 
 // logKeySetup is where the shipped RBAC lets the operator keep the log key.
@@ -295,6 +300,67 @@ func TestAuditLogIsArchived(t *testing.T) {
 		}
 		if res.Size != size || res.First != 0 || res.End != size {
 			return fmt.Errorf("the archive verified entries %d-%d of %d; the log holds %d", res.First, res.End, res.Size, size)
+		}
+		return nil
+	})
+}
+
+// The operator submits each namespace's newest checkpoint to the witness
+// on a schedule; the witness cosigns it, the archive keeps the cosigned
+// checkpoint, and the metric says when the last cosignature came.
+func TestAuditLogIsWitnessed(t *testing.T) {
+	ns := newNamespace(t)
+	wskey, wvkey, err := witness.GenerateKey(rand.Reader, "witness.example.org/security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigner, err := witness.NewCosigner(wskey, clock.RealClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := witness.New(witness.Config{Cosigner: cosigner, StateDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logs: []witness.Log{{Origin: logKeySetup.Origin + "/*", Verifiers: []note.Verifier{logKey.Verifier()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w)
+	t.Cleanup(srv.Close)
+	witnessKey, err := witness.NewVerifier(wvkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := archive.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	operator.stop()
+	t.Cleanup(func() {
+		if err := operator.start(); err != nil {
+			t.Error(err)
+		}
+	})
+	before := gaugeValue(t, "incidentops_audit_witness_cosigned_timestamp_seconds")
+	startScopedOperator(t, ns, controllers.Options{LogKey: logKey, LogOrigin: logKeySetup.Origin, Archive: archive.NewWriter(store, 0, clock.RealClock{}),
+		Witness: &controllers.WitnessOptions{URL: srv.URL, Verifier: witnessKey, Interval: 100 * time.Millisecond},
+		Egress:  notify.Egress{AllowLoopback: true}, CheckDestination: allowLoopbackPorts})
+	create(t, newIncident(ns, "witnessed", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityHigh))
+	inc, _ := waitForTrail(t, ns, "witnessed", "Reported by admin")
+	origin := logKeySetup.Origin + "/" + ns
+	eventually(t, 20*time.Second, func() error {
+		cosigned, err := archive.Cosigned(t.Context(), store, origin)
+		if err != nil || cosigned == nil {
+			return fmt.Errorf("no cosigned checkpoint archived yet (%v)", err)
+		}
+		c, err := witness.VerifyCosigned(cosigned, origin, logKey.Verifier(), []note.Verifier{witnessKey}, 1)
+		if err != nil {
+			return err
+		}
+		if c.Size < inc.Status.Audit.Log.Last+1 {
+			return fmt.Errorf("cosigned at size %d, the incident's last entry is %d", c.Size, inc.Status.Audit.Log.Last)
+		}
+		if v := gaugeValue(t, "incidentops_audit_witness_cosigned_timestamp_seconds"); v <= before {
+			return fmt.Errorf("incidentops_audit_witness_cosigned_timestamp_seconds is %v", v)
 		}
 		return nil
 	})

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -68,6 +70,8 @@ type Options struct {
 	// Archive, when set, is where every namespace's log is copied, write
 	// once.
 	Archive *archive.Writer
+	// Witness, when set, cosigns the logs' checkpoints.
+	Witness *WitnessOptions
 	// AuditSink, when set, is where every audit entry is streamed.
 	AuditSink *notify.WebhookTarget
 	// OperatorNamespace is the operator's own namespace, which holds the
@@ -83,6 +87,15 @@ type Options struct {
 	// DefaultRegimes are the RegulatoryRegimes that apply to every incident
 	// their appliesTo describes.
 	DefaultRegimes []string
+}
+
+// WitnessOptions say which witness cosigns the logs' checkpoints.
+type WitnessOptions struct {
+	// URL is the witness's submission prefix; Verifier its cosignature key.
+	URL      string
+	Verifier note.Verifier
+	// Interval between submissions; a minute when zero.
+	Interval time.Duration
 }
 
 // MailOptions configures the operator's one SMTP server.
@@ -161,6 +174,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Archive != nil {
 		trails.Log.Archiver = newAuditArchiver(&AuditArchiver{Writer: opts.Archive, Reader: mgr.GetAPIReader(), Origin: trails.Log.originPrefix()})
 		if err := mgr.Add(trails.Log.Archiver); err != nil {
+			return err
+		}
+	}
+	if w := opts.Witness; w != nil {
+		submitter := &AuditWitness{Log: trails.Log, URL: w.URL, Verifier: w.Verifier, HTTP: opts.HTTPClient, Archive: opts.Archive, Clock: opts.Clock, Interval: w.Interval}
+		if err := mgr.Add(submitter); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/archive"
 	"github.com/incidentops/incident-operator/internal/printable"
 	"github.com/incidentops/incident-operator/internal/translog"
+	"github.com/incidentops/incident-operator/internal/witness"
 )
 
 // archiveFlags say which archive audit verify --archive reads, and what
@@ -23,6 +24,7 @@ type archiveFlags struct {
 	location, from, to string
 	endpoint, region   string
 	pathStyle          bool
+	requireWitness     string
 }
 
 func (f *archiveFlags) bind(cmd *cobra.Command) {
@@ -32,6 +34,7 @@ func (f *archiveFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.endpoint, "s3-endpoint", "", "with an s3:// --archive, the URL of the S3-compatible server; empty for AWS. Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	cmd.Flags().StringVar(&f.region, "s3-region", "us-east-1", "with an s3:// --archive, the bucket's region")
 	cmd.Flags().BoolVar(&f.pathStyle, "s3-path-style", false, "with an s3:// --archive, name the bucket in the URL's path")
+	cmd.Flags().StringVar(&f.requireWitness, "require-witness", "", "with --archive, the witness's public key (or a file holding it): each log must have a checkpoint it cosigned, and extend it")
 }
 
 // when reads a --from or --to: a day, or a time.
@@ -121,11 +124,29 @@ func verifyArchive(ctx context.Context, o *options, f *archiveFlags, keyFlags *l
 		}
 		namespaces = []string{ns}
 	}
+	var witnessKey note.Verifier
+	if f.requireWitness != "" {
+		text := f.requireWitness
+		if data, err := os.ReadFile(text); err == nil {
+			text = strings.TrimSpace(string(data))
+		}
+		if witnessKey, err = witness.NewVerifier(text); err != nil {
+			return fmt.Errorf("--require-witness: %w", err)
+		}
+	}
 	var results []archivedLog
 	var broken []string
 	for _, ns := range namespaces {
 		log := key.origin + "/" + ns
-		res, err := archive.Verify(ctx, store, log, translog.VerifyOptions{Origin: log, Verifier: key.verifier}, from, to)
+		opts := translog.VerifyOptions{Origin: log, Verifier: key.verifier}
+		var err error
+		if witnessKey != nil {
+			opts.Kept, err = witnessed(ctx, store, log, key.verifier, witnessKey)
+		}
+		var res archive.Result
+		if err == nil {
+			res, err = archive.Verify(ctx, store, log, opts, from, to)
+		}
 		v := archivedLog{Namespace: ns, Log: log, Verified: err == nil, First: res.First, End: res.End, Batches: res.Batches, Size: res.Size,
 			BytesRead: res.BytesRead, Seconds: res.Took.Seconds()}
 		if err != nil {
@@ -147,6 +168,22 @@ func verifyArchive(ctx context.Context, o *options, f *archiveFlags, keyFlags *l
 		return fmt.Errorf("%d archived audit log(s) do not verify:\n  %s", len(broken), strings.Join(broken, "\n  "))
 	}
 	return nil
+}
+
+// witnessed is the newest checkpoint of log the witness cosigned, checked,
+// as a kept checkpoint the archive must extend.
+func witnessed(ctx context.Context, store archive.Store, log string, logKey, witnessKey note.Verifier) ([][]byte, error) {
+	cosigned, err := archive.Cosigned(ctx, store, log)
+	if err != nil {
+		return nil, err
+	}
+	if cosigned == nil {
+		return nil, fmt.Errorf("the archive holds no checkpoint of %s cosigned by the witness", log)
+	}
+	if _, err := witness.VerifyCosigned(cosigned, log, logKey, []note.Verifier{witnessKey}, 1); err != nil {
+		return nil, fmt.Errorf("the newest cosigned checkpoint of %s: %w", log, err)
+	}
+	return [][]byte{cosigned}, nil
 }
 
 // archivedNamespaces are the namespaces whose logs the archive holds

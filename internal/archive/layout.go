@@ -19,6 +19,13 @@ const tileWidth = 1 << tileHeight
 
 func batchesPrefix(log string) string     { return log + "/batches/" }
 func checkpointsPrefix(log string) string { return log + "/checkpoints/" }
+func cosignedPrefix(log string) string    { return log + "/cosigned/" }
+
+// cosignedKey is where the checkpoint at size, as a witness cosigned it, is
+// kept.
+func cosignedKey(log string, size int64) string {
+	return fmt.Sprintf("%s%019d", cosignedPrefix(log), size)
+}
 
 // batchKey is where the batch beginning at first is kept.
 func batchKey(log string, first int64) string { return batchesPrefix(log) + translog.BatchName(first) }

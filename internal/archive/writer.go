@@ -187,3 +187,30 @@ func (w *Writer) archived(ctx context.Context, log string) (*archived, error) {
 	w.logs[log] = a
 	return a, nil
 }
+
+// KeepCosigned keeps the checkpoint at size of log as a witness cosigned
+// it (the log's signature and the witness's), once: a later cosignature of
+// the same size is not kept. An auditor reads the newest with Cosigned.
+func (w *Writer) KeepCosigned(ctx context.Context, log string, size int64, cosigned []byte) error {
+	if err := checkKey(log, false); err != nil {
+		return fmt.Errorf("log name: %w", err)
+	}
+	err := w.store.Create(ctx, cosignedKey(log, size), cosigned, w.retainUntil())
+	if err != nil && !errors.Is(err, ErrExists) {
+		return fmt.Errorf("keeping the cosigned checkpoint of %s at size %d: %w", log, size, err)
+	}
+	return nil
+}
+
+// Cosigned is the newest checkpoint of log that a witness cosigned, as
+// KeepCosigned kept it; nil when there is none.
+func Cosigned(ctx context.Context, store Store, log string) ([]byte, error) {
+	keys, err := store.List(ctx, cosignedPrefix(log))
+	if err != nil {
+		return nil, fmt.Errorf("listing the cosigned checkpoints of %s: %w", log, err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return store.Get(ctx, keys[len(keys)-1])
+}

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -37,7 +38,10 @@ import (
 
 // Log is a log the witness cosigns for.
 type Log struct {
-	// Origin names the log: the first line of its checkpoints.
+	// Origin names the log: the first line of its checkpoints. An origin
+	// ending in "/*" stands for every log named by its prefix and one more
+	// segment, such as the operator's logs of each namespace
+	// (incident-operator/*): each is a log of its own to the witness.
 	Origin string
 	// Verifiers are the log's public keys. A checkpoint needs a valid
 	// signature by one of them; signatures by other keys are ignored.
@@ -68,8 +72,13 @@ type Witness struct {
 	store    store
 	clock    clock.PassiveClock
 	logger   *slog.Logger
-	logs     map[string]*logState
 	mux      *http.ServeMux
+
+	// mu guards logs, to which a log named by a prefix in prefixes is
+	// added when first submitted.
+	mu       sync.Mutex
+	logs     map[string]*logState
+	prefixes []Log
 }
 
 // logState is one log: its keys, and the checkpoint last cosigned for it,
@@ -116,8 +125,12 @@ func New(cfg Config) (*Witness, error) {
 		if err := checkLog(l); err != nil {
 			return nil, err
 		}
-		if _, ok := w.logs[l.Origin]; ok {
+		if _, ok := w.logs[l.Origin]; ok || slices.ContainsFunc(w.prefixes, func(p Log) bool { return p.Origin == l.Origin }) {
 			return nil, fmt.Errorf("log %s is configured twice", l.Origin)
+		}
+		if strings.HasSuffix(l.Origin, "/*") {
+			w.prefixes = append(w.prefixes, l)
+			continue
 		}
 		cosigned, signed, err := w.store.load(l.Origin)
 		if err != nil {
@@ -128,6 +141,31 @@ func New(cfg Config) (*Witness, error) {
 	w.mux = http.NewServeMux()
 	w.mux.HandleFunc("POST /add-checkpoint", w.serveAddCheckpoint)
 	return w, nil
+}
+
+// logFor is the state of the log named origin: one configured by name, or
+// one a prefix names, read from the state directory when first asked for;
+// nil when the witness does not know it.
+func (w *Witness) logFor(origin string) (*logState, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if l, ok := w.logs[origin]; ok {
+		return l, nil
+	}
+	for _, p := range w.prefixes {
+		rest, ok := strings.CutPrefix(origin, strings.TrimSuffix(p.Origin, "*"))
+		if !ok || rest == "" || strings.ContainsAny(rest, "/\n") {
+			continue
+		}
+		cosigned, signed, err := w.store.load(origin)
+		if err != nil {
+			return nil, fmt.Errorf("reading the state of log %s: %w", origin, err)
+		}
+		l := &logState{origin: origin, verifiers: note.VerifierList(p.Verifiers...), cosigned: cosigned, signed: signed}
+		w.logs[origin] = l
+		return l, nil
+	}
+	return nil, nil
 }
 
 // checkLog checks a log's configuration: one origin line, and at least one
@@ -155,8 +193,8 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) { w.mux.Ser
 // Cosigned is the checkpoint last cosigned for origin (size 0 before the
 // first), and whether the witness knows the log.
 func (w *Witness) Cosigned(origin string) (translog.Checkpoint, bool) {
-	l, ok := w.logs[origin]
-	if !ok {
+	l, err := w.logFor(origin)
+	if err != nil || l == nil {
 		return translog.Checkpoint{}, false
 	}
 	l.mu.Lock()
@@ -204,8 +242,11 @@ func (w *Witness) add(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, refuse(http.StatusBadRequest, "%v", err)
 	}
 	origin, _, _ := bytes.Cut(req.Checkpoint, []byte{'\n'})
-	l, ok := w.logs[string(origin)]
-	if !ok {
+	l, err := w.logFor(string(origin))
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
 		return nil, refuse(http.StatusNotFound, "the witness does not know the log %q", truncate(origin))
 	}
 	n, err := note.Open(req.Checkpoint, l.verifiers)

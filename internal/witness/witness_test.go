@@ -420,3 +420,42 @@ func TestNewRefuses(t *testing.T) {
 		})
 	}
 }
+
+// A log configured as a prefix stands for each log one segment below it,
+// such as the operator's log of each namespace: each is witnessed on its
+// own, a rewrite of one is refused, and its state outlives a restart. A
+// log two segments below, or outside the prefix, is unknown.
+func TestLogsNamedByAPrefix(t *testing.T) {
+	key := newLogKey(t, "incident-operator", "P")
+	dir := t.TempDir()
+	w := startWitness(t, dir, Log{Origin: "incident-operator/*", Verifiers: []note.Verifier{key.verifier}})
+	council := newTestLog(t, "incident-operator/council", key)
+	finance := newTestLog(t, "incident-operator/finance", key)
+	w.mustSubmit(0, nil, council.grow(4, "Reported"))
+	w.mustSubmit(0, nil, finance.grow(2, "Reported"))
+	grown := council.grow(3, "Routed")
+	w.mustSubmit(4, council.proofFrom(4), grown)
+	if got := w.cosignedSize("incident-operator/council"); got != 7 {
+		t.Errorf("council cosigned at %d, want 7", got)
+	}
+	if got := w.cosignedSize("incident-operator/finance"); got != 2 {
+		t.Errorf("finance cosigned at %d, want 2", got)
+	}
+	rewritten := newTestLog(t, "incident-operator/council", key)
+	rewritten.grow(4, "Reported")
+	checkpoint := rewritten.grow(5, "Forged")
+	if _, err := w.submit(7, rewritten.proofFrom(7), checkpoint); err == nil {
+		t.Error("a rewrite of one namespace's log was cosigned")
+	}
+	for _, origin := range []string{"incident-operator/council/x", "incident-operator/", "other/council"} {
+		other := newTestLog(t, origin, key)
+		var refused *StatusError
+		if _, err := w.submit(0, nil, other.grow(1, "Reported")); !errors.As(err, &refused) || refused.Status != http.StatusNotFound {
+			t.Errorf("log %q: %v, want 404", origin, err)
+		}
+	}
+	again := startWitness(t, dir, Log{Origin: "incident-operator/*", Verifiers: []note.Verifier{key.verifier}})
+	if got := again.cosignedSize("incident-operator/council"); got != 7 {
+		t.Errorf("after a restart council is cosigned at %d, want 7", got)
+	}
+}

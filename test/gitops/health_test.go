@@ -364,9 +364,9 @@ spec:
 	expect(t, "", "regulatoryregime/sector-regulator", "Healthy", "Ready", "regulatoryregime-healthy")
 	expect(t, "council", "filing/lost-laptop-fin-0142.uk-gdpr.notification", "Healthy", "Ready", "filing-healthy")
 	expect(t, "council", "filing/of-no-incident", "Degraded", "Stalled", "filing-degraded")
-	trail, err := kubectl("get", "-n", "council", "audittrails", "-o", "jsonpath={.items[0].metadata.name}")
-	if err != nil || trail == "" {
-		t.Fatalf("no audit trail in council: %v %s", err, trail)
+	batch, err := kubectl("get", "-n", "council", "auditbatches", "-o", "jsonpath={.items[0].metadata.name}")
+	if err != nil || batch == "" {
+		t.Fatalf("no audit batch in council: %v %s", err, batch)
 	}
-	expect(t, "council", "audittrail/"+trail, "Healthy", "entries", "audittrail-healthy")
+	expect(t, "council", "auditbatch/"+batch, "Healthy", "Entries from 0 of the namespace's audit log", "auditbatch-healthy")
 }
