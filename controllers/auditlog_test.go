@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -345,9 +346,13 @@ func TestAuditLogIsWitnessed(t *testing.T) {
 		Witness: &controllers.WitnessOptions{URL: srv.URL, Verifier: witnessKey, Interval: 100 * time.Millisecond},
 		Egress:  notify.Egress{AllowLoopback: true}, CheckDestination: allowLoopbackPorts})
 	create(t, newIncident(ns, "witnessed", securityv1alpha1.CategoryLoss, securityv1alpha1.SeverityHigh))
-	inc, _ := waitForTrail(t, ns, "witnessed", "Reported by admin")
+	waitForTrail(t, ns, "witnessed", "Reported by admin")
 	origin := logKeySetup.Origin + "/" + ns
 	eventually(t, 20*time.Second, func() error {
+		inc := getIncident(t, ns, "witnessed")
+		if inc.Status.Audit == nil || inc.Status.Audit.Log == nil {
+			return errors.New("no position in the audit log yet")
+		}
 		cosigned, err := archive.Cosigned(t.Context(), store, origin)
 		if err != nil || cosigned == nil {
 			return fmt.Errorf("no cosigned checkpoint archived yet (%v)", err)

@@ -21,7 +21,8 @@ import (
 // TestOperatorKilledDuringABurst kills the operator with SIGKILL at random
 // moments while incidents keep arriving, restarting it each time. Every
 // notification must arrive at least once, and any copy that arrives twice
-// must carry the original's idempotency key.
+// must carry the original's idempotency key; the audit log must hold every
+// entry a status counts, once, in a log whose checkpoints are consistent.
 func TestOperatorKilledDuringABurst(t *testing.T) {
 	const (
 		incidents = 1000
@@ -57,6 +58,7 @@ func TestOperatorKilledDuringABurst(t *testing.T) {
 	duplicates := checkDeliveries(t, all, 3, s.Deliveries())
 	t.Logf("%d kills, %d incidents, %d notifications expected, %d received (%d duplicates, each under its original key)",
 		kills, incidents, incidents*3, len(s.Deliveries()), duplicates)
+	checkAuditLog(t, ns, all)
 }
 
 // TestFlakyAndHangingReceivers delivers through one receiver that fails

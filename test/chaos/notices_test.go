@@ -100,6 +100,7 @@ func TestAcknowledgementNoticesSurviveKills(t *testing.T) {
 	}
 
 	all := waitAllSettled(t, ns, incidents, 3*time.Minute)
+	checkAuditLog(t, ns, all)
 	got := s.Deliveries()
 	mu.Lock()
 	defer mu.Unlock()
