@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -249,8 +248,8 @@ func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv
 	if incident.UID != req.uid {
 		return nil, nil
 	}
-	namespace := &corev1.Namespace{}
-	if err := e.Reader.Get(ctx, types.NamespacedName{Name: incident.Namespace}, namespace); err != nil {
+	subject, err := subjectIn(ctx, e.Reader, incident)
+	if err != nil {
 		return incident, err
 	}
 	// The log may hold more than the status counts (the status write of a
@@ -260,7 +259,6 @@ func (e *AuditExporter) export(ctx context.Context, req auditExport) (*securityv
 	if seq, ok := e.exported(incident); ok {
 		first = seq + 1
 	}
-	subject := LogSubject{Namespace: incident.Namespace, Name: incident.Name, UID: incident.UID, NamespaceUID: namespace.UID}
 	pending, err := e.Log.Stored(ctx, subject, first)
 	if err != nil {
 		return incident, err

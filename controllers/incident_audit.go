@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,8 +107,16 @@ func (r *IncidentReconciler) record(ctx context.Context, incident *securityv1alp
 
 // logSubject is the incident as its namespace's log names it.
 func (r *IncidentReconciler) logSubject(ctx context.Context, incident *securityv1alpha1.Incident) (LogSubject, error) {
-	namespace := &corev1.Namespace{}
-	if err := r.Get(ctx, types.NamespacedName{Name: incident.Namespace}, namespace); err != nil {
+	return subjectIn(ctx, r.Client, incident)
+}
+
+// subjectIn is the incident as its namespace's log names it. The namespace
+// is read as metadata, from the cache the controllers' namespace watches
+// fill, whatever namespaces the operator watches.
+func subjectIn(ctx context.Context, reader client.Reader, incident *securityv1alpha1.Incident) (LogSubject, error) {
+	namespace := &metav1.PartialObjectMetadata{}
+	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := reader.Get(ctx, types.NamespacedName{Name: incident.Namespace}, namespace); err != nil {
 		return LogSubject{}, fmt.Errorf("reading namespace %s for its audit log: %w", incident.Namespace, err)
 	}
 	return LogSubject{Namespace: incident.Namespace, Name: incident.Name, UID: incident.UID, NamespaceUID: namespace.UID}, nil

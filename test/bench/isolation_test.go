@@ -56,6 +56,10 @@ func TestIsolation(t *testing.T) {
 	sinkFine, sinkFineURL := newSink(t)
 	hookPolicy(t, nsC, sinkFineURL, 0)
 	startWatching(t, nsC, "--audit-sink-url="+auditSink.URL)
+	// The first incidents' entries reach the sink, which hangs, before the
+	// canaries are measured beside it.
+	canaryLatency(t, nsC, "warm", 1, sinkFine)
+	waitUntil(t, 30*time.Second, func() bool { return auditSink.received.Load() > 0 })
 	audited := canaryLatency(t, nsC, "audited", canaries, sinkFine)
 	if auditSink.received.Load() == 0 {
 		t.Error("the audit sink received no export: the canaries were not measured beside a hanging sink")
