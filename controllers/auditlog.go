@@ -385,13 +385,16 @@ func (l *namespaceLog) submit(ctx context.Context, uid types.UID, entries []tran
 	}
 }
 
-// commit writes batches until the queue is empty.
+// commit writes batches until the queue is empty. Only the first batch of
+// a burst waits the window for company: the entries queued while a batch
+// was being written have waited as long as that write, so the next batch
+// is written at once, and a busy log writes back to back.
 func (l *namespaceLog) commit(ctx context.Context) {
-	for {
+	for wrote := false; ; wrote = true {
 		l.mu.Lock()
 		full := queued(l.queue) >= l.maxEntries()
 		l.mu.Unlock()
-		if !full {
+		if !full && !wrote {
 			time.Sleep(cmp.Or(l.writer.Window, defaultLogWindow))
 		}
 		l.mu.Lock()

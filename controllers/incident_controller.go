@@ -42,6 +42,9 @@ type IncidentReconciler struct {
 	Renderers *rendererCache
 	// Sent remembers deliveries whose outcome is not stored yet.
 	Sent *sentLedger
+	// writes are the operator's last writes of each incident, which a
+	// reconcile waits for the cache to show.
+	writes ownWrites
 	// Wakeups bring an incident back when a send or an export it did not
 	// wait for ends.
 	Wakeups *incidentWakeups
@@ -73,7 +76,15 @@ type IncidentReconciler struct {
 func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	incident := &securityv1alpha1.Incident{}
 	if err := r.Get(ctx, req.NamespacedName, incident); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.writes.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.writes.behind(incident, r.Clock.Now()); wait > 0 {
+		// The cache does not show this operator's last write yet: acting
+		// on it could repeat what that write recorded, such as a delivery.
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	if !incident.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.sealOrSay(ctx, incident)
@@ -107,10 +118,10 @@ func (r *IncidentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 				"The API server refused to store this incident's status as too large; deliveries made are remembered and not sent again: %v", err)
 		}
 		if err == nil && !withheld && incident.ResourceVersion != readVersion {
-			// Wait for the cache to show this reconcile's last write, so
-			// that the next reconcile never re-sends a delivery recorded
-			// here; one wait covers every write of the reconcile.
-			waitForCache(ctx, r.Client, incident, func() *securityv1alpha1.Incident { return &securityv1alpha1.Incident{} })
+			// The next reconcile waits for the cache to show this
+			// reconcile's last write, so that it never re-sends a
+			// delivery recorded here.
+			r.writes.wrote(incident, r.Clock.Now())
 		}
 		retErr = errors.Join(retErr, err)
 	}()
