@@ -128,6 +128,20 @@ func (a *AuditLog) Stored(ctx context.Context, subject LogSubject, recorded int6
 	return l.read(ctx, indexes[recorded:])
 }
 
+// Entries are every entry of subject the log holds, with their indexes,
+// read from the API server.
+func (a *AuditLog) Entries(ctx context.Context, subject LogSubject) ([]int64, []translog.Entry, error) {
+	l, err := a.load(ctx, subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	indexes := slices.Clone(l.byUID[subject.UID])
+	l.mu.Unlock()
+	entries, err := l.read(ctx, indexes)
+	return indexes, entries, err
+}
+
 // Record stores an incident's entries in its namespace's log, leaving out
 // those an earlier append stored after the recorded ones its status counts
 // (its status write failed), and returns where the incident's entries then

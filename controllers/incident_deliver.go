@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/delivery"
@@ -220,9 +221,15 @@ func describeDelivery(rec *securityv1alpha1.NotificationRecord) string {
 // currentPolicy returns the referenced policy from the cache, or nil when
 // it is gone. A cluster policy comes back without a namespace.
 func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace string, ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
+	return currentPolicyOf(ctx, r.Client, namespace, ref)
+}
+
+// currentPolicyOf reads the policy ref names, as current, from reader; nil
+// when it is gone.
+func currentPolicyOf(ctx context.Context, reader client.Reader, namespace string, ref securityv1alpha1.PolicyReference) *securityv1alpha1.EscalationPolicy {
 	if ref.Kind == securityv1alpha1.KindClusterEscalationPolicy {
 		policy := &securityv1alpha1.ClusterEscalationPolicy{}
-		if err := r.Get(ctx, types.NamespacedName{Name: ref.Name}, policy); err != nil {
+		if err := reader.Get(ctx, types.NamespacedName{Name: ref.Name}, policy); err != nil {
 			if !apierrors.IsNotFound(err) {
 				ctrl.LoggerFrom(ctx).Error(err, "Reading cluster escalation policy", "policy", ref.Name)
 			}
@@ -231,7 +238,7 @@ func (r *IncidentReconciler) currentPolicy(ctx context.Context, namespace string
 		return policy.AsEscalationPolicy()
 	}
 	policy := &securityv1alpha1.EscalationPolicy{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, policy); err != nil {
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, policy); err != nil {
 		if !apierrors.IsNotFound(err) {
 			ctrl.LoggerFrom(ctx).Error(err, "Reading escalation policy", "policy", ref.Name)
 		}

@@ -270,3 +270,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
 }
+	if err := (&RetentionReconciler{Client: mgr.GetClient(), Log: trails.Log, Archive: opts.Archive, Clock: opts.Clock, Events: events}).SetupWithManager(mgr); err != nil {
+		return err
+	}

@@ -5,7 +5,7 @@ import (
 )
 
 // AuditAction is what an audit entry records.
-// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted;ObligationOpened;FilingDecided;FilingDrafted;FilingAgreed;Filed;FilingAcknowledged;CorrespondenceRecorded;ObligationMissed;ObligationClosed
+// +kubebuilder:validation:Enum=Reported;Changed;ChangeNotObserved;Routed;Notified;NotificationFailed;NotificationAbandoned;Escalated;SLAAtRisk;SLABreached;Acknowledged;Resolved;AuthorityNotified;AuthorityDeadlineMissed;ForensicInvestigation;EvidenceAdded;CustodyTransferred;LegalHoldPlaced;LegalHoldReleased;Deleted;ObligationOpened;FilingDecided;FilingDrafted;FilingAgreed;Filed;FilingAcknowledged;CorrespondenceRecorded;ObligationMissed;ObligationClosed;Archived
 type AuditAction string
 
 const (
@@ -81,6 +81,9 @@ const (
 	// decide: not applicable to a false positive or a duplicate, or not
 	// required because the stage it follows is not.
 	AuditObligationClosed AuditAction = "ObligationClosed"
+	// AuditArchived: the incident's retention ended and it was archived
+	// whole, at the key its details name, before it left the cluster.
+	AuditArchived AuditAction = "Archived"
 )
 
 // AuditActor is who made an audited change: an account the API server

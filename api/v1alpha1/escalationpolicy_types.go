@@ -604,6 +604,12 @@ type EscalationPolicySpec struct {
 	// +optional
 	Regulatory *Regulatory `json:"regulatory,omitempty"`
 
+	// Retention says how long the incidents this policy routes stay in the
+	// cluster once resolved, before the operator archives each whole and
+	// removes it. Unset keeps them.
+	// +optional
+	Retention *Retention `json:"retention,omitempty"`
+
 	// Regimes names the RegulatoryRegimes that apply to the incidents the
 	// policy matches, in addition to the operator's defaults
 	// (--default-regimes, uk-gdpr). A regime with appliesTo applies only to

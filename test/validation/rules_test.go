@@ -106,6 +106,15 @@ var ruleBreakers = []breaker{
 		}
 		return out
 	}},
+	{kind: "EscalationPolicy", message: "retention.after must be at least 24h", create: func(s site, _ time.Time) []breach {
+		var out []breach
+		for _, after := range []string{"23h59m", "1h", "0s"} {
+			n := clone(s.node)
+			n["after"] = after
+			out = append(out, breach{node: n, field: s.p.with("after").String(), what: "retention.after " + after})
+		}
+		return out
+	}},
 	{kind: "EscalationPolicy", message: "warnBefore must be shorter than acknowledgeWithin", create: func(s site, _ time.Time) []breach {
 		same, longer := clone(s.node), clone(s.node)
 		same["acknowledgeWithin"], same["warnBefore"] = "4h", "4h"
