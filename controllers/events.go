@@ -52,6 +52,9 @@ func (e eventRecorder) normal(obj runtime.Object, reason, action, format string,
 	if e.warningsOnly {
 		return
 	}
+	if o, ok := obj.(client.Object); ok && !normalEvents.allow(o.GetNamespace()) {
+		return
+	}
 	e.emit(obj, nil, corev1.EventTypeNormal, reason, action, format, args...)
 }
 
