@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
 	"github.com/incidentops/incident-operator/internal/audit"
@@ -278,6 +280,9 @@ type submission struct {
 	uid     types.UID
 	entries []translog.Entry
 	done    chan error
+	// queued is when the entries were appended, by the wall clock: the
+	// commit latency is measured, never decided on.
+	queued time.Time
 }
 
 // ensureLoaded reads the log from the API server unless it is current.
@@ -378,10 +383,20 @@ func objectOf(namespace string, b translog.Batch) *securityv1alpha1.AuditBatch {
 	}
 }
 
+// auditLogCommitSeconds is how long entries wait from their append until
+// the batch that holds them, with its signed checkpoint, is stored.
+var auditLogCommitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "incidentops_audit_log_commit_seconds",
+	Help:    "Time from an audit entry's append until the batch holding it, with the signed checkpoint that covers it, is stored.",
+	Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+})
+
+func init() { metrics.Registry.MustRegister(auditLogCommitSeconds) }
+
 // submit queues entries for the next batch and waits until it is written.
 // The first writer to queue commits every batch until the queue is empty.
 func (l *namespaceLog) submit(ctx context.Context, uid types.UID, entries []translog.Entry) error {
-	s := &submission{uid: uid, entries: entries, done: make(chan error, 1)}
+	s := &submission{uid: uid, entries: entries, done: make(chan error, 1), queued: time.Now()}
 	l.mu.Lock()
 	l.queue = append(l.queue, s)
 	start := !l.active
@@ -421,6 +436,9 @@ func (l *namespaceLog) commit(ctx context.Context) {
 		l.mu.Unlock()
 		err := l.write(ctx, take)
 		for _, s := range take {
+			if err == nil {
+				auditLogCommitSeconds.Observe(time.Since(s.queued).Seconds())
+			}
 			s.done <- err
 		}
 	}
