@@ -69,6 +69,18 @@ type IncidentReportReconciler struct {
 	// Documents keeps each run's document while a delivery of it is owed,
 	// so that every retry sends the same bytes.
 	Documents *documentCache
+	// Retained, when the operator archives, reads the incidents that
+	// retention archived and removed from the cluster, so that a run still
+	// covers them; nil reads the cluster alone.
+	Retained RetainedIncidents
+}
+
+// RetainedIncidents reads the incidents of a namespace that retention
+// archived and removed from the cluster, whose time in the cluster
+// overlaps [from, to) (a zero time is open), each checked against the
+// archived log (retained.Reader).
+type RetainedIncidents interface {
+	RetainedIncidents(ctx context.Context, namespace string, from, to time.Time) ([]securityv1alpha1.Incident, error)
 }
 
 // +kubebuilder:rbac:groups=security.incidentops.io,resources=incidentreports,verbs=list;watch
@@ -286,7 +298,7 @@ func (r *IncidentReportReconciler) message(ctx context.Context, report *security
 
 // document is the run's document: kept from when it was made, or made now
 // from the incidents, assets and Filings of the report's namespace in the
-// cache.
+// cache, and the incidents of its period that retention archived.
 // Made again after a restart, it holds the incidents as they are now, and
 // the run records the new digest.
 func (r *IncidentReportReconciler) document(ctx context.Context, report *securityv1alpha1.IncidentReport, run *securityv1alpha1.ReportRun, loc *time.Location) (*notify.Document, error) {
@@ -305,9 +317,17 @@ func (r *IncidentReportReconciler) document(ctx context.Context, report *securit
 	if err := r.List(ctx, &filings, client.InNamespace(report.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing the Filings of namespace %s, for what was decided and filed: %w", report.Namespace, err)
 	}
+	var archived []securityv1alpha1.Incident
+	if r.Retained != nil {
+		from, to := reportrun.ArchivedPeriod(&report.Spec, run)
+		var err error
+		if archived, err = r.Retained.RetainedIncidents(ctx, report.Namespace, from, to); err != nil {
+			return nil, fmt.Errorf("reading the archived incidents of namespace %s (kubectl incident audit verify --archive checks the archive): %w", report.Namespace, err)
+		}
+	}
 	now := r.Clock.Now()
 	doc, count, err := reportrun.Make(reportrun.Input{
-		Report: report, Run: run, Incidents: incidents.Items, Assets: assets.Items, Filings: filings.Items, Location: loc, Now: now,
+		Report: report, Run: run, Incidents: incidents.Items, Archived: archived, Assets: assets.Items, Filings: filings.Items, Location: loc, Now: now,
 	})
 	if err != nil {
 		return nil, err

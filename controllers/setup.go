@@ -20,6 +20,7 @@ import (
 	"github.com/incidentops/incident-operator/internal/notify"
 	"github.com/incidentops/incident-operator/internal/policycheck"
 	"github.com/incidentops/incident-operator/internal/receiver"
+	"github.com/incidentops/incident-operator/internal/retained"
 	"github.com/incidentops/incident-operator/internal/routing"
 )
 
@@ -244,6 +245,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	// A report still covers the incidents retention archived and removed.
+	var retainedIncidents RetainedIncidents
+	if opts.Archive != nil {
+		retainedIncidents = &retained.Reader{Store: opts.Archive.Store(), Origin: trails.Log.originPrefix()}
+	}
 	if err := (&IncidentReportReconciler{
 		Client:         mgr.GetClient(),
 		Events:         eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly},
@@ -253,6 +259,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		MailConfigured: opts.Mail != nil,
 		Sent:           newSentLedger(),
 		Documents:      &documentCache{},
+		Retained:       retainedIncidents,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

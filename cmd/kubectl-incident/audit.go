@@ -237,7 +237,11 @@ as kubectl get secret -o yaml prints it) to check their signatures too.
 With --archive DIR or s3://bucket/prefix, the logs are read from the
 operator's write-once archive instead, with no cluster at all: --from and
 --to pick the entries by time, reading only their batches and the tiles
-before them, and the archived checkpoints after them must extend them.`,
+before them, and the archived checkpoints after them must extend them.
+Each incident retention archived whole (with an entry among those
+verified; every one without --from and --to) is checked against the log
+too: its entries must be the log's at their indexes, with none of its own
+left out, and as many as its status counts.`,
 		ValidArgsFunction: completeIncidents(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {

@@ -14,27 +14,45 @@ import (
 
 	"github.com/incidentops/incident-operator/internal/archive"
 	"github.com/incidentops/incident-operator/internal/printable"
+	"github.com/incidentops/incident-operator/internal/retained"
 	"github.com/incidentops/incident-operator/internal/translog"
 	"github.com/incidentops/incident-operator/internal/witness"
 )
 
-// archiveFlags say which archive audit verify --archive reads, and what
-// part of it.
+// archiveFlags say which archive a command reads: for audit verify
+// --archive, the logs and what part of them; for timeline, export and
+// summary, the incidents retention archived and removed from the cluster.
 type archiveFlags struct {
 	location, from, to string
 	endpoint, region   string
 	pathStyle          bool
 	requireWitness     string
+	// origin is the operator's --audit-log-origin, for the commands that
+	// read archived incidents (audit verify reads it with the key).
+	origin string
 }
 
 func (f *archiveFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.location, "archive", "", "verify the audit logs in the archive at DIR or s3://bucket/prefix instead of the cluster, which is not needed: give --log-key, and -n NAMESPACE or --all")
+	f.bindStore(cmd, "verify the audit logs in the archive at DIR or s3://bucket/prefix instead of the cluster, which is not needed: give --log-key, and -n NAMESPACE or --all")
 	cmd.Flags().StringVar(&f.from, "from", "", "with --archive, the first day (2026-01-31) or time (RFC 3339) whose entries are verified; the start of the log when empty")
 	cmd.Flags().StringVar(&f.to, "to", "", "with --archive, the day or time before which entries are verified; the end of the log when empty")
+	cmd.Flags().StringVar(&f.requireWitness, "require-witness", "", "with --archive, the witness's public key (or a file holding it): each log must have a checkpoint it cosigned, and extend it")
+}
+
+// bindIncidents adds the flags of a command that reads incidents
+// retention archived: --archive, saying what it is for, and the log's
+// origin.
+func (f *archiveFlags) bindIncidents(cmd *cobra.Command, usage string) {
+	f.bindStore(cmd, usage)
+	cmd.Flags().StringVar(&f.origin, "log-origin", "incident-operator", "with --archive, the operator's --audit-log-origin: the archive holds namespace NS's log as ORIGIN/NS")
+}
+
+// bindStore adds --archive and the flags of an S3 archive.
+func (f *archiveFlags) bindStore(cmd *cobra.Command, usage string) {
+	cmd.Flags().StringVar(&f.location, "archive", "", usage)
 	cmd.Flags().StringVar(&f.endpoint, "s3-endpoint", "", "with an s3:// --archive, the URL of the S3-compatible server; empty for AWS. Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	cmd.Flags().StringVar(&f.region, "s3-region", "us-east-1", "with an s3:// --archive, the bucket's region")
 	cmd.Flags().BoolVar(&f.pathStyle, "s3-path-style", false, "with an s3:// --archive, name the bucket in the URL's path")
-	cmd.Flags().StringVar(&f.requireWitness, "require-witness", "", "with --archive, the witness's public key (or a file holding it): each log must have a checkpoint it cosigned, and extend it")
 }
 
 // when reads a --from or --to: a day, or a time.
@@ -74,14 +92,35 @@ type archivedLog struct {
 	BytesRead int64   `json:"bytesRead"`
 	Seconds   float64 `json:"seconds"`
 	Problem   string  `json:"problem,omitempty"`
+	// RetainedIncidents is how many incidents retention archived were
+	// checked against the log, and RetainedProblems what was wrong with
+	// those that do not check.
+	RetainedIncidents int      `json:"retainedIncidents"`
+	RetainedProblems  []string `json:"retainedProblems,omitempty"`
 }
 
 func (v archivedLog) String() string {
+	var b strings.Builder
 	if !v.Verified {
-		return fmt.Sprintf("archive %s: BROKEN: %s", v.Log, v.Problem)
+		fmt.Fprintf(&b, "archive %s: BROKEN: %s", v.Log, v.Problem)
+	} else {
+		fmt.Fprintf(&b, "archive %s: verified entries %d-%d of %d (%d batches), %d bytes read in %s",
+			v.Log, v.First, v.End-1, v.Size, v.Batches, v.BytesRead, time.Duration(v.Seconds*float64(time.Second)).Round(time.Millisecond))
 	}
-	return fmt.Sprintf("archive %s: verified entries %d-%d of %d (%d batches), %d bytes read in %s",
-		v.Log, v.First, v.End-1, v.Size, v.Batches, v.BytesRead, time.Duration(v.Seconds*float64(time.Second)).Round(time.Millisecond))
+	if v.RetainedIncidents > 0 {
+		fmt.Fprintf(&b, "; %d archived incident(s) checked against it", v.RetainedIncidents)
+	}
+	return b.String()
+}
+
+// lines are what verifying the log found, a line for the log and one for
+// each archived incident that does not check.
+func (v archivedLog) lines() []string {
+	lines := []string{v.String()}
+	for _, p := range v.RetainedProblems {
+		lines = append(lines, fmt.Sprintf("archive %s: BROKEN: %s", v.Log, p))
+	}
+	return lines
 }
 
 // verifyArchive verifies the logs of the namespaces asked for in the
@@ -153,6 +192,14 @@ func verifyArchive(ctx context.Context, o *options, f *archiveFlags, keyFlags *l
 			v.Problem = err.Error()
 			broken = append(broken, fmt.Sprintf("%s: %v", log, err))
 		}
+		// The incidents retention archived must say what the log says of
+		// them: those of the entries verified, or every one when the
+		// whole log is, or what was verified is not known.
+		whole := (f.from == "" && f.to == "") || res.End <= res.First
+		v.RetainedIncidents, v.RetainedProblems = checkArchivedIncidents(ctx, &retained.Reader{Store: store, Origin: key.origin}, ns, whole, res.First, res.End)
+		for _, p := range v.RetainedProblems {
+			broken = append(broken, fmt.Sprintf("%s: %s", log, p))
+		}
 		results = append(results, v)
 	}
 	if output != "" {
@@ -161,11 +208,13 @@ func verifyArchive(ctx context.Context, o *options, f *archiveFlags, keyFlags *l
 		}
 	} else {
 		for _, v := range results {
-			printable.Fprintf(o.streams.Out, "%s\n", v)
+			for _, line := range v.lines() {
+				printable.Fprintf(o.streams.Out, "%s\n", line)
+			}
 		}
 	}
 	if len(broken) > 0 {
-		return fmt.Errorf("%d archived audit log(s) do not verify:\n  %s", len(broken), strings.Join(broken, "\n  "))
+		return fmt.Errorf("%d archived audit log(s) or incident(s) do not verify:\n  %s", len(broken), strings.Join(broken, "\n  "))
 	}
 	return nil
 }

@@ -27,6 +27,9 @@ type documentOptions struct {
 	*options
 	output, file, zone string
 	from, to           string
+	// archived is the archive whose incidents of the period, archived
+	// and removed from the cluster, the document covers too.
+	archived archiveFlags
 }
 
 func (d *documentOptions) flags(cmd *cobra.Command, formats string) {
@@ -37,6 +40,7 @@ func (d *documentOptions) flags(cmd *cobra.Command, formats string) {
 	f.StringVar(&d.from, "from", "", "first instant of the period (2026-10-01, in the document's zone, or RFC 3339)")
 	f.StringVar(&d.to, "to", "", "end of the period, not included (default: now)")
 	d.addAllNamespaces(cmd, "take incidents")
+	d.archived.bindIncidents(cmd, "also take the incidents of the period that retention archived and removed from the cluster, from the archive at DIR or s3://bucket/prefix; each is checked against the archived log, and none is taken unless all check")
 }
 
 // span is the time zone, the time now and the period --from and --to
@@ -81,8 +85,10 @@ func (d *documentOptions) span(formats ...string) (s span, err error) {
 }
 
 // incidents connects, and lists the incidents in scope and the Filings
-// that record their regulatory stages.
-func (d *documentOptions) incidents(ctx context.Context) (client.Client, string, []securityv1alpha1.Incident, report.Filings, error) {
+// that record their regulatory stages; with --archive, also the incidents
+// retention archived whose time in the cluster overlaps the span's period
+// (every one, when it has none).
+func (d *documentOptions) incidents(ctx context.Context, s span) (client.Client, string, []securityv1alpha1.Incident, report.Filings, error) {
 	c, ns, err := d.connect()
 	if err != nil {
 		return nil, "", nil, nil, err
@@ -90,6 +96,13 @@ func (d *documentOptions) incidents(ctx context.Context) (client.Client, string,
 	var incidents securityv1alpha1.IncidentList
 	if err := c.List(ctx, &incidents, client.InNamespace(ns)); err != nil {
 		return nil, "", nil, nil, fmt.Errorf("listing incidents: %w", err)
+	}
+	if d.archived.location != "" {
+		archived, err := d.archived.incidentsInPeriod(ctx, d.streams.ErrOut, ns, s.from, s.to, s.loc)
+		if err != nil {
+			return nil, "", nil, nil, err
+		}
+		incidents.Items = report.WithArchived(incidents.Items, archived)
 	}
 	var filings securityv1alpha1.FilingList
 	if err := c.List(ctx, &filings, client.InNamespace(ns)); err != nil {
@@ -99,8 +112,8 @@ func (d *documentOptions) incidents(ctx context.Context) (client.Client, string,
 }
 
 // rows is the control document of every incident in scope.
-func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time.Time) ([]report.Row, error) {
-	c, ns, incidents, filings, err := d.incidents(ctx)
+func (d *documentOptions) rows(ctx context.Context, s span) ([]report.Row, error) {
+	c, ns, incidents, filings, err := d.incidents(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -108,16 +121,16 @@ func (d *documentOptions) rows(ctx context.Context, loc *time.Location, now time
 	if err := c.List(ctx, &assets, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("listing the assets, for their suppliers: %w", err)
 	}
-	return report.ControlDocument(incidents, report.AssetsOf(assets.Items), filings, loc, now), nil
+	return report.ControlDocument(incidents, report.AssetsOf(assets.Items), filings, s.loc, s.now), nil
 }
 
 // register is the breach register of every incident in scope.
-func (d *documentOptions) register(ctx context.Context, loc *time.Location, now time.Time) ([]report.Breach, error) {
-	_, _, incidents, filings, err := d.incidents(ctx)
+func (d *documentOptions) register(ctx context.Context, s span) ([]report.Breach, error) {
+	_, _, incidents, filings, err := d.incidents(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return report.BreachRegister(incidents, filings, loc, now), nil
+	return report.BreachRegister(incidents, filings, s.loc, s.now), nil
 }
 
 // within is true when t is in [from, to).
@@ -175,7 +188,13 @@ server attested each account), when it was filed, whether and how late,
 with the reason for the delay, the authority's case number, and whether
 the people were told (Art. 34), read from the incidents' Filings. The
 register is kept whole: it holds every breach unless --since or --from
-narrows it to those the organisation became aware of in the period.`,
+narrows it to those the organisation became aware of in the period.
+
+With --archive DIR or s3://bucket/prefix, the incidents of the period that
+retention archived and removed from the cluster are taken from the
+operator's archive too (the register, kept whole, takes every one). Each is
+checked against the archived log first; no document is made unless all
+check.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := d.span("csv", "xlsx", "markdown")
@@ -198,7 +217,7 @@ narrows it to those the organisation became aware of in the period.`,
 			if register {
 				return d.writeRegister(cmd.Context(), s, whole)
 			}
-			all, err := d.rows(cmd.Context(), s.loc, s.now)
+			all, err := d.rows(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
@@ -222,7 +241,7 @@ narrows it to those the organisation became aware of in the period.`,
 // writeRegister writes the breach register: every breach in scope when
 // whole, else those the organisation became aware of in the span's period.
 func (d *documentOptions) writeRegister(ctx context.Context, s span, whole bool) error {
-	all, err := d.register(ctx, s.loc, s.now)
+	all, err := d.register(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -268,7 +287,7 @@ func newSummaryCommand(o *options) *cobra.Command {
 					return err
 				}
 			}
-			rows, err := d.rows(cmd.Context(), s.loc, s.now)
+			rows, err := d.rows(cmd.Context(), s)
 			if err != nil {
 				return err
 			}

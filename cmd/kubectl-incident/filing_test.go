@@ -115,16 +115,23 @@ func regulatedClient(funcs interceptor.Funcs) client.WithWatch {
 // and returns what it printed, its error as main prints it.
 func runFiling(t *testing.T, c client.Client, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runIn(t, c, "finance", filingNow, args...)
+}
+
+// runIn runs kubectl incident args in namespace ns against c at the time
+// now, and returns what it printed, its error as main prints it.
+func runIn(t *testing.T, c client.Client, ns string, now time.Time, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
 	o := newOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
-	o.now = func() time.Time { return filingNow }
+	o.now = func() time.Time { return now }
 	o.client = c
 	root := newRootCommand(o)
-	root.SetArgs(append([]string{args[0], "-n", "finance", "--kubeconfig", kubeconfig}, args[1:]...))
+	root.SetArgs(append([]string{args[0], "-n", ns, "--kubeconfig", kubeconfig}, args[1:]...))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	if err = root.Execute(); err != nil {

@@ -23,6 +23,10 @@ type Input struct {
 	Incidents []securityv1alpha1.Incident
 	Assets    []securityv1alpha1.Asset
 	Filings   []securityv1alpha1.Filing
+	// Archived are the incidents of the namespace that retention archived
+	// and removed from the cluster, of the period ArchivedPeriod gives;
+	// an incident also in Incidents is taken from Incidents.
+	Archived []securityv1alpha1.Incident
 	// Location is the report's time zone; Now is when the document is made.
 	Location *time.Location
 	Now      time.Time
@@ -34,7 +38,7 @@ type Input struct {
 // incidents the document covers.
 func Make(in Input) (*notify.Document, int, error) {
 	ns := in.Report.Namespace
-	incidents := inNamespace(in.Incidents, ns)
+	incidents := report.WithArchived(inNamespace(in.Incidents, ns), inNamespace(in.Archived, ns))
 	from, to := in.Run.From.In(in.Location), in.Run.To.In(in.Location)
 	format := FormatOf(&in.Report.Spec)
 
@@ -77,6 +81,16 @@ func Make(in Input) (*notify.Document, int, error) {
 	}
 	doc := notify.NewDocument(string(format), Filename(in.Report.Name, format, to), ContentType(format), b.Bytes())
 	return doc, count, nil
+}
+
+// ArchivedPeriod is the period whose archived incidents a run's document
+// covers: the run's, or for the breach register, which is kept whole,
+// every one (zero times, open at both ends).
+func ArchivedPeriod(spec *securityv1alpha1.IncidentReportSpec, run *securityv1alpha1.ReportRun) (from, to time.Time) {
+	if spec.Report == securityv1alpha1.ReportBreachRegister {
+		return time.Time{}, time.Time{}
+	}
+	return run.From.Time, run.To.Time
 }
 
 // inNamespace are the objects of namespace ns.

@@ -518,3 +518,39 @@ func TestMake(t *testing.T) {
 		})
 	}
 }
+
+// A run's document takes the incidents retention archived and removed
+// from the cluster: of its namespace only, and each once when the cluster
+// still holds it. The register takes every archived breach; the other
+// documents those of the run's period.
+func TestMakeTakesArchivedIncidents(t *testing.T) {
+	london, _ := time.LoadLocation("Europe/London")
+	live := []securityv1alpha1.Incident{breach("desk", "in-the-week", slot.Add(-48*time.Hour))}
+	archived := []securityv1alpha1.Incident{
+		breach("desk", "archived-in-the-week", slot.Add(-72*time.Hour)),
+		// Archived, but not yet removed from the cluster.
+		breach("desk", "in-the-week", slot.Add(-48*time.Hour)),
+		breach("other-tenant", "theirs", slot.Add(-time.Hour)),
+	}
+	report := newReport(func(s *securityv1alpha1.IncidentReportSpec) { s.Format = securityv1alpha1.ReportCSV })
+	run := NewRun(report, slot, slot.AddDate(0, 0, -7))
+	doc, count, err := Make(Input{Report: report, Run: &run, Incidents: live, Archived: archived, Location: london, Now: slot.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range csvRecords(t, string(doc.Content))[1:] {
+		names = append(names, r[0]+"/"+r[1])
+	}
+	if want := "desk/archived-in-the-week,desk/in-the-week"; strings.Join(names, ",") != want || count != 2 {
+		t.Errorf("rows %v (%d counted), want %s", names, count, want)
+	}
+
+	if from, to := ArchivedPeriod(&report.Spec, &run); !from.Equal(run.From.Time) || !to.Equal(run.To.Time) {
+		t.Errorf("the control document reads the archived incidents of %s to %s, want the run's period", from, to)
+	}
+	register := newReport(func(s *securityv1alpha1.IncidentReportSpec) { s.Report = securityv1alpha1.ReportBreachRegister })
+	if from, to := ArchivedPeriod(&register.Spec, &run); !from.IsZero() || !to.IsZero() {
+		t.Errorf("the breach register reads the archived incidents of %s to %s, want every one", from, to)
+	}
+}
