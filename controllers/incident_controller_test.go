@@ -43,7 +43,7 @@ func TestIncidentIsRoutedAndNotified(t *testing.T) {
 		t.Errorf("phase = %s, want Open", inc.Status.Phase)
 	}
 	if p := inc.Status.Policies; len(p) != 1 || p[0].Name != "it-service-desk" || p[0].Generation != 1 || p[0].Level != 0 ||
-		p[0].LevelReachedAt == nil || !p[0].LevelReachedAt.Equal(inc.Status.RoutedAt) || p[0].NextEscalationAt != nil {
+		p[0].LevelReachedAt == nil || !p[0].LevelReachedAt.Time.Equal(inc.Status.RoutedAt.Truncate(time.Second)) || p[0].NextEscalationAt != nil {
 		t.Errorf("policies = %+v, want it-service-desk generation 1 at level 0 since routing, with nothing further due", p)
 	}
 	if inc.Status.ObservedGeneration != inc.Generation {

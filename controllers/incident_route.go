@@ -55,7 +55,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 		return false, nil
 	}
 
-	now := r.now()
+	now := securityv1alpha1.NewPreciseTime(r.Clock.Now())
 	names := make([]string, 0, len(decision.Matched))
 	status.Policies = nil
 	for _, m := range decision.Matched {

@@ -191,7 +191,7 @@ func TestSLAAtRiskThenBreachedTellsTheReporter(t *testing.T) {
 	create(t, inc)
 	waitForCondition(t, inc, incidentConditions(inc), securityv1alpha1.ConditionSLAAtRisk, metav1.ConditionFalse, securityv1alpha1.ReasonWithinTarget)
 	sla := inc.Status.SLA
-	if sla == nil || sla.AcknowledgeBy.Sub(inc.Status.RoutedAt.Time) != time.Hour || sla.ResolveBy.Sub(inc.Status.RoutedAt.Time) != 4*time.Hour {
+	if sla == nil || sla.AcknowledgeBy.Sub(inc.Status.RoutedAt.Truncate(time.Second)) != time.Hour || sla.ResolveBy.Sub(inc.Status.RoutedAt.Truncate(time.Second)) != 4*time.Hour {
 		t.Fatalf("SLA = %+v", sla)
 	}
 

@@ -579,9 +579,12 @@ type IncidentStatus struct {
 	// +optional
 	AwareAt *metav1.Time `json:"awareAt,omitempty"`
 
-	// RoutedAt is when the incident was matched to its policies.
+	// RoutedAt is when the incident was matched to its policies, to the
+	// nanosecond: the escalation and SLA deadlines count from it, so
+	// incidents routed within the same second fall due apart. Objects
+	// stored before hold whole seconds.
 	// +optional
-	RoutedAt *metav1.Time `json:"routedAt,omitempty"`
+	RoutedAt *PreciseTime `json:"routedAt,omitempty"`
 
 	// AcknowledgedAt is when the operator first saw spec.acknowledgement.
 	// +optional

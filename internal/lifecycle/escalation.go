@@ -29,36 +29,53 @@ func (a *advancer) escalate(ref *securityv1alpha1.PolicyReference) {
 		return
 	}
 	chain := policy.Spec.Escalation
+	start := a.chainStart(ref)
 	if ref.LevelReachedAt == nil {
-		reached := a.inc.Status.RoutedAt
-		if ref.JoinedAt != nil {
-			reached = ref.JoinedAt
-		}
-		ref.Level, ref.Repeat, ref.LevelReachedAt = 0, 0, reached.DeepCopy()
+		ref.Level, ref.Repeat, ref.LevelReachedAt = 0, 0, &metav1.Time{Time: start}
 		if !a.importedResolved() {
 			a.reach(policy, ref, "")
 		}
 		ref.NextEscalationAt = nextEscalation(chain, ref)
 	}
 	stopped := a.inc.Spec.Acknowledgement != nil || a.inc.Spec.Resolution != nil
-	for !stopped && ref.NextEscalationAt != nil && !ref.NextEscalationAt.Time.After(a.Now) {
+	for !stopped && ref.NextEscalationAt != nil {
 		// The level is reached at its scheduled time, not when the operator
 		// got round to it, so lateness never accumulates down the chain.
-		at := *ref.NextEscalationAt
+		at := inSecondOf(ref.NextEscalationAt, start)
+		if at.After(a.Now) {
+			a.wake(at)
+			return
+		}
 		if int(ref.Level)+1 < len(chain.Levels) {
 			ref.Level++
 		} else {
 			ref.Level, ref.Repeat = 0, ref.Repeat+1
 		}
-		ref.LevelReachedAt = &at
+		ref.LevelReachedAt = &metav1.Time{Time: at}
 		a.reach(policy, ref, NoticeEscalated)
 		a.eventFor(true, "Escalated", fmt.Sprintf("Escalate %s to %d.%d", ref.Name, ref.Level, ref.Repeat), "Escalated to level %d of %s (repeat %d): not acknowledged since %s",
 			ref.Level, ref.Name, ref.Repeat, a.inc.Status.RoutedAt.UTC().Format(time.RFC3339))
 		ref.NextEscalationAt = nextEscalation(chain, ref)
 	}
-	if !stopped && ref.NextEscalationAt != nil {
-		a.wake(ref.NextEscalationAt.Time)
+}
+
+// chainStart is when ref's escalation chain started, to the nanosecond:
+// when the incident was routed, or when the policy joined it later.
+func (a *advancer) chainStart(ref *securityv1alpha1.PolicyReference) time.Time {
+	if ref.JoinedAt != nil {
+		return ref.JoinedAt.Time
 	}
+	return a.inc.Status.RoutedAt.Time
+}
+
+// inSecondOf is a time of the chain that started at start, to the
+// nanosecond. Status records the chain's times as metav1.Time, which
+// keeps whole seconds, but the chain's waits are whole seconds too (the
+// API refuses fractions), so each of its times lies at the fraction of a
+// second at which the chain started: incidents routed within the same
+// second escalate apart, as they were routed.
+func inSecondOf(recorded *metav1.Time, start time.Time) time.Time {
+	return recorded.Time.Truncate(time.Second).Add(start.Sub(start.Truncate(time.Second)))
 }
 
 // importedResolved is true for an incident imported already resolved: a

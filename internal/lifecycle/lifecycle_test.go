@@ -49,9 +49,9 @@ func routedIncident(policies ...string) *securityv1alpha1.Incident {
 			},
 		},
 	}
-	at := metav1.NewTime(routed)
+	at, routedAt := metav1.NewTime(routed), securityv1alpha1.NewPreciseTime(routed)
 	inc.CreationTimestamp = at
-	inc.Status.RoutedAt, inc.Status.AwareAt = &at, &at
+	inc.Status.RoutedAt, inc.Status.AwareAt = &routedAt, &at
 	for _, p := range policies {
 		inc.Status.Policies = append(inc.Status.Policies, securityv1alpha1.PolicyReference{Name: p, Generation: 1})
 	}

@@ -19,13 +19,16 @@ import (
 // incident's severity, and sets SLAAtRisk and SLABreached.
 func (a *advancer) sla() {
 	st := &a.inc.Status
+	derived, err := a.slaDeadlines()
 	if st.SLA == nil {
-		st.SLA = a.slaDeadlines()
-		if st.SLA == nil {
+		if err != nil {
+			a.event(true, "SLANotComputed", "%v", err)
+		}
+		if st.SLA = derived; st.SLA == nil {
 			return
 		}
 	}
-	s := st.SLA
+	s := toTheNanosecond(st.SLA, derived)
 	type target struct {
 		name           string
 		by, atRisk     *metav1.Time
@@ -125,8 +128,8 @@ func slaStart(inc *securityv1alpha1.Incident) time.Time {
 }
 
 // slaDeadlines finds the applicable target and computes its deadlines from
-// slaStart.
-func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
+// slaStart; nil when no policy has a target for the incident's severity.
+func (a *advancer) slaDeadlines() (*securityv1alpha1.SLAStatus, error) {
 	for _, ref := range a.inc.Status.Policies {
 		p := a.Policies[ref.Name]
 		if p == nil || p.Spec.SLA == nil {
@@ -138,13 +141,35 @@ func (a *advancer) slaDeadlines() *securityv1alpha1.SLAStatus {
 			}
 			s, err := Deadlines(slaStart(a.inc), p.Name, p.Spec.SLA.Calendar, target)
 			if err != nil {
-				a.event(true, "SLANotComputed", "%s %s: spec.sla.calendar: %v", ref.KindOrDefault(), p.Name, err)
-				return nil
+				return nil, fmt.Errorf("%s %s: spec.sla.calendar: %w", ref.KindOrDefault(), p.Name, err)
 			}
-			return s
+			return s, nil
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// toTheNanosecond is the recorded SLA with each deadline to the nanosecond.
+// Status records the deadlines as metav1.Time, which keeps whole seconds,
+// while the routing time they count from is kept to the nanosecond; so
+// each is worked out again, and what is worked out is used when it falls
+// in the recorded second. A deadline recorded otherwise (its policy has
+// changed since) stands as recorded.
+func toTheNanosecond(recorded, derived *securityv1alpha1.SLAStatus) *securityv1alpha1.SLAStatus {
+	if derived == nil || derived.Policy != recorded.Policy || derived.Hours != recorded.Hours {
+		return recorded
+	}
+	exact := func(r, d *metav1.Time) *metav1.Time {
+		if r == nil || d == nil || !d.Truncate(time.Second).Equal(r.Truncate(time.Second)) {
+			return r
+		}
+		return d
+	}
+	return &securityv1alpha1.SLAStatus{
+		Policy: recorded.Policy, Hours: recorded.Hours,
+		AcknowledgeBy: exact(recorded.AcknowledgeBy, derived.AcknowledgeBy), ResolveBy: exact(recorded.ResolveBy, derived.ResolveBy),
+		AcknowledgeAtRiskAt: exact(recorded.AcknowledgeAtRiskAt, derived.AcknowledgeAtRiskAt), ResolveAtRiskAt: exact(recorded.ResolveAtRiskAt, derived.ResolveAtRiskAt),
+	}
 }
 
 // Deadlines computes a target's deadlines for an incident reported at start.

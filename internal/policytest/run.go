@@ -144,7 +144,7 @@ func Simulate(ctx context.Context, objects *Objects, c *Case) (*Run, error) {
 		policies[m.Name] = in.Policy(ref)
 		run.Policies = append(run.Policies, m.Name)
 	}
-	routedAt := metav1.NewTime(reported)
+	routedAt := securityv1alpha1.NewPreciseTime(reported)
 	status.Phase, status.RoutedAt = securityv1alpha1.PhaseOpen, &routedAt
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: securityv1alpha1.ConditionRouted, Status: metav1.ConditionTrue,
 		Reason: securityv1alpha1.ReasonMatched, Message: "routed"})
