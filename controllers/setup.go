@@ -275,8 +275,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&DepartmentReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
-}
 	if err := (&RetentionReconciler{Client: mgr.GetClient(), Log: trails.Log, Archive: opts.Archive, Clock: opts.Clock, Events: events}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	return (&AssetReconciler{Client: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
+}
