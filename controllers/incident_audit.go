@@ -35,8 +35,8 @@ const indexEvidenceIncident = "spec.incident"
 // When the log cannot be written the status is not either: the next
 // reconcile starts from the status the log matches, and nothing the status
 // says is missing from the log. Export to the audit sink is not part of
-// it: the exporter sends what the log holds in the background, and the
-// status records what the sink acknowledged since the last write.
+// it: the exporter watches the log and sends it on its own, so commit
+// asks for no wake of its own (its duration is zero).
 func (r *IncidentReconciler) commit(ctx context.Context, incident, before *securityv1alpha1.Incident) (time.Duration, error) {
 	if incident.Status.Audit == nil {
 		incident.Status.Audit = &securityv1alpha1.AuditStatus{}
@@ -74,14 +74,11 @@ func (r *IncidentReconciler) commit(ctx context.Context, incident, before *secur
 	trail.Evidence = evidenceRecorded
 	trail.Filings = filingsRecorded
 	trail.ObservedGeneration = incident.Generation
-	r.Audit.Exporter.recordExported(incident)
 	if err := patchStatus(ctx, r.Client, incident, before, incidentStatus); err != nil {
 		return 0, err
 	}
-	r.Audit.Exporter.stored(incident)
-	r.Audit.Exporter.exportLater(incident)
 	observeRecorded(incident, &before.Status)
-	return r.Audit.Exporter.recheck(incident), nil
+	return 0, nil
 }
 
 // record stores entries in the incident's namespace's log, and returns
@@ -177,8 +174,9 @@ func (r *IncidentReconciler) ensureFinalizer(ctx context.Context, incident *secu
 	return nil
 }
 
-// seal records the deletion as the incident's last entry and, once the
-// audit sink has it, lets the incident go. Its entries stay in the log.
+// seal records the deletion as the incident's last entry and lets the
+// incident go. Its entries stay in the log, which the exporter sends to the
+// audit sink on its own: a deletion does not wait for the sink.
 func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha1.Incident) error {
 	if !controllerutil.ContainsFinalizer(incident, AuditFinalizer) {
 		return nil
@@ -202,12 +200,6 @@ func (r *IncidentReconciler) seal(ctx context.Context, incident *securityv1alpha
 		return fmt.Errorf("%w: %w", errAuditNotRecorded, err)
 	}
 	incident.Status.Audit.Log = position
-	if err := r.Audit.Exporter.await(ctx, incident, waitForSends); err != nil {
-		// The deletion waits for the sink: once the incident is gone,
-		// nothing would send what the sink has not received. The worker
-		// does not: the deletion is tried again.
-		return err
-	}
 	original := incident.DeepCopy()
 	controllerutil.RemoveFinalizer(incident, AuditFinalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, incident, client.MergeFrom(original)))

@@ -26,9 +26,19 @@ var (
 		Name: "incidentops_audit_signing_key_missing",
 		Help: "1 while the operator appends no audit log entry, and so records no incident change, because its audit log key Secret is missing or holds no key; its log says what to do.",
 	})
+
+	auditExportLag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "incidentops_audit_export_lag_entries",
+		Help: "Entries of the namespaces' audit logs that the audit sink (--audit-sink-url) has not acknowledged yet, over every namespace; 0 when it has them all or no sink is set.",
+	}, exportLag)
+
+	auditExportFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "incidentops_audit_export_failures_total",
+		Help: "Attempts to send a namespace's audit log batch to the audit sink that failed (refused, not answered in time, or not read); each namespace tries again with a backoff of its own.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(notificationsTotal, notificationDuration, incidentsRouted,
-		stateCollector{}, timeToAcknowledge, timeToResolve, auditSigningKeyMissing)
+		stateCollector{}, timeToAcknowledge, timeToResolve, auditSigningKeyMissing, auditExportLag, auditExportFailures)
 }

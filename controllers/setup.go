@@ -186,15 +186,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	wakeups := newIncidentWakeups()
 	events := eventRecorder{recorder: mgr.GetEventRecorder("incident-operator"), scheme: mgr.GetScheme(), warningsOnly: opts.WarningEventsOnly}
-	if opts.AuditSink != nil {
-		trails.Exporter = newAuditExporter(&AuditExporter{
-			Sink:   &AuditSink{HTTP: transport.HTTP, Target: *opts.AuditSink},
-			Reader: mgr.GetClient(), Log: trails.Log, Clock: opts.Clock, Events: events, Wakeups: wakeups,
-		})
-		if err := mgr.Add(trails.Exporter); err != nil {
-			return err
-		}
+	exporter, err := addAuditExporter(mgr, opts, transport.HTTP, events)
+	if err != nil {
+		return err
 	}
+	trails.Exporter = exporter
 	deliveries := newDeliveryDispatch(ctx, opts.Clock.Now, wakeups,
 		opts.DeliveryConcurrency, opts.NamespaceDeliveryConcurrency, opts.ReceiverDeliveryConcurrency)
 	policies := &EscalationPolicyReconciler{

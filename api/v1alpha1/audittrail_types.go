@@ -290,9 +290,13 @@ type AuditStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Exported is the ordinal, from 0, of the incident's last entry in the
-	// audit log that the external audit sink acknowledged; absent when no
-	// sink is configured or nothing was exported yet.
+	// Exported is no longer written: it keeps what an earlier version of
+	// the operator recorded, the ordinal, from 0, of the incident's last
+	// entry in the audit log that the external audit sink acknowledged.
+	// The operator now exports each namespace's log on its own, and keeps
+	// how far it got in the ConfigMap incident-operator-audit-export of
+	// its namespace (incidentops_audit_export_lag_entries counts what the
+	// sink lacks).
 	// +optional
 	Exported *int64 `json:"exported,omitempty"`
 
