@@ -116,40 +116,52 @@ func RouteSorted(incident *securityv1alpha1.Incident, ordered []Policy) Decision
 // name, for policies that match on them; an asset that does not exist
 // matches nothing.
 func RouteWithAssets(incident *securityv1alpha1.Incident, assets map[string]*securityv1alpha1.Asset, ordered []Policy) Decision {
-	var (
-		d       Decision
-		stopped bool
-	)
-	s := &subject{incident: incident, assets: assets}
+	r := router{subject: subject{incident: incident, assets: assets}}
 	for i := range ordered {
-		p := &ordered[i]
-		if stopped && !p.Protected {
-			continue
-		}
-		if p.Invalid != nil {
-			d.cannotEvaluate(*p, p.Invalid)
-			continue
-		}
-		held, err := s.judge(p)
-		if err != nil {
-			d.cannotEvaluate(*p, err)
-			continue
-		}
-		if !held {
-			continue
-		}
-		d.Matched = append(d.Matched, *p)
-		if p.Match.Assets != nil {
-			if d.MatchedAssets == nil {
-				d.MatchedAssets = map[string]string{}
-			}
-			d.MatchedAssets[p.Name] = s.matchedAsset
-		}
-		if !p.Continue {
-			stopped = true
-		}
+		r.consider(&ordered[i])
 	}
-	return d
+	return r.decision
+}
+
+// router is one incident's routing under way: what each policy considered
+// so far decided. Policies are considered in evaluation order; Index.Route
+// considers only those its index leaves, which changes nothing, since a
+// policy a cheap clause rules out is neither matched nor reported.
+type router struct {
+	subject  subject
+	decision Decision
+	// stopped is true once a policy that does not continue matched.
+	stopped bool
+}
+
+// consider judges one policy, the next in evaluation order.
+func (r *router) consider(p *Policy) {
+	if r.stopped && !p.Protected {
+		return
+	}
+	d := &r.decision
+	if p.Invalid != nil {
+		d.cannotEvaluate(*p, p.Invalid)
+		return
+	}
+	held, err := r.subject.judge(p)
+	if err != nil {
+		d.cannotEvaluate(*p, err)
+		return
+	}
+	if !held {
+		return
+	}
+	d.Matched = append(d.Matched, *p)
+	if p.Match.Assets != nil {
+		if d.MatchedAssets == nil {
+			d.MatchedAssets = map[string]string{}
+		}
+		d.MatchedAssets[p.Name] = r.subject.matchedAsset
+	}
+	if !p.Continue {
+		r.stopped = true
+	}
 }
 
 // judge is whether every clause p sets holds, stopping at the first that

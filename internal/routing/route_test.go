@@ -177,12 +177,7 @@ func TestRoute(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			cache := NewExpressionCache()
-			var prepared []Policy
-			for _, p := range tc.policies {
-				prepared = append(prepared, Prepare(p, cache))
-			}
-			d := Route(tc.incident, prepared)
+			d := Route(tc.incident, prepareAll(tc.policies))
 			if got := names(d.Matched); !slices.Equal(got, tc.want) {
 				t.Errorf("matched %v, want %v", got, tc.want)
 			}
