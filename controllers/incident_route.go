@@ -23,7 +23,7 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 	if err != nil {
 		return false, err
 	}
-	decision := routing.RouteWithAssets(incident, r.assetsOf(ctx, incident), set.ordered)
+	decision := set.index.Route(incident, r.assetsOf(ctx, incident))
 	for _, u := range set.unusable {
 		r.Events.warningRelated(incident, u.policy, EventPolicyNotEvaluated, "Route", "%s %s was not evaluated: it is not Ready: %s", u.kind, u.policy.GetName(), u.reason)
 	}
@@ -75,10 +75,14 @@ func (r *IncidentReconciler) route(ctx context.Context, incident *securityv1alph
 // building the set from the cache when a policy or the namespace's labels
 // changed since it was last built.
 func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*policySet, error) {
-	set, version := r.PolicySets.get(namespace)
-	if set != nil {
-		return set, nil
-	}
+	return r.PolicySets.get(ctx, namespace, func(ctx context.Context) (*policySet, error) {
+		return r.buildPolicySet(ctx, namespace)
+	})
+}
+
+// buildPolicySet reads the namespace's policies from the cache and prepares,
+// orders and indexes those that may route.
+func (r *IncidentReconciler) buildPolicySet(ctx context.Context, namespace string) (*policySet, error) {
 	// The policies are only read, so the cache's objects are used as they
 	// are: copying a thousand policies would dominate the cost of routing.
 	gathered, err := gather.ForNamespace(ctx, r.Client, namespace, client.UnsafeDisableDeepCopy)
@@ -90,7 +94,7 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 	}
 	candidates := gathered.Candidates
 
-	set = &policySet{
+	set := &policySet{
 		ordered: make([]routing.Policy, 0, len(candidates.Cluster)+len(candidates.Namespaced)),
 		byName:  make(map[string]client.Object, len(candidates.Cluster)+len(candidates.Namespaced)),
 	}
@@ -129,8 +133,7 @@ func (r *IncidentReconciler) policySet(ctx context.Context, namespace string) (*
 		set.ordered = append(set.ordered, routing.Prepare(p, r.Expressions))
 		set.byName[p.Name] = p
 	}
-	routing.Sort(set.ordered)
-	r.PolicySets.put(namespace, version, set)
+	set.index = routing.NewIndex(routing.Sort(set.ordered))
 	return set, nil
 }
 
