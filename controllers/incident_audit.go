@@ -214,7 +214,7 @@ func (r *IncidentReconciler) routeLate(ctx context.Context, incident *securityv1
 	if err != nil {
 		return err
 	}
-	decision := routing.RouteWithAssets(incident, r.assetsOf(ctx, incident), set.ordered)
+	decision := set.index.Route(incident, r.assetsOf(ctx, incident))
 	now := r.now()
 	for _, m := range decision.Matched {
 		if isPinned(incident, m.Name) {
