@@ -454,3 +454,24 @@ func TestMajorIncidentTellsItsOwnReceiversOnce(t *testing.T) {
 		t.Error("service-affecting made the incident major although the policy says it does not")
 	}
 }
+
+// An incident that never was major carries no Major condition; one that
+// was and no longer is says so.
+func TestMajorConditionOnlyOnceItSaysSomething(t *testing.T) {
+	policy := escalatingPolicy()
+	inc := routedIncident("desk")
+	advance(inc, routed, policy)
+	if c := meta.FindStatusCondition(inc.Status.Conditions, securityv1alpha1.ConditionMajor); c != nil {
+		t.Fatalf("an incident that never was major says %+v", c)
+	}
+	inc.Spec.Impact.ServiceAffecting = true
+	advance(inc, routed.Add(time.Minute), policy)
+	if !meta.IsStatusConditionTrue(inc.Status.Conditions, securityv1alpha1.ConditionMajor) {
+		t.Fatalf("Major not set: %+v", inc.Status.Conditions)
+	}
+	inc.Spec.Impact.ServiceAffecting = false
+	advance(inc, routed.Add(2*time.Minute), policy)
+	if c := meta.FindStatusCondition(inc.Status.Conditions, securityv1alpha1.ConditionMajor); c == nil || c.Status != metav1.ConditionFalse {
+		t.Fatalf("an incident no longer major says %+v, want Major=False", c)
+	}
+}

@@ -5,6 +5,7 @@ package lifecycle
 import (
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	securityv1alpha1 "github.com/incidentops/incident-operator/api/v1alpha1"
@@ -20,7 +21,12 @@ func (a *advancer) major() {
 	}
 	why := MajorBecause(&a.inc.Spec, routed)
 	if why == "" {
-		a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionFalse, securityv1alpha1.ReasonNotMajor, "not a major incident")
+		// An incident that never was major carries no Major condition: a
+		// condition that says nothing costs every status write its bytes.
+		// One that was major says it no longer is.
+		if meta.FindStatusCondition(a.inc.Status.Conditions, securityv1alpha1.ConditionMajor) != nil {
+			a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionFalse, securityv1alpha1.ReasonNotMajor, "not a major incident")
+		}
 		return
 	}
 	if a.condition(securityv1alpha1.ConditionMajor, metav1.ConditionTrue, securityv1alpha1.ReasonMajorIncident, "major incident: "+why) {
