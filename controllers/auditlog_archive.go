@@ -28,6 +28,9 @@ type AuditArchiver struct {
 	Reader client.Reader
 	// Origin prefixes every namespace's log name, as AuditLog's does.
 	Origin string
+	// Namespaces, when set, are the only namespaces whose logs this
+	// operator writes (--watch-namespaces), and so archives.
+	Namespaces []string
 
 	queue workqueue.TypedRateLimitingInterface[string]
 }
@@ -79,6 +82,14 @@ func (a *AuditArchiver) Start(ctx context.Context) error {
 // catchUp asks for the archive of every namespace that has a log: what was
 // written while no leader archived is archived now.
 func (a *AuditArchiver) catchUp(ctx context.Context) error {
+	if len(a.Namespaces) > 0 {
+		// An operator that watches some namespaces archives their logs
+		// only: another operator archives the others.
+		for _, ns := range a.Namespaces {
+			a.written(ns)
+		}
+		return nil
+	}
 	seen := map[string]bool{}
 	for next := ""; ; {
 		list := &metav1.PartialObjectMetadataList{}

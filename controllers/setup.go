@@ -173,7 +173,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	stateSource.Store(&stateReader{reader: mgr.GetCache(), clock: opts.Clock})
 	trails := &Audit{Log: &AuditLog{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Key: opts.LogKey, Clock: opts.Clock, Origin: opts.LogOrigin}}
 	if opts.Archive != nil {
-		trails.Log.Archiver = newAuditArchiver(&AuditArchiver{Writer: opts.Archive, Reader: mgr.GetAPIReader(), Origin: trails.Log.originPrefix()})
+		trails.Log.Archiver = newAuditArchiver(&AuditArchiver{Writer: opts.Archive, Reader: mgr.GetAPIReader(), Origin: trails.Log.originPrefix(), Namespaces: opts.WatchNamespaces})
 		if err := mgr.Add(trails.Log.Archiver); err != nil {
 			return err
 		}
