@@ -109,8 +109,12 @@ func TestHarness(t *testing.T) {
 	l, api := measureLatency(t, sc.rate, sc.duration)
 	fmt.Fprintf(tw, "\nLATENCY\trate\tincidents\tp50\tp99\tmax\n")
 	fmt.Fprintf(tw, "create→notification\t%d/s\t%d\t%s\t%s\t%s\n", sc.rate, l.count, l.p50, l.p99, l.max)
-	for _, k := range []string{"POST incidents", "PATCH incidents/status", "POST auditbatches", "POST events"} {
-		fmt.Fprintf(tw, "API server %s\t\t%.0f\t%s\t%s\t\n", k, api[k].count, api[k].quantile(0.5), api[k].quantile(0.99))
+	for _, k := range []string{auditCommit, "POST incidents", "PATCH incidents/status", "POST auditbatches", "POST events"} {
+		label := "API server " + k
+		if k == auditCommit {
+			label = k
+		}
+		fmt.Fprintf(tw, "%s\t\t%.0f\t%s\t%s\t\n", label, api[k].count, api[k].quantile(0.5), api[k].quantile(0.99))
 	}
 
 	d := measureTimers(t, sc.timers)
@@ -696,7 +700,8 @@ func measureLatency(t *testing.T, rate int, duration time.Duration) (distributio
 	ns := newNamespace(t, "latency")
 	s, url := newSink(t)
 	policies(t, ns, url, 10, nil)
-	startOperator(t, ns, 10)
+	_, urls := startOperator(t, ns, 10)
+	metricsURL, _, _ := strings.Cut(urls, "|")
 
 	ctx := context.Background()
 	apiBefore := apiDurations(t)
@@ -717,6 +722,7 @@ func measureLatency(t *testing.T, rate int, duration time.Duration) (distributio
 	wg.Wait()
 	waitForDeliveries(t, s, n, 5*time.Minute)
 	api := subtractHistograms(waitForQuietDurations(t), apiBefore)
+	api[auditCommit] = operatorHistogram(t, metricsURL, "incidentops_audit_log_commit_seconds")
 	checkOneDeliveryEach(t, s.Deliveries(), n)
 	latencies := make([]time.Duration, 0, n)
 	for _, d := range s.Deliveries() {
@@ -727,6 +733,42 @@ func measureLatency(t *testing.T, rate int, duration time.Duration) (distributio
 		latencies = append(latencies, d.At.Sub(created[i]))
 	}
 	return distributionOf(latencies), api
+}
+
+// auditCommit names, among the latency histograms, the operator's: an
+// audit entry's append until the batch holding it, with the signed
+// checkpoint that covers it, is stored.
+const auditCommit = "audit entry→signed checkpoint"
+
+// operatorHistogram reads one of the operator's histograms.
+func operatorHistogram(t testing.TB, metricsURL, name string) histogram {
+	t.Helper()
+	resp, err := http.Get(metricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	families, err := parseMetrics(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h histogram
+	f, ok := families[name]
+	if !ok {
+		t.Fatalf("the operator exports no %s", name)
+	}
+	for _, m := range f.GetMetric() {
+		hist := m.GetHistogram()
+		h.count += float64(hist.GetSampleCount())
+		for i, b := range hist.GetBucket() {
+			if len(h.bounds) <= i {
+				h.bounds = append(h.bounds, b.GetUpperBound())
+				h.counts = append(h.counts, 0)
+			}
+			h.counts[i] += float64(b.GetCumulativeCount())
+		}
+	}
+	return h
 }
 
 // histogram is a Prometheus histogram: cumulative counts by upper bound.
