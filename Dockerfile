@@ -19,6 +19,9 @@ COPY . .
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
     -ldflags "-s -w -X github.com/incidentops/incident-operator/internal/version.Version=${VERSION} -X github.com/incidentops/incident-operator/internal/version.Commit=${COMMIT}" \
     -o manager .
+# The witness (cmd/witness), which another team runs from this image with
+# its own key (charts/incident-witness).
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -ldflags "-s -w" -o witness ./cmd/witness
 
 # Distroless static carries CA certificates, /etc/passwd with nonroot and
 # /tmp, as the offline image does.
@@ -31,5 +34,6 @@ LABEL org.opencontainers.image.title="incident-operator" \
       org.opencontainers.image.source="https://github.com/incidentops/incident-operator"
 WORKDIR /
 COPY --from=builder /workspace/manager /manager
+COPY --from=builder /workspace/witness /witness
 USER 65532:65532
 ENTRYPOINT ["/manager"]

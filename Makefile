@@ -200,10 +200,11 @@ IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 CA_CERTIFICATES ?= /etc/ssl/certs/ca-certificates.crt
 
 .PHONY: image
-image: ## Build the operator image IMG offline, from an empty base, into bin/incident-operator-image.tar (an OCI layout; docker load reads it too).
+image: ## Build the operator image IMG offline, from an empty base, into bin/incident-operator-image.tar (an OCI layout; docker load reads it too); it holds the witness too.
 	mkdir -p $(LOCALBIN)/image
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(LOCALBIN)/image/manager .
-	$(GO) run ./hack/image --binary=$(LOCALBIN)/image/manager --ca-certificates=$(CA_CERTIFICATES) --arch=$(IMAGE_ARCH) \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags '-s -w' -o $(LOCALBIN)/image/witness ./cmd/witness
+	$(GO) run ./hack/image --binary=$(LOCALBIN)/image/manager --witness=$(LOCALBIN)/image/witness --ca-certificates=$(CA_CERTIFICATES) --arch=$(IMAGE_ARCH) \
 		--version=$(VERSION) --revision=$(COMMIT) --source=$(IMAGE_SOURCE) --created=$(IMAGE_CREATED) \
 		--tag=$(IMG) --out=$(IMAGE_ARCHIVE)
 

@@ -19,6 +19,10 @@ import (
 // test/image checks that the two agree.
 const (
 	Entrypoint = "/manager"
+	// Witness is the transparency-log witness (cmd/witness), which another
+	// team runs from the same image with its own key, in its own
+	// namespace (charts/incident-witness).
+	Witness = "/witness"
 	// User is distroless' nonroot, so that runAsNonRoot holds without a
 	// runAsUser in the pod.
 	User = "65532:65532"
@@ -29,6 +33,7 @@ const (
 // Spec is what goes into the image.
 type Spec struct {
 	Binary         string // the static operator binary
+	WitnessBinary  string // the static witness binary
 	CACertificates string // a PEM bundle, such as the build host's
 	Arch           string // GOARCH of the binary
 	Version        string
@@ -60,6 +65,10 @@ func Build(s Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	witness, err := os.ReadFile(s.WitnessBinary)
+	if err != nil {
+		return nil, err
+	}
 	certs, err := os.ReadFile(s.CACertificates)
 	if err != nil {
 		return nil, err
@@ -74,6 +83,7 @@ func Build(s Spec) (v1.Image, error) {
 		{name: "home/", mode: 0o755},
 		{name: "home/nonroot/", mode: 0o700, uid: 65532},
 		{name: Entrypoint[1:], mode: 0o755, content: binary},
+		{name: Witness[1:], mode: 0o755, content: witness},
 		// Writable where the root filesystem is; a read-only one needs an
 		// emptyDir here, as config/manager mounts.
 		{name: "tmp/", mode: 0o1777},
@@ -92,7 +102,7 @@ func Build(s Spec) (v1.Image, error) {
 	created := v1.Time{Time: s.Created.UTC()}
 	img, err := mutate.Append(base, mutate.Addendum{
 		Layer:   layer,
-		History: v1.History{Created: created, CreatedBy: "make image", Comment: "the operator binary, CA certificates, the nonroot user"},
+		History: v1.History{Created: created, CreatedBy: "make image", Comment: "the operator and witness binaries, CA certificates, the nonroot user"},
 	})
 	if err != nil {
 		return nil, err

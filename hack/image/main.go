@@ -1,7 +1,8 @@
 // Command image builds the operator's container image without a registry or
-// a container engine: one layer holding the static binary, CA certificates
-// and the nonroot user, on an empty base, written as an OCI image layout in
-// a tar that `docker load` also reads. `make image` runs it.
+// a container engine: one layer holding the static operator and witness
+// binaries, CA certificates and the nonroot user, on an empty base, written
+// as an OCI image layout in a tar that `docker load` also reads. `make
+// image` runs it.
 package main
 
 import (
@@ -24,6 +25,7 @@ func main() {
 		created string
 	)
 	flag.StringVar(&spec.Binary, "binary", "bin/image/manager", "The operator binary, built with CGO_ENABLED=0 for linux.")
+	flag.StringVar(&spec.WitnessBinary, "witness", "bin/image/witness", "The witness binary (cmd/witness), built with CGO_ENABLED=0 for linux; the image holds it at /witness.")
 	flag.StringVar(&spec.CACertificates, "ca-certificates", CACertificates, "PEM bundle of the CA certificates the operator trusts for receivers and SMTP.")
 	flag.StringVar(&spec.Arch, "arch", runtime.GOARCH, "GOARCH the binary was built for.")
 	flag.StringVar(&spec.Version, "version", "unknown", "Version stamped into the binary; the org.opencontainers.image.version label.")

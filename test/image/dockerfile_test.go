@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,16 @@ func TestDockerfileRunsAsTheOfflineImage(t *testing.T) {
 	}
 	if got := stage.instructions["WORKDIR"]; len(got) != 1 || got[0] != cfg.Config.WorkingDir {
 		t.Errorf("Dockerfile WORKDIR %q, make image %q", got, cfg.Config.WorkingDir)
+	}
+	// Every binary make image puts in the image, the Dockerfile copies in.
+	copies := strings.Join(stage.instructions["COPY"], "\n")
+	for _, binary := range []string{"/manager", "/witness"} {
+		if _, err := os.Stat(filepath.Join(rootfs, binary)); err != nil {
+			t.Errorf("make image's image lacks %s: %v", binary, err)
+		}
+		if !regexp.MustCompile(`(?m)\s` + regexp.QuoteMeta(binary) + `$`).MatchString(copies) {
+			t.Errorf("the Dockerfile's final stage does not COPY %s, which make image puts in the image:\n%s", binary, copies)
+		}
 	}
 	labels := strings.Join(stage.instructions["LABEL"], " ")
 	for key := range cfg.Config.Labels {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/incidentops/incident-operator/internal/testenv"
+	"github.com/incidentops/incident-operator/internal/witness"
 )
 
 // headCommit is what `make image` stamps as the commit by default.
@@ -131,6 +132,7 @@ func TestArchiveReadsAsDockerArchive(t *testing.T) {
 func TestImageFiles(t *testing.T) {
 	for path, wantMode := range map[string]os.FileMode{
 		"manager":                           0o755,
+		"witness":                           0o755,
 		"etc/ssl/certs/ca-certificates.crt": 0o644,
 		"etc/passwd":                        0o644,
 		"tmp":                               os.ModeDir | os.ModeSticky | 0o777,
@@ -175,6 +177,24 @@ func TestVersionOfTheImagesBinary(t *testing.T) {
 	want := "incident-operator " + stampedVersion + " (commit " + headCommit(t) + ")\n"
 	if string(out) != want {
 		t.Errorf("/manager --version printed %q, want %q", out, want)
+	}
+}
+
+// The witness's binary runs in the image too, as the image's user with
+// nothing but the image's files: keygen writes a key and prints a verifier
+// key that parses.
+func TestWitnessRunsInTheImage(t *testing.T) {
+	keyFile := filepath.Join(rootfs, "tmp", "witness.key")
+	t.Cleanup(func() { _ = os.Remove(keyFile) })
+	out, err := inImage(t, rootfs, nil, "/witness", "keygen", "--name", "witness.example.org/security", "--key-file", "/tmp/witness.key").Output()
+	if err != nil {
+		t.Fatalf("/witness keygen: %v\n%s", err, out)
+	}
+	if _, err := witness.NewVerifier(strings.TrimSpace(string(out))); err != nil {
+		t.Errorf("/witness keygen printed %q, not a verifier key: %v", out, err)
+	}
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Errorf("/witness keygen wrote no key: %v", err)
 	}
 }
 
