@@ -1,8 +1,10 @@
-// Package chart checks the Helm chart in charts/incident-operator: that it
+// Package chart checks the Helm charts in charts/: that the operator's
 // installs what config/ holds (the same CRDs, RBAC rules and admission
-// policies), that its values schema refuses bad values, and that what it
-// renders is accepted by a real API server into a namespace that enforces
-// Pod Security "restricted", and survives an uninstall with the incidents.
+// policies), that their values schemas refuse bad values, that their values
+// become flags the binaries know, and that what they render is accepted by
+// a real API server into namespaces that enforce Pod Security
+// "restricted", and survives an uninstall with the incidents and the
+// record.
 package chart
 
 import (
@@ -104,7 +106,14 @@ func render(t *testing.T, set ...string) []*unstructured.Unstructured {
 // renderChart is `helm template` of the chart in dir.
 func renderChart(t *testing.T, dir string, set ...string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := renderDirErr(dir, set...)
+	return renderRelease(t, release, namespace, dir, set...)
+}
+
+// renderRelease is `helm template` of the chart in dir as release name in
+// namespace ns.
+func renderRelease(t *testing.T, name, ns, dir string, set ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := template(name, ns, dir, setFlags(set)...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -118,11 +127,22 @@ func renderChart(t *testing.T, dir string, set ...string) []*unstructured.Unstru
 func renderErr(set ...string) (string, error) { return renderDirErr(chartDir, set...) }
 
 func renderDirErr(dir string, set ...string) (string, error) {
-	args := []string{"template", release, dir, "--namespace", namespace}
+	return template(release, namespace, dir, setFlags(set)...)
+}
+
+// template runs `helm template` of the chart in dir as release name in
+// namespace ns, with more of helm's arguments.
+func template(name, ns, dir string, args ...string) (string, error) {
+	return helm(append([]string{"template", name, dir, "--namespace", ns}, args...)...)
+}
+
+// setFlags is --set for each of set.
+func setFlags(set []string) []string {
+	var args []string
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
-	return helm(args...)
+	return args
 }
 
 // kubectl runs the real kubectl against the test cluster with stdin.

@@ -190,12 +190,8 @@ func TestChartPassesTheFlagsOfConfigManager(t *testing.T) {
 
 func containerArgs(t *testing.T, deployment *unstructured.Unstructured) []string {
 	t.Helper()
-	if deployment == nil {
-		t.Fatal("no Deployment")
-	}
-	containers, _, _ := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
 	var args []string
-	for _, a := range containers[0].(map[string]any)["args"].([]any) {
+	for _, a := range managerContainer(t, deployment)["args"].([]any) {
 		args = append(args, a.(string))
 	}
 	return args
