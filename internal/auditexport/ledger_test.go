@@ -111,7 +111,7 @@ func TestLedger(t *testing.T) {
 			cursors: map[string]int64{ns: 5},
 		},
 		"a namespace deleted: what is held drains and its cursor goes": {
-			hold: 1 << 20,
+			hold:   1 << 20,
 			resume: map[string]int64{ns: 3},
 			steps: func(l *Ledger) {
 				l.Observe(batch(ns, "a", 0, 3))

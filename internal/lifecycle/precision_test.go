@@ -41,7 +41,9 @@ func slaOnly(target securityv1alpha1.SLATarget) *securityv1alpha1.EscalationPoli
 }
 
 func conditionTrue(condType string) func(*securityv1alpha1.Incident) bool {
-	return func(inc *securityv1alpha1.Incident) bool { return meta.IsStatusConditionTrue(inc.Status.Conditions, condType) }
+	return func(inc *securityv1alpha1.Incident) bool {
+		return meta.IsStatusConditionTrue(inc.Status.Conditions, condType)
+	}
 }
 
 // TestDeadlinesKeepTheFractionOfASecond routes two incidents 300 ms apart
