@@ -295,7 +295,7 @@ func TestAuditLogIsArchived(t *testing.T) {
 		for _, b := range readLog(t, ns) {
 			size = b.End()
 		}
-		res, err := archive.Verify(t.Context(), store, origin, translog.VerifyOptions{Origin: origin, Verifier: logKey.Verifier()}, time.Time{}, time.Now().Add(time.Hour))
+		res, err := archive.Verify(t.Context(), store, origin, translog.VerifyOptions{Origin: origin, Verifier: logKey.Verifier()}, time.Time{}, operatorClock.Now().Add(time.Hour))
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,12 +147,12 @@ func TestRetentionArchivesResolvedIncidentsWholeThenRemovesThem(t *testing.T) {
 		t.Errorf("the log of the archived incident ends %v, want Archived then Deleted", last)
 	}
 	eventually(t, 20*time.Second, func() error {
-		res, err := archive.Verify(t.Context(), store, origin, translog.VerifyOptions{Origin: origin, Verifier: logKey.Verifier()}, time.Time{}, time.Now().Add(100*time.Hour))
+		res, err := archive.Verify(t.Context(), store, origin, translog.VerifyOptions{Origin: origin, Verifier: logKey.Verifier()}, time.Time{}, operatorClock.Now().Add(time.Hour))
 		if err != nil {
 			return err
 		}
 		if res.End != size {
-			return fmt.Errorf("the archive verified %d entries; the log holds %d", res.End, size)
+			return fmt.Errorf("the archive verified %d entries; the log holds %d: %s", res.End, size, lastEntries(t, ns, res.End))
 		}
 		return nil
 	})
@@ -182,4 +183,23 @@ func TestRetentionArchivesResolvedIncidentsWholeThenRemovesThem(t *testing.T) {
 	if len(eventsFor(t, ns, "refused", "ArchiveFailed")) == 0 {
 		t.Error("no Warning says the refused incident could not be archived")
 	}
+}
+
+// lastEntries describes the entries of the namespace's log from index on.
+func lastEntries(t *testing.T, ns string, from int64) string {
+	var out []string
+	for _, b := range readLog(t, ns) {
+		lines, _ := b.Lines()
+		for j, line := range lines {
+			if b.First+int64(j) < from {
+				continue
+			}
+			e, err := translog.ParseEntry(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%d %s %s by %s %v", b.First+int64(j), e.Incident, e.Action, e.Actor, e.Details))
+		}
+	}
+	return strings.Join(out, "; ")
 }

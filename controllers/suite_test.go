@@ -204,6 +204,11 @@ var operator *testManager
 var logKey *controllers.LogKey
 
 func (m *testManager) start() error {
+	if m.done != nil {
+		// One test operator at a time: a start without a stop (cleanups
+		// of nested restarts) would leave the earlier one writing.
+		m.stop()
+	}
 	mgr, err := ctrl.NewManager(m.account, ctrl.Options{
 		Scheme:  m.scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
