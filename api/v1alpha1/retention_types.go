@@ -18,6 +18,13 @@ type Retention struct {
 	After Duration `json:"after"`
 }
 
+// MinRetention and MaxRetention bound Retention.After: a period below the
+// floor (stored before the CRD refused it) is never acted on.
+const (
+	MinRetention = 24 * time.Hour
+	MaxRetention = 99999 * time.Hour
+)
+
 // Retention conditions and reasons of an incident.
 const (
 	// ConditionRetained is False while a resolved incident whose retention
@@ -40,7 +47,7 @@ func (in *Incident) RetainedUntil(policies map[string]*EscalationPolicy) (time.T
 	}
 	var longest time.Duration
 	for _, p := range policies {
-		if p == nil || p.Spec.Retention == nil || p.Spec.Retention.After.Err() != nil {
+		if p == nil || p.Spec.Retention == nil || p.Spec.Retention.After.Err() != nil || p.Spec.Retention.After.Duration < MinRetention {
 			continue
 		}
 		longest = max(longest, p.Spec.Retention.After.Duration)

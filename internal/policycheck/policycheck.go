@@ -282,6 +282,11 @@ func spans(spec *securityv1alpha1.EscalationPolicySpec) []span {
 			floor: MinAuthorityNotificationWithin, whole: true,
 			what: "at least 1h and at most 72h, in whole seconds: a policy may shorten the legal clock, not remove or lengthen it, and a report to the authority takes at least an hour to prepare"})
 	}
+	if ret := spec.Retention; ret != nil {
+		out = append(out, span{field: "spec.retention.after", d: &ret.After, max: securityv1alpha1.MaxRetention, minExclusive: true,
+			floor: securityv1alpha1.MinRetention,
+			what: "at least 24h: an incident is kept at least a day after it is resolved, and one stored below that is kept until the policy is mended"})
+	}
 	return out
 }
 

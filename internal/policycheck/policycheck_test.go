@@ -166,6 +166,18 @@ func TestRun(t *testing.T) {
 				{Field: "spec.regulatory.authorityNotificationWithin", Reason: ReasonImplausibleValue},
 			},
 		},
+		"a retention below a day, stored before the CRD refused it": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Retention = &securityv1alpha1.Retention{After: *storedDuration(t, "23h59m")}
+			},
+			want: []Problem{{Field: "spec.retention.after", Reason: ReasonImplausibleValue}},
+		},
+		"no retention at all": {
+			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
+				p.Spec.Retention = &securityv1alpha1.Retention{After: *storedDuration(t, "0s")}
+			},
+			want: []Problem{{Field: "spec.retention.after", Reason: ReasonInvalidDuration}},
+		},
 		"a warning as long as its deadlines": {
 			change: func(t *testing.T, p *securityv1alpha1.EscalationPolicy) {
 				p.Spec.SLA.Targets[0].WarnBefore = securityv1alpha1.NewDuration(8 * time.Hour)
