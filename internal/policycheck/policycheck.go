@@ -285,7 +285,7 @@ func spans(spec *securityv1alpha1.EscalationPolicySpec) []span {
 	if ret := spec.Retention; ret != nil {
 		out = append(out, span{field: "spec.retention.after", d: &ret.After, max: securityv1alpha1.MaxRetention, minExclusive: true,
 			floor: securityv1alpha1.MinRetention,
-			what: "at least 24h: an incident is kept at least a day after it is resolved, and one stored below that is kept until the policy is mended"})
+			what:  "at least 24h: an incident is kept at least a day after it is resolved, and one stored below that is kept until the policy is mended"})
 	}
 	return out
 }
